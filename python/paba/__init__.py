@@ -1,0 +1,18 @@
+"""paba: joint parameter-and-bandwidth allocation for partitioned edge learning.
+
+>>> import paba
+>>> system = paba.System(beta=[3.2e-5, 6.4e-5], compute=[2e-6, 1e-6], params=10**6,
+...                      bandwidth=1e7)
+>>> allocation = paba.allocate(system, "joint")
+>>> int(allocation.loads.sum())
+1000000
+"""
+
+from ._allocation import SCHEMES, Allocation, Latency, allocate, evaluate
+from ._system import System
+from ._validation import InfeasibleError
+
+__version__ = "0.1.0"
+
+__all__ = ["SCHEMES", "Allocation", "InfeasibleError", "Latency", "System", "allocate",
+           "evaluate", "__version__"]

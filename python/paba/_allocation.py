@@ -1,0 +1,198 @@
+"""The public allocation API: ``allocate`` (SPEC.md section 3) and ``evaluate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _backend
+from ._system import System
+from ._validation import InfeasibleError, float_array, int_array, tolerance
+
+SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """The result of :func:`allocate`. Arrays are read-only.
+
+    Attributes
+    ----------
+    loads : ndarray of int64, shape (N,)
+        Parameters of each group's block; they sum exactly to ``system.params``.
+    bandwidth : ndarray of float64, shape (K,)
+        Bandwidth of each worker in Hz; sums to at most ``system.bandwidth``.
+    latency : float
+        Iteration latency in seconds of these integer loads and this bandwidth.
+    relaxed_latency : float
+        Iteration latency in seconds of the continuous optimum before integer rounding.
+    relaxed_loads : ndarray of float64, shape (N,)
+        The continuous loads before rounding, in parameters.
+    worker_latency : ndarray of float64, shape (K,)
+        Seconds each worker needs; 0 for workers whose group has no load.
+    scheme, backend : str
+        Which scheme and which backend produced it.
+    iterations : int
+        Outer iterations of the scheme's root search (0 for closed forms).
+    converged : bool
+        Whether every root search met its tolerance.
+    """
+
+    loads: np.ndarray
+    bandwidth: np.ndarray
+    latency: float
+    relaxed_latency: float
+    relaxed_loads: np.ndarray
+    worker_latency: np.ndarray
+    scheme: str
+    backend: str
+    iterations: int
+    converged: bool
+
+    def __repr__(self) -> str:
+        active = int(np.count_nonzero(self.worker_latency))
+        return (f"Allocation(scheme={self.scheme!r}, latency={self.latency:.6g} s, "
+                f"relaxed_latency={self.relaxed_latency:.6g} s, active_workers={active}/"
+                f"{self.worker_latency.size}, backend={self.backend!r}, "
+                f"iterations={self.iterations}, converged={self.converged})")
+
+
+class Latency(NamedTuple):
+    """Result of :func:`evaluate`: iteration latency and per-worker latencies, in seconds."""
+
+    latency: float
+    worker_latency: np.ndarray
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _check_system(system) -> System:
+    if not isinstance(system, System):
+        raise ValueError(f"system: must be a paba.System, got {type(system).__name__}")
+    return system
+
+
+def _check_loads(system: System, loads, *, integral: bool) -> np.ndarray:
+    if integral:
+        values = int_array("loads", loads, size=system.n_groups)
+    else:
+        values = float_array("loads", loads, size=system.n_groups, allow_empty=False)
+    if np.any(values < 0):
+        raise ValueError("loads: entries must be non-negative")
+    total = values.sum()
+    if integral and total != system.params:
+        raise ValueError(f"loads: must sum to params ({system.params}), got {total}")
+    if not integral and abs(total - system.params) > 1e-9 * system.params:
+        raise ValueError(f"loads: must sum to params ({system.params}), got {total}")
+    return values
+
+
+def _check_bandwidth(system: System, bandwidth) -> np.ndarray:
+    values = float_array("bandwidth", bandwidth, size=system.n_workers, nonnegative=True)
+    if values.sum() > system.bandwidth * (1 + 1e-9):
+        raise ValueError(
+            f"bandwidth: sums to {values.sum():g} Hz, more than the pool ({system.bandwidth:g} Hz)")
+    return values
+
+
+def allocate(system: System, scheme: str = "joint", *, backend: str | None = None,
+             tol: float = 1e-9, loads=None, bandwidth=None) -> Allocation:
+    """Allocate parameters and bandwidth for one iteration.
+
+    Parameters
+    ----------
+    system : System
+        The instance.
+    scheme : str, default "joint"
+        ``"equal"`` (L/N parameters and B/K Hz each), ``"bandwidth_aware"`` (parameters for a
+        given bandwidth split, SPEC.md 3.2), ``"parameter_aware"`` (bandwidth for given loads,
+        3.3), ``"sequential"`` (3.2 with equal bandwidth, then 3.3), ``"joint"`` (the optimum,
+        nested bisection, 3.5).
+    backend : {"native", "reference"}, optional
+        Default: the ``PABA_BACKEND`` environment variable, else ``"native"``.
+    tol : float, default 1e-9
+        Relative tolerance on the joint scheme's latency, in [1e-15, 0.1].
+    loads : array_like of int, shape (N,), optional
+        Parameters per group for ``"parameter_aware"`` (default: equal split); must sum to
+        ``system.params``.
+    bandwidth : array_like, shape (K,), optional
+        Hz per worker for ``"bandwidth_aware"`` (default: equal split); must sum to at most
+        ``system.bandwidth``.
+
+    Returns
+    -------
+    Allocation
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheme or backend, a bad ``tol``, or ``loads``/``bandwidth`` that do not
+        fit the system or are given to a scheme that does not use them.
+    InfeasibleError
+        When no group can take load (a ``bandwidth`` that starves a member of every group).
+    """
+    system = _check_system(system)
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+    name = _backend.resolve(backend)
+    tol = tolerance("tol", tol)
+    if loads is not None and scheme != "parameter_aware":
+        raise ValueError("loads: only the 'parameter_aware' scheme takes given loads")
+    if bandwidth is not None and scheme != "bandwidth_aware":
+        raise ValueError("bandwidth: only the 'bandwidth_aware' scheme takes a given bandwidth")
+    loads_in = None if loads is None else _check_loads(system, loads, integral=True)
+    bandwidth_in = None if bandwidth is None else _check_bandwidth(system, bandwidth)
+    if bandwidth_in is not None and not np.any(bandwidth_in > 0):
+        raise InfeasibleError("bandwidth: every worker has zero bandwidth; no group can take load")
+
+    result = _backend.module(name).allocate(
+        scheme, system.beta, system.compute, system.alpha, system.tau, system.groups,
+        system.n_groups, float(system.params), system.bandwidth, loads_in, bandwidth_in, tol)
+    if result["status"] == 2:
+        raise InfeasibleError(
+            "bandwidth: no group has bandwidth for all of its members, so no group can take load")
+    return Allocation(
+        loads=_readonly(result["loads"]),
+        bandwidth=_readonly(result["bandwidth"]),
+        latency=float(result["latency"]),
+        relaxed_latency=float(result["relaxed_latency"]),
+        relaxed_loads=_readonly(result["relaxed_loads"]),
+        worker_latency=_readonly(result["worker_latency"]),
+        scheme=scheme,
+        backend=name,
+        iterations=int(result["iterations"]),
+        converged=result["status"] == 0,
+    )
+
+
+def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:
+    """Latency of any allocation.
+
+    Parameters
+    ----------
+    system : System
+    loads : array_like, shape (N,)
+        Parameters per group (fractional loads are allowed); non-negative, summing to
+        ``system.params``.
+    bandwidth : array_like, shape (K,)
+        Hz per worker; non-negative, summing to at most ``system.bandwidth``.
+
+    Returns
+    -------
+    Latency
+        ``(latency, worker_latency)`` in seconds: the maximum over workers with load, and each
+        worker's time (0 without load, inf with load but no bandwidth).
+    """
+    system = _check_system(system)
+    name = _backend.resolve(backend)
+    loads = _check_loads(system, loads, integral=False)
+    bandwidth = _check_bandwidth(system, bandwidth)
+    latency, worker = _backend.module(name).evaluate(
+        system.beta, system.compute, system.alpha, system.tau, system.groups, system.n_groups,
+        loads, bandwidth)
+    return Latency(float(latency), _readonly(worker))

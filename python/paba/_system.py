@@ -1,0 +1,169 @@
+"""The latency model of one iteration (SPEC.md section 2) as an immutable, validated object."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import float_array, int_array, positive_float, positive_integer
+
+
+class System:
+    """One instance of partitioned edge learning: K workers, N groups, one bandwidth pool.
+
+    Worker k in group n = groups[k], given L_n parameters and B_k Hz, finishes an iteration in
+
+        T_k = L_n (beta_k / B_k + compute_k) + alpha_k / B_k + tau_k   seconds.
+
+    Parameters
+    ----------
+    beta : array_like, shape (K,)
+        Communication cost per parameter in seconds x Hz (bits per parameter over the download
+        spectral efficiency plus the same over the upload one). Positive.
+    compute : array_like, shape (K,)
+        Computation time per parameter in seconds (cycles per parameter per sample x samples /
+        CPU frequency). Positive.
+    params : int
+        Total number of model parameters L, in [1, 2**53].
+    bandwidth : float
+        Total bandwidth B of the pool in Hz. Positive.
+    groups : array_like of int, shape (K,), optional
+        Group id of each worker, in 0..N-1 with no empty group. Default: one group per worker.
+        Members of a group train the same block.
+    alpha : array_like, shape (K,), optional
+        Fixed communication per iteration in seconds x Hz (side information). Default 0.
+    tau : array_like, shape (K,), optional
+        Fixed overhead per iteration in seconds. Default 0.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for NaN or infinite values, non-positive beta or compute, negative
+        alpha or tau, mismatched or empty arrays, and group ids out of range or leaving a group
+        empty.
+
+    Notes
+    -----
+    Arrays are copied into read-only float64 (int64 for ``groups``) arrays, so any dtype, layout
+    or writeability is accepted and the object cannot change after construction.
+    """
+
+    __slots__ = ("_beta", "_compute", "_alpha", "_tau", "_groups", "_params", "_bandwidth",
+                 "_n_groups", "_singletons")
+
+    def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
+        beta = float_array("beta", beta, positive=True)
+        K = beta.size
+        compute = float_array("compute", compute, size=K, positive=True)
+        alpha = (np.zeros(K) if alpha is None
+                 else float_array("alpha", alpha, size=K, nonnegative=True))
+        tau = np.zeros(K) if tau is None else float_array("tau", tau, size=K, nonnegative=True)
+        if groups is None:
+            groups = np.arange(K, dtype=np.int64)
+            n_groups = K
+        else:
+            groups = int_array("groups", groups, size=K)
+            if groups.min() < 0:
+                raise ValueError("groups: ids must be non-negative")
+            n_groups = int(groups.max()) + 1
+            counts = np.bincount(groups, minlength=n_groups)
+            if np.any(counts == 0):
+                missing = np.flatnonzero(counts == 0)[:5].tolist()
+                raise ValueError(
+                    f"groups: ids must be 0..N-1 with every group non-empty; no worker in {missing}")
+        for array in (alpha, tau, groups):
+            array.flags.writeable = False
+        set_ = object.__setattr__
+        set_(self, "_beta", beta)
+        set_(self, "_compute", compute)
+        set_(self, "_alpha", alpha)
+        set_(self, "_tau", tau)
+        set_(self, "_groups", groups)
+        set_(self, "_params", positive_integer("params", params))
+        set_(self, "_bandwidth", positive_float("bandwidth", bandwidth))
+        set_(self, "_n_groups", n_groups)
+        set_(self, "_singletons", n_groups == K)
+
+    @classmethod
+    def from_radio(cls, efficiency_down, efficiency_up, cpu_frequency, samples, params,
+                   bandwidth, *, cycles_per_parameter=20.0, bits_per_parameter=32.0,
+                   groups=None, side_bits=None, tau=None) -> System:
+        """Build a System from radio and compute profiles (SPEC.md section 2).
+
+        Parameters
+        ----------
+        efficiency_down, efficiency_up : array_like, shape (K,)
+            Spectral efficiencies of the download and upload links in bit/s/Hz
+            (log2(1 + SNR)). Positive.
+        cpu_frequency : array_like, shape (K,)
+            CPU frequency of each worker in cycles per second. Positive.
+        samples : array_like, shape (K,)
+            Training samples each worker uses per iteration. Positive.
+        params : int
+            Model size L in parameters.
+        bandwidth : float
+            Total bandwidth in Hz.
+        cycles_per_parameter : float, default 20
+            CPU cycles per parameter per sample (C).
+        bits_per_parameter : float, default 32
+            Bits q that encode one parameter.
+        groups, tau
+            As in :class:`System`.
+        side_bits : array_like, shape (K,), optional
+            Fixed bits each worker sends in each direction per iteration; gives
+            alpha_k = side_bits_k (1 / efficiency_down_k + 1 / efficiency_up_k).
+
+        Returns
+        -------
+        System
+            With beta_k = q (1/e_down + 1/e_up) and compute_k = C D_k / f_k.
+        """
+        down = float_array("efficiency_down", efficiency_down, positive=True)
+        K = down.size
+        up = float_array("efficiency_up", efficiency_up, size=K, positive=True)
+        frequency = float_array("cpu_frequency", cpu_frequency, size=K, positive=True)
+        data = float_array("samples", samples, size=K, positive=True)
+        cycles = positive_float("cycles_per_parameter", cycles_per_parameter)
+        bits = positive_float("bits_per_parameter", bits_per_parameter)
+        inverse_efficiency = 1.0 / down + 1.0 / up
+        alpha = None
+        if side_bits is not None:
+            alpha = float_array("side_bits", side_bits, size=K, nonnegative=True) * inverse_efficiency
+        return cls(beta=bits * inverse_efficiency, compute=cycles * data / frequency,
+                   params=params, bandwidth=bandwidth, groups=groups, alpha=alpha, tau=tau)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("System is immutable; build a new one (see System.replace)")
+
+    def replace(self, **changes) -> System:
+        """A new System with some fields changed (same names as the constructor)."""
+        fields = dict(beta=self._beta, compute=self._compute, params=self._params,
+                      bandwidth=self._bandwidth, groups=self._groups, alpha=self._alpha,
+                      tau=self._tau)
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"replace: unknown fields {sorted(unknown)}")
+        fields.update(changes)
+        return System(**fields)
+
+    beta = property(lambda self: self._beta, doc="Seconds x Hz per parameter, shape (K,).")
+    compute = property(lambda self: self._compute, doc="Seconds per parameter, shape (K,).")
+    alpha = property(lambda self: self._alpha, doc="Fixed seconds x Hz per iteration, shape (K,).")
+    tau = property(lambda self: self._tau, doc="Fixed seconds per iteration, shape (K,).")
+    groups = property(lambda self: self._groups, doc="Group id of each worker, shape (K,).")
+    params = property(lambda self: self._params, doc="Model size L in parameters.")
+    bandwidth = property(lambda self: self._bandwidth, doc="Total bandwidth B in Hz.")
+    n_groups = property(lambda self: self._n_groups, doc="Number of groups N (blocks).")
+    n_workers = property(lambda self: self._beta.size, doc="Number of workers K.")
+
+    def __repr__(self) -> str:
+        return (f"System(n_workers={self.n_workers}, n_groups={self.n_groups}, "
+                f"params={self.params}, bandwidth={self.bandwidth:g} Hz)")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, System):
+            return NotImplemented
+        return (self._params == other._params and self._bandwidth == other._bandwidth
+                and all(np.array_equal(getattr(self, f), getattr(other, f))
+                        for f in ("_beta", "_compute", "_alpha", "_tau", "_groups")))
+
+    __hash__ = None

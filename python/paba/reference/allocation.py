@@ -1,0 +1,437 @@
+"""NumPy reference twin of ``src/pabacore/allocation.cpp``.
+
+Written for clarity, straight from SPEC.md section 3, with the same algorithms, iteration rules
+and tie-breaks as the native kernels, so the two can be compared result for result. Everything
+works in normalised units (see :func:`normalise`):
+
+    x_n = L_n / L          share of the model in block n (shares sum to 1)
+    b_k = B_k / B          share of the bandwidth pool of worker k (shares sum to at most 1)
+    a_k = beta_k L / B     seconds to move the whole model over the whole pool
+    e_k = c_k L            seconds to compute the whole model
+    f_k = alpha_k / B      seconds of fixed communication over the whole pool
+    T_k = x_n (a_k / b_k + e_k) + f_k / b_k + tau_k
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = np.finfo(np.float64).eps
+MAX_NEWTON = 200
+MAX_BISECTION = 400
+BUDGET_MARGIN = 1e-12
+
+STATUS_OK = 0
+STATUS_NOT_CONVERGED = 1
+STATUS_INFEASIBLE = 2
+
+SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
+
+
+@dataclass
+class Instance:
+    """A normalised instance; groups as compressed rows (members of n: member[offset[n]:offset[n+1]])."""
+
+    a: np.ndarray
+    e: np.ndarray
+    f: np.ndarray
+    tau: np.ndarray
+    group: np.ndarray
+    offset: np.ndarray
+    member: np.ndarray
+    n_groups: int
+
+    @property
+    def n_workers(self) -> int:
+        return self.a.size
+
+    @property
+    def singletons(self) -> bool:
+        return bool(np.all(np.diff(self.offset) == 1))
+
+    def members(self, n: int) -> np.ndarray:
+        return self.member[self.offset[n] : self.offset[n + 1]]
+
+    def group_reduce(self, ufunc, values: np.ndarray) -> np.ndarray:
+        """Reduce a per-worker array over each group's members (groups are never empty)."""
+        return ufunc.reduceat(values[self.member], self.offset[:-1])
+
+
+def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> Instance:
+    L, B = float(params), float(bandwidth)
+    group = np.asarray(group, dtype=np.int64)
+    counts = np.bincount(group, minlength=n_groups)
+    offset = np.concatenate(([0], np.cumsum(counts)))
+    member = np.argsort(group, kind="stable")
+    return Instance(
+        a=beta * L / B,
+        e=compute * L,
+        f=alpha / B,
+        tau=np.array(tau, dtype=np.float64),
+        group=group,
+        offset=offset,
+        member=member,
+        n_groups=n_groups,
+    )
+
+
+def latencies(inst: Instance, x: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
+    """Per-worker latency of loads x and bandwidth b (normalised); 0 for workers without load."""
+    xk = x[inst.group]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = xk * (inst.a / b + inst.e) + inst.f / b + inst.tau
+    t = np.where(b > 0, t, np.inf)
+    t = np.where(xk > 0, t, 0.0)
+    return float(t.max(initial=0.0)), t
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter-aware bandwidth allocation (SPEC.md 3.3)
+
+
+def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, int, bool]:
+    """All loaded workers finish together at the root T of sum_k b_k(T) = 1.
+
+    b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The left side minus
+    one, F(T), is convex and decreasing, so Newton steps from a point with F >= 0 move right
+    monotonically towards the root. Returns (T, b, iterations, converged).
+    """
+    xk = x[inst.group]
+    active = xk > 0
+    num = np.where(active, inst.f + inst.a * xk, 0.0)
+    d = np.where(active, inst.tau + inst.e * xk, 0.0)
+    dmax, dmin, numsum = d[active].max(), d[active].min(), num[active].sum()
+
+    def F(t):
+        q = num[active] / (t - d[active])
+        return q.sum() - 1.0, (q / (t - d[active])).sum()
+
+    iterations = 0
+    lo, hi = dmax, dmax + numsum
+    t = dmin + numsum
+    if not t > lo:
+        t = lo + 0.5 * (hi - lo)
+        while F(t)[0] < 0.0 and iterations < MAX_BISECTION:
+            hi = t
+            t = lo + 0.5 * (hi - lo)
+            iterations += 1
+    converged = False
+    for _ in range(MAX_NEWTON):
+        iterations += 1
+        value, slope = F(t)
+        if value <= 0.0:
+            converged = True
+            break
+        step = value / slope
+        nxt = t + step
+        if not nxt < hi:
+            nxt = t + 0.5 * (hi - t)
+        if not nxt > t or step <= 4.0 * EPS * t:
+            t = max(t, nxt)
+            converged = True
+            break
+        t = nxt
+    b = np.zeros(inst.n_workers)
+    b[active] = num[active] / (t - d[active])
+    total = b.sum()
+    if total > 1.0 - BUDGET_MARGIN:  # keep the budget strict under rounding
+        b *= (1.0 - BUDGET_MARGIN) / total
+    return t, b, iterations, converged
+
+
+# ---------------------------------------------------------------------------------------------
+# Loads at fixed per-worker rates (SPEC.md 3.2)
+
+
+def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float) -> np.ndarray:
+    """x_n(T) = min over members of [(T - r_k) / s_k]^+ (s_k = inf: the group takes nothing)."""
+    return np.maximum(inst.group_reduce(np.minimum, (T - r) / s), 0.0)
+
+
+def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
+    """Solve sum_n x_n(T) = 1. Returns (T, x, iterations, converged); T = inf when impossible."""
+    if not np.any(r != 0.0):
+        S = inst.group_reduce(np.maximum, s)
+        inverse_sum = (1.0 / S).sum()
+        if not inverse_sum > 0.0:
+            return math.inf, np.zeros(inst.n_groups), 0, False
+        T = 1.0 / inverse_sum
+        return T, T / S, 0, True
+    R = inst.group_reduce(np.maximum, r)
+    S = inst.group_reduce(np.maximum, s)
+    lo, hi = R.min(), (R + S).min()
+    if not np.isfinite(hi):
+        return math.inf, np.zeros(inst.n_groups), 0, False
+    iterations = 0
+    while hi - lo > 2.0 * EPS * hi and iterations < MAX_BISECTION:
+        mid = lo + 0.5 * (hi - lo)
+        if not (lo < mid < hi):
+            break
+        iterations += 1
+        if group_loads(inst, s, r, mid).sum() >= 1.0:
+            hi = mid
+        else:
+            lo = mid
+    x = group_loads(inst, s, r, hi)
+    return hi, x / x.sum(), iterations, True
+
+
+def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds per unit load s_k = a_k / b_k + e_k and fixed seconds r_k = f_k / b_k + tau_k."""
+    with np.errstate(divide="ignore"):
+        s = np.where(b > 0, inst.a / b + inst.e, np.inf)
+        r = np.where(b > 0, inst.f / b + inst.tau, 0.0)
+    return s, r
+
+
+# ---------------------------------------------------------------------------------------------
+# Joint scheme, inner level (SPEC.md 3.5): least bandwidth that carries the model by time T
+
+
+def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float]:
+    """Load x_n(sigma) solving rho_n(x) = sigma, and its slope dx/dsigma.
+
+    rho_n(x) = G_n'(x)^(-1/2), G_n'(x) = sum_k w_k / (u_k - e_k x)^2, w_k = a_k u_k + e_k f_k,
+    u_k = T - tau_k. rho_n is concave and decreasing; for one member it is linear.
+    """
+    ks = inst.members(n)
+    u = T - inst.tau[ks]
+    if not np.all(u > 0.0):
+        return 0.0, 0.0
+    e = inst.e[ks]
+    w = inst.a[ks] * u + e * inst.f[ks]
+    if ks.size == 1:
+        root_w = math.sqrt(w[0])
+        x = (u[0] - root_w * sigma) / e[0]
+        return (x, -root_w / e[0]) if x > 0.0 else (0.0, 0.0)
+    marginal0 = (w / (u * u)).sum()
+    single = (u - np.sqrt(w) * sigma) / e
+    j = int(np.argmin(single))
+    x = single[j]
+    if not (1.0 / math.sqrt(marginal0) > sigma) or not x > 0.0:
+        return 0.0, 0.0
+    if sigma == 0.0:
+        return x, -math.sqrt(w[j]) / e[j]
+    g1 = g2 = 0.0
+    for _ in range(MAX_NEWTON):
+        y = u - e * x
+        g1 = (w / (y * y)).sum()
+        g2 = (2.0 * w * e / (y * y * y)).sum()
+        step = 2.0 * g1 * (1.0 - sigma * math.sqrt(g1)) / g2
+        if not step < 0.0 or -step <= 4.0 * EPS * x:
+            break
+        nxt = x + step
+        x = nxt if nxt > 0.0 else 0.5 * x
+    return x, -2.0 * g1 * math.sqrt(g1) / g2
+
+
+def loads_at_price(inst: Instance, T: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """x_n(sigma) and dx_n/dsigma for every group (singletons vectorised, the rest one by one)."""
+    x = np.zeros(inst.n_groups)
+    slope = np.zeros(inst.n_groups)
+    sizes = np.diff(inst.offset)
+    single = np.flatnonzero(sizes == 1)
+    if single.size:
+        k = inst.member[inst.offset[single]]
+        u = T - inst.tau[k]
+        with np.errstate(invalid="ignore"):
+            root_w = np.sqrt(inst.a[k] * u + inst.e[k] * inst.f[k])
+            xs = (u - root_w * sigma) / inst.e[k]
+        take = (u > 0.0) & (xs > 0.0)
+        x[single] = np.where(take, xs, 0.0)
+        slope[single] = np.where(take, -root_w / inst.e[k], 0.0)
+    for n in np.flatnonzero(sizes > 1):
+        x[n], slope[n] = group_at_price(inst, int(n), T, sigma)
+    return x, slope
+
+
+def group_bandwidth(inst: Instance, T: float, x: np.ndarray) -> np.ndarray:
+    """Per-worker bandwidth b_k = (f_k + a_k x_n) / (T - tau_k - e_k x_n); 0 without load."""
+    xk = x[inst.group]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = (inst.f + inst.a * xk) / (T - inst.tau - inst.e * xk)
+    return np.where(xk > 0, b, 0.0)
+
+
+def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
+    """Least bandwidth share that carries the whole model by T, its loads, and convergence.
+
+    Newton steps on sum_n x_n(sigma) = 1, safeguarded by the bracket [lo, hi] on sigma.
+    """
+    u = T - inst.tau
+    possible = inst.group_reduce(np.minimum, u) > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        marginal0 = inst.group_reduce(np.add, (inst.a * u + inst.e * inst.f) / (u * u))
+        sigma_hi = float(np.max(np.where(possible, 1.0 / np.sqrt(marginal0), 0.0)))
+
+    lo, hi, sigma = 0.0, sigma_hi, 0.0
+    x, slope_n = loads_at_price(inst, T, sigma)
+    value, slope = x.sum() - 1.0, slope_n.sum()
+    if not value > 0.0:
+        return math.inf, x, True
+    converged = False
+    for _ in range(MAX_BISECTION):
+        if value == 0.0:
+            converged = True
+            break
+        if value > 0.0:
+            lo = sigma
+        else:
+            hi = sigma
+        nxt = sigma - value / slope if slope < 0.0 else lo + 0.5 * (hi - lo)
+        if not (lo < nxt < hi):
+            nxt = lo + 0.5 * (hi - lo)
+        if abs(nxt - sigma) <= 4.0 * EPS * sigma or not (lo < nxt < hi):
+            converged = True
+            break
+        sigma = nxt
+        x, slope_n = loads_at_price(inst, T, sigma)
+        value, slope = x.sum() - 1.0, slope_n.sum()
+        if abs(value) <= 4.0 * EPS:
+            converged = True
+            break
+    return float(group_bandwidth(inst, T, x).sum()), x, converged
+
+
+# ---------------------------------------------------------------------------------------------
+# Integer loads (SPEC.md 3.6)
+
+
+def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: float) -> float:
+    ks = inst.members(n)
+    return float(np.max(share * s[ks] + r[ks], initial=0.0))
+
+
+def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Floor, then give the remaining parameters one at a time to the group whose latency after one
+    more parameter is smallest (ties: lowest group id)."""
+    total = int(L)
+    loads = np.clip(np.floor(x * L), 0.0, L).astype(np.int64)
+    assigned = int(loads.sum())
+    while assigned > total:  # floors pushed up by rounding in x: take back from the slowest
+        worst = max(
+            (n for n in range(inst.n_groups) if loads[n] > 0),
+            key=lambda n: (group_latency(inst, n, s, r, loads[n] / L), -n),
+        )
+        loads[worst] -= 1
+        assigned -= 1
+    if assigned < total:
+        heap = [(group_latency(inst, n, s, r, (loads[n] + 1) / L), n) for n in range(inst.n_groups)]
+        heapq.heapify(heap)
+        while assigned < total:
+            _, n = heapq.heappop(heap)
+            loads[n] += 1
+            assigned += 1
+            heapq.heappush(heap, (group_latency(inst, n, s, r, (loads[n] + 1) / L), n))
+    return loads
+
+
+def equal_loads(N: int, L: float) -> np.ndarray:
+    total = int(L)
+    return np.array([total // N + (1 if n < total % N else 0) for n in range(N)], dtype=np.int64)
+
+
+def joint(inst: Instance, tol: float):
+    """Bisection on T between the unlimited-bandwidth bound and the equal-bandwidth latency.
+
+    Invariant: the pool cannot carry the model by lo; it can by hi, with loads x_best.
+    Returns (T, x_best, iterations, converged).
+    """
+    lo = fixed_rate_loads(inst, inst.e, inst.tau)[0]
+    b = np.full(inst.n_workers, 1.0 / inst.n_workers)
+    hi, x_best, _, converged = fixed_rate_loads(inst, *rates(inst, b))
+    iterations = 0
+    while hi - lo > tol * hi and iterations < MAX_BISECTION:
+        mid = lo + 0.5 * (hi - lo)
+        if not (lo < mid < hi):
+            break
+        iterations += 1
+        needed, x, inner_converged = min_bandwidth(inst, mid)
+        converged = converged and inner_converged
+        if needed <= 1.0:
+            hi = mid
+            x_best = x / x.sum()
+        else:
+            lo = mid
+    if hi - lo > tol * hi:
+        converged = False
+    return hi, x_best, iterations, converged
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points with the signature of the native module
+
+
+def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
+    """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz)."""
+    load = np.asarray(loads, dtype=np.float64)[group]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = load * (beta / bandwidth + compute) + alpha / bandwidth + tau
+    t = np.where(bandwidth > 0, t, np.inf)
+    t = np.where(load > 0, t, 0.0)
+    return float(t.max(initial=0.0)), t
+
+
+def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
+             loads_in=None, bandwidth_in=None, tol=1e-9):
+    """Solve one instance; returns a dict with the fields of the native result."""
+    if not (0.0 < tol < 1.0):
+        raise ValueError("tol: must be in (0, 1)")
+    inst = normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
+    K, N, L, B = inst.n_workers, n_groups, float(params), float(bandwidth)
+    iterations, converged = 0, True
+    if scheme == "equal":
+        x = np.full(N, 1.0 / N)
+        b = np.full(K, 1.0 / K)
+        relaxed_latency = latencies(inst, x, b)[0]
+        loads = equal_loads(N, L)
+    elif scheme == "bandwidth_aware":
+        b = np.full(K, 1.0 / K) if bandwidth_in is None else np.asarray(bandwidth_in) / B
+        s, r = rates(inst, b)
+        T, x, iterations, converged = fixed_rate_loads(inst, s, r)
+        if not np.isfinite(T):
+            return {"status": STATUS_INFEASIBLE}
+        relaxed_latency = latencies(inst, x, b)[0]
+        loads = round_loads(inst, x, L, s, r)
+    elif scheme == "parameter_aware":
+        loads = equal_loads(N, L) if loads_in is None else np.asarray(loads_in, dtype=np.int64).copy()
+        x = loads / L
+        _, b, _, converged = parameter_aware(inst, x)
+        x = loads.astype(np.float64) / L
+        relaxed_latency = latencies(inst, x, b)[0]
+    elif scheme == "sequential":
+        b = np.full(K, 1.0 / K)
+        s, r = rates(inst, b)
+        _, x, iterations, converged = fixed_rate_loads(inst, s, r)
+        loads = round_loads(inst, x, L, s, r)
+        _, b, _, pa_converged = parameter_aware(inst, x)
+        converged = converged and pa_converged
+        relaxed_latency = latencies(inst, x, b)[0]
+    elif scheme == "joint":
+        _, x, iterations, converged = joint(inst, tol)
+        _, b, _, pa_converged = parameter_aware(inst, x)
+        converged = converged and pa_converged
+        relaxed_latency = latencies(inst, x, b)[0]
+        loads = round_loads(inst, x, L, *rates(inst, b))
+    else:
+        raise ValueError(f"scheme: unknown scheme {scheme!r}")
+
+    if scheme in ("sequential", "joint"):
+        _, b, _, pa_converged = parameter_aware(inst, loads / L)
+        converged = converged and pa_converged
+    bandwidth_out = b * B
+    latency, worker_latency = evaluate(beta, compute, alpha, tau, group, N, loads, bandwidth_out)
+    return {
+        "loads": loads,
+        "relaxed_loads": x * L,
+        "bandwidth": bandwidth_out,
+        "worker_latency": worker_latency,
+        "latency": latency,
+        "relaxed_latency": relaxed_latency,
+        "iterations": iterations,
+        "status": STATUS_OK if converged else STATUS_NOT_CONVERGED,
+    }

@@ -1,0 +1,658 @@
+// Allocation schemes of SPEC.md section 3, in normalised units.
+//
+// Every scheme works on a normalised instance: loads are fractions x_n = L_n / L of the model
+// (summing to 1) and bandwidths fractions b_k = B_k / B of the pool (summing to at most 1), so
+//   T_k = x_n (a_k / b_k + e_k) + f_k / b_k + tau_k,
+//   a_k = beta_k L / B,  e_k = c_k L,  f_k = alpha_k / B   (all in seconds).
+// This keeps every root search well scaled whatever the units of the caller.
+//
+// The building blocks, each mirrored line for line by python/paba/reference/allocation.py:
+//   parameter_aware      loads fixed: all workers finish together at the root T of
+//                        sum_k (f_k + a_k x_n) / (T - tau_k - e_k x_n) = 1 (monotone Newton).
+//   fixed_rate_loads     each worker k costs s_k seconds per unit load plus r_k fixed seconds;
+//                        group loads x_n(T) = min_k [(T - r_k) / s_k]^+ and sum_n x_n(T) = 1
+//                        (closed form when r = 0, else bisection). Gives the bandwidth-aware scheme
+//                        (s = a/b + e, r = f/b + tau) and the infinite-bandwidth bound (s = e, r = tau).
+//   min_bandwidth        joint scheme at a fixed T: the least bandwidth that carries the whole
+//                        model, by KKT (G_n'(x_n) = price) and a search on the price.
+//   joint                bisection on T around min_bandwidth (SPEC.md 3.5).
+//   round_loads          integer loads (SPEC.md 3.6) with a heap, O(N log N).
+#include "paba.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace paba {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+constexpr int kMaxNewton = 200;
+constexpr double kBudgetMargin = 1e-12;
+constexpr int kMaxBisection = 400;
+
+// Worker-level data in normalised units and the groups as compressed rows.
+struct Instance {
+  std::size_t K = 0, N = 0;
+  std::vector<double> a, e, f, tau;
+  std::vector<std::size_t> offset;  // N + 1: members of group n are member[offset[n]..offset[n+1])
+  std::vector<std::size_t> member;
+  std::vector<std::size_t> group;   // K
+  bool singletons = true;           // every group has exactly one member
+};
+
+Instance normalise(const Problem& p) {
+  if (p.n_workers == 0) throw std::invalid_argument("beta: needs at least one worker");
+  if (p.n_groups == 0 || p.n_groups > p.n_workers)
+    throw std::invalid_argument("groups: the number of groups must be in [1, n_workers]");
+  if (!p.beta || !p.compute || !p.group) throw std::invalid_argument("beta: null input");
+  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0))
+    throw std::invalid_argument("params: must be an integer in [1, 2**53]");
+  if (!(p.bandwidth > 0.0) || !std::isfinite(p.bandwidth))
+    throw std::invalid_argument("bandwidth: must be positive and finite");
+  Instance in;
+  in.K = p.n_workers;
+  in.N = p.n_groups;
+  in.a.resize(in.K);
+  in.e.resize(in.K);
+  in.f.resize(in.K);
+  in.tau.resize(in.K);
+  in.group.resize(in.K);
+  in.offset.assign(in.N + 1, 0);
+  const double L = p.params, B = p.bandwidth;
+  for (std::size_t k = 0; k < in.K; ++k) {
+    const std::int64_t g = p.group[k];
+    if (g < 0 || static_cast<std::uint64_t>(g) >= in.N)
+      throw std::invalid_argument("groups: group id out of range");
+    in.group[k] = static_cast<std::size_t>(g);
+    ++in.offset[in.group[k] + 1];
+    in.a[k] = p.beta[k] * L / B;
+    in.e[k] = p.compute[k] * L;
+    in.f[k] = p.alpha ? p.alpha[k] / B : 0.0;
+    in.tau[k] = p.tau ? p.tau[k] : 0.0;
+    if (!(in.a[k] > 0.0) || !std::isfinite(in.a[k]))
+      throw std::invalid_argument("beta: must be positive, finite, and beta * params / bandwidth representable");
+    if (!(in.e[k] > 0.0) || !std::isfinite(in.e[k]))
+      throw std::invalid_argument("compute: must be positive, finite, and compute * params representable");
+    if (!(in.f[k] >= 0.0) || !std::isfinite(in.f[k]))
+      throw std::invalid_argument("alpha: must be non-negative and finite");
+    if (!(in.tau[k] >= 0.0) || !std::isfinite(in.tau[k]))
+      throw std::invalid_argument("tau: must be non-negative and finite");
+  }
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (in.offset[n + 1] == 0) throw std::invalid_argument("groups: every group needs a member");
+    if (in.offset[n + 1] != 1) in.singletons = false;
+    in.offset[n + 1] += in.offset[n];
+  }
+  // Stable counting sort of workers by group.
+  in.member.resize(in.K);
+  std::vector<std::size_t> next(in.offset.begin(), in.offset.end() - 1);
+  for (std::size_t k = 0; k < in.K; ++k) in.member[next[in.group[k]]++] = k;
+  return in;
+}
+
+// Per-worker latency for loads x (per group) and bandwidth b (per worker), normalised units.
+double latencies(const Instance& in, const double* x, const double* b, double* out) {
+  double worst = 0.0;
+  for (std::size_t k = 0; k < in.K; ++k) {
+    const double xn = x[in.group[k]];
+    double t = 0.0;
+    if (xn > 0.0) {
+      t = b[k] > 0.0 ? xn * (in.a[k] / b[k] + in.e[k]) + in.f[k] / b[k] + in.tau[k] : kInf;
+    }
+    out[k] = t;
+    worst = std::max(worst, t);
+  }
+  return worst;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter-aware bandwidth allocation (SPEC.md 3.3).
+// F(T) = sum_k num_k / (T - d_k) - 1 over participating workers is convex and strictly decreasing
+// on T > max d, so Newton steps taken from a point with F >= 0 stay left of the root and increase
+// monotonically. Invariant: F(t) >= 0 (up to rounding) and t < hi where F(hi) <= 0.
+struct RootStats {
+  double T = 0.0;
+  long iterations = 0;
+  bool converged = true;
+};
+
+RootStats parameter_aware(const Instance& in, const double* x, double* b) {
+  std::vector<double> num(in.K, 0.0), d(in.K, 0.0);
+  double dmax = -kInf, dmin = kInf, numsum = 0.0;
+  for (std::size_t k = 0; k < in.K; ++k) {
+    const double xn = x[in.group[k]];
+    if (xn > 0.0) {
+      num[k] = in.f[k] + in.a[k] * xn;
+      d[k] = in.tau[k] + in.e[k] * xn;
+      dmax = std::max(dmax, d[k]);
+      dmin = std::min(dmin, d[k]);
+      numsum += num[k];
+    }
+  }
+  auto F = [&](double t, double* slope) {
+    double s = 0.0, ds = 0.0;
+    for (std::size_t k = 0; k < in.K; ++k) {
+      if (x[in.group[k]] > 0.0) {
+        const double q = num[k] / (t - d[k]);
+        s += q;
+        ds += q / (t - d[k]);
+      }
+    }
+    if (slope) *slope = ds;
+    return s - 1.0;
+  };
+  RootStats st;
+  double lo = dmax, hi = dmax + numsum;  // F(lo) = +inf, F(hi) <= 0
+  double t = dmin + numsum;              // F(t) >= 0 whenever t > dmax
+  if (!(t > lo)) {
+    t = lo + 0.5 * (hi - lo);
+    while (F(t, nullptr) < 0.0 && st.iterations < kMaxBisection) {
+      hi = t;
+      t = lo + 0.5 * (hi - lo);
+      ++st.iterations;
+    }
+  }
+  st.converged = false;
+  for (int it = 0; it < kMaxNewton; ++it) {
+    ++st.iterations;
+    double slope = 0.0;
+    const double value = F(t, &slope);
+    if (value <= 0.0) {  // at the root, or past it by rounding
+      st.converged = true;
+      break;
+    }
+    const double step = value / slope;
+    double next = t + step;
+    if (!(next < hi)) next = t + 0.5 * (hi - t);  // never in exact arithmetic
+    if (!(next > t) || step <= 4.0 * kEps * t) {
+      t = std::max(t, next);
+      st.converged = true;
+      break;
+    }
+    t = next;
+  }
+  double total = 0.0;
+  for (std::size_t k = 0; k < in.K; ++k) {
+    b[k] = x[in.group[k]] > 0.0 ? num[k] / (t - d[k]) : 0.0;
+    total += b[k];
+  }
+  // Keep the pool's budget strict under rounding: a margin of 1e-12 costs 1e-12 of latency.
+  if (total > 1.0 - kBudgetMargin) {
+    const double scale = (1.0 - kBudgetMargin) / total;
+    for (std::size_t k = 0; k < in.K; ++k) b[k] *= scale;
+  }
+  st.T = t;
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loads at fixed per-worker rates (SPEC.md 3.2): x_n(T) = min over members [(T - r_k) / s_k]^+,
+// s_k = inf excludes a worker's group. Solves sum_n x_n(T) = 1; writes x.
+double group_load(const Instance& in, std::size_t n, const double* s, const double* r, double T) {
+  double x = kInf;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    x = std::min(x, (T - r[k]) / s[k]);
+  }
+  return x > 0.0 ? x : 0.0;
+}
+
+RootStats fixed_rate_loads(const Instance& in, const double* s, const double* r, double* x) {
+  RootStats st;
+  bool fixed_terms = false;
+  for (std::size_t k = 0; k < in.K; ++k) fixed_terms = fixed_terms || r[k] != 0.0;
+  if (!fixed_terms) {
+    // Closed form: x_n = T / S_n with S_n the slowest member, T = 1 / sum_n 1 / S_n.
+    double inverse_sum = 0.0;
+    for (std::size_t n = 0; n < in.N; ++n) {
+      double S = 0.0;
+      for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) S = std::max(S, s[in.member[i]]);
+      x[n] = S;
+      inverse_sum += 1.0 / S;
+    }
+    if (!(inverse_sum > 0.0)) {
+      st.converged = false;
+      st.T = kInf;
+      return st;
+    }
+    st.T = 1.0 / inverse_sum;
+    for (std::size_t n = 0; n < in.N; ++n) x[n] = st.T / x[n];
+    return st;
+  }
+  // Bisection on T. Invariant: sum x(lo) < 1 <= sum x(hi).
+  double lo = kInf, hi = kInf;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    double R = -kInf, S = 0.0;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+      const std::size_t k = in.member[i];
+      R = std::max(R, r[k]);
+      S = std::max(S, s[k]);
+    }
+    lo = std::min(lo, R);         // every group is empty at T = min_n R_n
+    hi = std::min(hi, R + S);     // group n alone carries the model at R_n + S_n
+  }
+  if (!std::isfinite(hi)) {
+    st.converged = false;
+    st.T = kInf;
+    return st;
+  }
+  auto total = [&](double T) {
+    double sum = 0.0;
+    for (std::size_t n = 0; n < in.N; ++n) sum += group_load(in, n, s, r, T);
+    return sum;
+  };
+  while (hi - lo > 2.0 * kEps * hi && st.iterations < kMaxBisection) {
+    const double mid = lo + 0.5 * (hi - lo);
+    if (!(mid > lo && mid < hi)) break;
+    ++st.iterations;
+    if (total(mid) >= 1.0) hi = mid; else lo = mid;
+  }
+  st.T = hi;
+  double sum = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    x[n] = group_load(in, n, s, r, hi);
+    sum += x[n];
+  }
+  for (std::size_t n = 0; n < in.N; ++n) x[n] /= sum;
+  return st;
+}
+
+// Per-worker rates of a fixed bandwidth split: s_k = a_k / b_k + e_k, r_k = f_k / b_k + tau_k.
+void rates(const Instance& in, const double* b, double* s, double* r) {
+  for (std::size_t k = 0; k < in.K; ++k) {
+    if (b[k] > 0.0) {
+      s[k] = in.a[k] / b[k] + in.e[k];
+      r[k] = in.f[k] / b[k] + in.tau[k];
+    } else {
+      s[k] = kInf;
+      r[k] = 0.0;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Joint scheme, inner level: at a fixed T, the least bandwidth that carries the whole model.
+// Worker k with load x needs b_k(x) = (f_k + a_k x) / (u_k - e_k x), u_k = T - tau_k, so group n
+// needs G_n(x) = sum_k b_k(x), convex increasing on [0, U_n), U_n = min_k u_k / e_k, with
+//   G_n'(x) = sum_k w_k / (u_k - e_k x)^2,   w_k = a_k u_k + e_k f_k.
+// KKT: every group with load has G_n'(x_n) = price. In the variable sigma = price^(-1/2),
+// rho_n(x) = G_n'(x)^(-1/2) is concave and decreasing (a power mean of the affine y_k / sqrt(w_k)),
+// and x_n(sigma) solves rho_n(x) = sigma (0 when rho_n(0) <= sigma). For one member it is linear:
+// x = (u - sqrt(w) sigma) / e. Groups without load pay nothing (this drops non-participating
+// workers, which matters when f > 0: SPEC.md 3.5).
+struct GroupPoint {
+  double x = 0.0;      // load
+  double slope = 0.0;  // dx / dsigma (<= 0)
+};
+
+GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double sigma) {
+  GroupPoint gp;
+  const std::size_t first = in.offset[n], last = in.offset[n + 1];
+  if (last - first == 1) {
+    const std::size_t k = in.member[first];
+    const double u = T - in.tau[k];
+    if (!(u > 0.0)) return gp;
+    const double root_w = std::sqrt(in.a[k] * u + in.e[k] * in.f[k]);
+    const double x = (u - root_w * sigma) / in.e[k];
+    if (x > 0.0) {
+      gp.x = x;
+      gp.slope = -root_w / in.e[k];
+    }
+    return gp;
+  }
+  // Start at the smallest single-member root: it lies right of the group's root (rho <= sigma),
+  // and Newton steps on the concave decreasing rho then move left monotonically.
+  double x = kInf, start_slope = 0.0, marginal0 = 0.0;
+  for (std::size_t i = first; i < last; ++i) {
+    const std::size_t k = in.member[i];
+    const double u = T - in.tau[k];
+    if (!(u > 0.0)) return gp;  // a member cannot finish by T: the group takes no load
+    const double w = in.a[k] * u + in.e[k] * in.f[k];
+    marginal0 += w / (u * u);
+    const double xk = (u - std::sqrt(w) * sigma) / in.e[k];
+    if (xk < x) {
+      x = xk;
+      start_slope = -std::sqrt(w) / in.e[k];
+    }
+  }
+  if (!(1.0 / std::sqrt(marginal0) > sigma) || !(x > 0.0)) return gp;  // rho_n(0) <= sigma
+  if (sigma == 0.0) {  // x = U_n: the one-sided slope of the binding member
+    gp.x = x;
+    gp.slope = start_slope;
+    return gp;
+  }
+  double g1 = 0.0, g2 = 0.0;
+  for (int it = 0; it < kMaxNewton; ++it) {
+    g1 = 0.0;
+    g2 = 0.0;
+    for (std::size_t i = first; i < last; ++i) {
+      const std::size_t k = in.member[i];
+      const double u = T - in.tau[k];
+      const double w = in.a[k] * u + in.e[k] * in.f[k];
+      const double y = u - in.e[k] * x;
+      g1 += w / (y * y);
+      g2 += 2.0 * w * in.e[k] / (y * y * y);
+    }
+    // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G''.
+    const double step = 2.0 * g1 * (1.0 - sigma * std::sqrt(g1)) / g2;
+    if (!(step < 0.0) || -step <= 4.0 * kEps * x) break;
+    const double next = x + step;
+    x = next > 0.0 ? next : 0.5 * x;
+  }
+  gp.x = x;
+  gp.slope = -2.0 * g1 * std::sqrt(g1) / g2;
+  return gp;
+}
+
+// Bandwidth needed by group n at load x > 0.
+double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double* b) {
+  double total = 0.0;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    const double bk = (in.f[k] + in.a[k] * x) / (T - in.tau[k] - in.e[k] * x);
+    if (b) b[k] = bk;
+    total += bk;
+  }
+  return total;
+}
+
+struct InnerResult {
+  double bandwidth = kInf;  // least total bandwidth fraction; inf when T is below the compute bound
+  bool converged = true;
+};
+
+// Solves sum_n x_n(sigma) = 1 by Newton steps safeguarded by a bracket [lo, hi] on sigma, then
+// returns the bandwidth of the loads found. Writes x (per group).
+InnerResult min_bandwidth(const Instance& in, double T, double* x) {
+  InnerResult res;
+  double sigma_hi = 0.0;  // beyond it no group takes load
+  for (std::size_t n = 0; n < in.N; ++n) {
+    double marginal0 = 0.0;
+    bool possible = true;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+      const std::size_t k = in.member[i];
+      const double u = T - in.tau[k];
+      if (!(u > 0.0)) { possible = false; break; }
+      marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
+    }
+    if (possible) sigma_hi = std::max(sigma_hi, 1.0 / std::sqrt(marginal0));
+  }
+  auto excess = [&](double sigma, double* slope) {
+    double sum = 0.0, ds = 0.0;
+    for (std::size_t n = 0; n < in.N; ++n) {
+      const GroupPoint gp = group_at_price(in, n, T, sigma);
+      x[n] = gp.x;
+      sum += gp.x;
+      ds += gp.slope;
+    }
+    if (slope) *slope = ds;
+    return sum - 1.0;
+  };
+  double lo = 0.0, hi = sigma_hi, sigma = 0.0, slope = 0.0;
+  double value = excess(sigma, &slope);
+  if (!(value > 0.0)) return res;  // even unlimited bandwidth cannot finish by T
+  res.converged = false;
+  for (int it = 0; it < kMaxBisection; ++it) {
+    if (value == 0.0) { res.converged = true; break; }
+    if (value > 0.0) lo = sigma; else hi = sigma;
+    double next = slope < 0.0 ? sigma - value / slope : lo + 0.5 * (hi - lo);
+    if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
+    if (std::fabs(next - sigma) <= 4.0 * kEps * sigma || !(next > lo && next < hi)) {
+      res.converged = true;
+      break;
+    }
+    sigma = next;
+    value = excess(sigma, &slope);
+    if (std::fabs(value) <= 4.0 * kEps) { res.converged = true; break; }
+  }
+  double total = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (x[n] > 0.0) total += group_bandwidth(in, n, T, x[n], nullptr);
+  }
+  res.bandwidth = total;
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integer loads (SPEC.md 3.6): floor, then hand the remaining parameters one at a time to the
+// group whose latency after one more parameter is smallest (ties: lowest group id). Latencies use
+// fixed per-worker rates s (seconds per unit load) and r (fixed seconds).
+double group_latency(const Instance& in, std::size_t n, const double* s, const double* r,
+                     double load_fraction) {
+  double t = 0.0;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    t = std::max(t, load_fraction * s[k] + r[k]);
+  }
+  return t;
+}
+
+void round_loads(const Instance& in, const double* x, double L, const double* s, const double* r,
+                 std::int64_t* loads) {
+  const auto total = static_cast<std::int64_t>(L);
+  std::int64_t assigned = 0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    double v = std::floor(x[n] * L);
+    v = std::min(std::max(v, 0.0), L);
+    loads[n] = static_cast<std::int64_t>(v);
+    assigned += loads[n];
+  }
+  // Floors may overshoot by rounding in x: take back from the slowest loaded group.
+  while (assigned > total) {
+    std::size_t worst = in.N;
+    double worst_t = -kInf;
+    for (std::size_t n = 0; n < in.N; ++n) {
+      if (loads[n] > 0) {
+        const double t = group_latency(in, n, s, r, static_cast<double>(loads[n]) / L);
+        if (t > worst_t) { worst_t = t; worst = n; }
+      }
+    }
+    --loads[worst];
+    --assigned;
+  }
+  using Entry = std::pair<double, std::size_t>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  for (std::size_t n = 0; n < in.N && assigned < total; ++n) {
+    heap.emplace(group_latency(in, n, s, r, static_cast<double>(loads[n] + 1) / L), n);
+  }
+  while (assigned < total) {
+    const std::size_t n = heap.top().second;
+    heap.pop();
+    ++loads[n];
+    ++assigned;
+    heap.emplace(group_latency(in, n, s, r, static_cast<double>(loads[n] + 1) / L), n);
+  }
+}
+
+void equal_loads(std::size_t N, double L, std::int64_t* loads) {
+  const auto total = static_cast<std::int64_t>(L);
+  const auto n = static_cast<std::int64_t>(N);
+  for (std::int64_t i = 0; i < n; ++i) loads[i] = total / n + (i < total % n ? 1 : 0);
+}
+
+// Joint scheme (SPEC.md 3.5): bisection on T between the infinite-bandwidth bound and the
+// equal-bandwidth latency; at each T the inner problem says whether the pool suffices.
+// Invariant: min_bandwidth(lo) > 1 (or lo is the compute bound), min_bandwidth(hi) <= 1 with
+// loads x_best feasible at hi.
+RootStats joint(const Instance& in, double tol, double* x_best, std::vector<double>& scratch) {
+  RootStats st;
+  std::vector<double>& s = scratch;
+  s.assign(2 * in.K, 0.0);
+  double* r = s.data() + in.K;
+  // Lower bound: unlimited bandwidth, only compute and tau.
+  for (std::size_t k = 0; k < in.K; ++k) { s[k] = in.e[k]; r[k] = in.tau[k]; }
+  std::vector<double> x(in.N);
+  double lo = fixed_rate_loads(in, s.data(), r, x.data()).T;
+  // Upper bound: the bandwidth-aware scheme with equal bandwidth is feasible.
+  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K));
+  rates(in, b.data(), s.data(), r);
+  const RootStats upper = fixed_rate_loads(in, s.data(), r, x_best);
+  double hi = upper.T;
+  st.converged = upper.converged;
+  while (hi - lo > tol * hi && st.iterations < kMaxBisection) {
+    const double mid = lo + 0.5 * (hi - lo);
+    if (!(mid > lo && mid < hi)) break;
+    ++st.iterations;
+    const InnerResult inner = min_bandwidth(in, mid, x.data());
+    if (!inner.converged) st.converged = false;
+    if (inner.bandwidth <= 1.0) {
+      hi = mid;
+      double sum = 0.0;
+      for (std::size_t n = 0; n < in.N; ++n) sum += x[n];
+      for (std::size_t n = 0; n < in.N; ++n) x_best[n] = x[n] / sum;
+    } else {
+      lo = mid;
+    }
+  }
+  if (hi - lo > tol * hi) st.converged = false;
+  st.T = hi;
+  return st;
+}
+
+}  // namespace
+
+double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
+                double* worker_latency) {
+  if (problem.n_workers == 0 || !problem.group) return 0.0;
+  double worst = 0.0;
+  for (std::size_t k = 0; k < problem.n_workers; ++k) {
+    const std::int64_t g = problem.group[k];
+    if (g < 0 || static_cast<std::uint64_t>(g) >= problem.n_groups)
+      throw std::invalid_argument("groups: group id out of range");
+    const double load = loads[g];
+    const double Bk = bandwidth[k];
+    double t = 0.0;
+    if (load > 0.0) {
+      const double alpha = problem.alpha ? problem.alpha[k] : 0.0;
+      const double tau = problem.tau ? problem.tau[k] : 0.0;
+      t = Bk > 0.0 ? load * (problem.beta[k] / Bk + problem.compute[k]) + alpha / Bk + tau : kInf;
+    }
+    worker_latency[k] = t;
+    worst = std::max(worst, t);
+  }
+  return worst;
+}
+
+void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+              const double* bandwidth_in, double tol, Result& out) {
+  if (!(tol > 0.0) || !(tol < 1.0)) throw std::invalid_argument("tol: must be in (0, 1)");
+  const Instance in = normalise(problem);
+  const std::size_t K = in.K, N = in.N;
+  const double L = problem.params, B = problem.bandwidth;
+  std::vector<double> x(N), b(K), s(K), r(K), scratch;
+  std::vector<double> lat(K);
+  out.status = status_ok;
+  out.iterations = 0;
+  bool converged = true;
+
+  auto finish_with_parameter_aware = [&](const std::int64_t* loads) {
+    for (std::size_t n = 0; n < N; ++n) x[n] = static_cast<double>(loads[n]) / L;
+    const RootStats pa = parameter_aware(in, x.data(), b.data());
+    converged = converged && pa.converged;
+  };
+
+  switch (scheme) {
+    case Scheme::equal: {
+      for (std::size_t n = 0; n < N; ++n) x[n] = 1.0 / static_cast<double>(N);
+      for (std::size_t k = 0; k < K; ++k) b[k] = 1.0 / static_cast<double>(K);
+      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
+      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      equal_loads(N, L, out.loads);
+      break;
+    }
+    case Scheme::bandwidth_aware: {
+      double total = 0.0;
+      for (std::size_t k = 0; k < K; ++k) {
+        b[k] = bandwidth_in ? bandwidth_in[k] / B : 1.0 / static_cast<double>(K);
+        if (!(b[k] >= 0.0) || !std::isfinite(b[k]))
+          throw std::invalid_argument("bandwidth: entries must be non-negative and finite");
+        total += b[k];
+      }
+      if (total > 1.0 + 1e-9) throw std::invalid_argument("bandwidth: sums to more than the pool");
+      rates(in, b.data(), s.data(), r.data());
+      const RootStats st = fixed_rate_loads(in, s.data(), r.data(), x.data());
+      if (!std::isfinite(st.T)) {
+        out.status = status_infeasible;
+        return;
+      }
+      out.iterations = st.iterations;
+      converged = st.converged;
+      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
+      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      break;
+    }
+    case Scheme::parameter_aware: {
+      std::int64_t sum = 0;
+      for (std::size_t n = 0; n < N; ++n) {
+        out.loads[n] = loads_in ? loads_in[n] : 0;
+        if (out.loads[n] < 0) throw std::invalid_argument("loads: entries must be non-negative");
+        sum += out.loads[n];
+      }
+      if (!loads_in) {
+        equal_loads(N, L, out.loads);
+        sum = static_cast<std::int64_t>(L);
+      }
+      if (static_cast<double>(sum) != L) throw std::invalid_argument("loads: must sum to params");
+      finish_with_parameter_aware(out.loads);
+      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = static_cast<double>(out.loads[n]);
+      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      break;
+    }
+    case Scheme::sequential: {
+      for (std::size_t k = 0; k < K; ++k) b[k] = 1.0 / static_cast<double>(K);
+      rates(in, b.data(), s.data(), r.data());
+      const RootStats st = fixed_rate_loads(in, s.data(), r.data(), x.data());
+      out.iterations = st.iterations;
+      converged = st.converged;
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
+      const RootStats pa = parameter_aware(in, x.data(), b.data());
+      converged = converged && pa.converged;
+      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      break;
+    }
+    case Scheme::joint: {
+      const RootStats st = joint(in, tol, x.data(), scratch);
+      out.iterations = st.iterations;
+      converged = st.converged;
+      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
+      const RootStats pa = parameter_aware(in, x.data(), b.data());
+      converged = converged && pa.converged;
+      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      rates(in, b.data(), s.data(), r.data());
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      break;
+    }
+    default:
+      throw std::invalid_argument("scheme: unknown scheme");
+  }
+
+  // Integer loads: the bandwidth for them (schemes that choose bandwidth re-balance it with the
+  // parameter-aware step so that every loaded worker finishes together).
+  switch (scheme) {
+    case Scheme::equal:
+    case Scheme::bandwidth_aware:
+      break;  // b is the given split
+    case Scheme::parameter_aware:
+      break;  // b already matches the integer loads
+    case Scheme::sequential:
+    case Scheme::joint:
+      finish_with_parameter_aware(out.loads);
+      break;
+  }
+  for (std::size_t k = 0; k < K; ++k) out.bandwidth[k] = b[k] * B;
+  std::vector<double> loads_double(N);
+  for (std::size_t n = 0; n < N; ++n) loads_double[n] = static_cast<double>(out.loads[n]);
+  out.latency = evaluate(problem, loads_double.data(), out.bandwidth, out.worker_latency);
+  if (!converged) out.status = status_not_converged;
+}
+
+}  // namespace paba
