@@ -1,7 +1,7 @@
 """paba: joint parameter-and-bandwidth allocation for partitioned edge learning.
 
 >>> import paba
->>> system = paba.System(beta=[3.2e-5, 6.4e-5], compute=[2e-6, 1e-6], params=10**6,
+>>> system = paba.System(beta=[8.0, 16.0], compute=[2e-6, 1e-6], params=10**6,
 ...                      bandwidth=1e7)
 >>> allocation = paba.allocate(system, "joint")
 >>> int(allocation.loads.sum())

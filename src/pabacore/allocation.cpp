@@ -8,7 +8,8 @@
 //
 // The building blocks, each mirrored line for line by python/paba/reference/allocation.py:
 //   parameter_aware      loads fixed: all workers finish together at the root T of
-//                        sum_k (f_k + a_k x_n) / (T - tau_k - e_k x_n) = 1 (monotone Newton).
+//                        sum_k (f_k + a_k x_n) / (T - tau_k - e_k x_n) = 1 (monotone Newton on
+//                        the slack T - max_k (tau_k + e_k x_n)).
 //   fixed_rate_loads     each worker k costs s_k seconds per unit load plus r_k fixed seconds;
 //                        group loads x_n(T) = min_k [(T - r_k) / s_k]^+ and sum_n x_n(T) = 1
 //                        (closed form when r = 0, else bisection). Gives the bandwidth-aware scheme
@@ -114,9 +115,13 @@ double latencies(const Instance& in, const double* x, const double* b, double* o
 
 // ---------------------------------------------------------------------------------------------
 // Parameter-aware bandwidth allocation (SPEC.md 3.3).
-// F(T) = sum_k num_k / (T - d_k) - 1 over participating workers is convex and strictly decreasing
-// on T > max d, so Newton steps taken from a point with F >= 0 stay left of the root and increase
-// monotonically. Invariant: F(t) >= 0 (up to rounding) and t < hi where F(hi) <= 0.
+// All loaded workers finish together at T = dmax + z, where z > 0 solves
+//   F(z) = sum_k num_k / (z + gap_k) - 1 = 0,  num_k = f_k + a_k x_n,  d_k = tau_k + e_k x_n,
+//   gap_k = dmax - d_k >= 0.
+// Solving for the slack z rather than T keeps full relative precision when T - dmax is below the
+// resolution of T (a worker whose compute dwarfs its communication). F is convex and strictly
+// decreasing, so Newton steps taken from a point with F >= 0 stay left of the root and increase
+// monotonically. Invariant: F(z) >= 0 (up to rounding) and z < hi where F(hi) <= 0.
 struct RootStats {
   double T = 0.0;
   long iterations = 0;
@@ -124,38 +129,44 @@ struct RootStats {
 };
 
 RootStats parameter_aware(const Instance& in, const double* x, double* b) {
-  std::vector<double> num(in.K, 0.0), d(in.K, 0.0);
-  double dmax = -kInf, dmin = kInf, numsum = 0.0;
+  std::vector<double> num(in.K, 0.0), gap(in.K, 0.0);
+  double dmax = -kInf, numsum = 0.0;
   for (std::size_t k = 0; k < in.K; ++k) {
     const double xn = x[in.group[k]];
     if (xn > 0.0) {
       num[k] = in.f[k] + in.a[k] * xn;
-      d[k] = in.tau[k] + in.e[k] * xn;
-      dmax = std::max(dmax, d[k]);
-      dmin = std::min(dmin, d[k]);
+      gap[k] = in.tau[k] + in.e[k] * xn;  // d_k for now
+      dmax = std::max(dmax, gap[k]);
       numsum += num[k];
     }
   }
-  auto F = [&](double t, double* slope) {
+  double gapmax = 0.0;
+  for (std::size_t k = 0; k < in.K; ++k) {
+    if (x[in.group[k]] > 0.0) {
+      gap[k] = dmax - gap[k];
+      gapmax = std::max(gapmax, gap[k]);
+    }
+  }
+  auto F = [&](double z, double* slope) {
     double s = 0.0, ds = 0.0;
     for (std::size_t k = 0; k < in.K; ++k) {
       if (x[in.group[k]] > 0.0) {
-        const double q = num[k] / (t - d[k]);
+        const double q = num[k] / (z + gap[k]);
         s += q;
-        ds += q / (t - d[k]);
+        ds += q / (z + gap[k]);
       }
     }
     if (slope) *slope = ds;
     return s - 1.0;
   };
   RootStats st;
-  double lo = dmax, hi = dmax + numsum;  // F(lo) = +inf, F(hi) <= 0
-  double t = dmin + numsum;              // F(t) >= 0 whenever t > dmax
-  if (!(t > lo)) {
-    t = lo + 0.5 * (hi - lo);
-    while (F(t, nullptr) < 0.0 && st.iterations < kMaxBisection) {
-      hi = t;
-      t = lo + 0.5 * (hi - lo);
+  double hi = numsum;          // F(hi) <= 0; F(0) = +inf
+  double z = numsum - gapmax;  // F(z) >= 0 whenever z > 0: every gap is at most gapmax
+  if (!(z > 0.0)) {
+    z = 0.5 * hi;
+    while (F(z, nullptr) < 0.0 && st.iterations < kMaxBisection) {
+      hi = z;
+      z = 0.5 * hi;
       ++st.iterations;
     }
   }
@@ -163,24 +174,24 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
   for (int it = 0; it < kMaxNewton; ++it) {
     ++st.iterations;
     double slope = 0.0;
-    const double value = F(t, &slope);
+    const double value = F(z, &slope);
     if (value <= 0.0) {  // at the root, or past it by rounding
       st.converged = true;
       break;
     }
     const double step = value / slope;
-    double next = t + step;
-    if (!(next < hi)) next = t + 0.5 * (hi - t);  // never in exact arithmetic
-    if (!(next > t) || step <= 4.0 * kEps * t) {
-      t = std::max(t, next);
+    double next = z + step;
+    if (!(next < hi)) next = z + 0.5 * (hi - z);  // never in exact arithmetic
+    if (!(next > z) || step <= 4.0 * kEps * z) {
+      z = std::max(z, next);
       st.converged = true;
       break;
     }
-    t = next;
+    z = next;
   }
   double total = 0.0;
   for (std::size_t k = 0; k < in.K; ++k) {
-    b[k] = x[in.group[k]] > 0.0 ? num[k] / (t - d[k]) : 0.0;
+    b[k] = x[in.group[k]] > 0.0 ? num[k] / (z + gap[k]) : 0.0;
     total += b[k];
   }
   // Keep the pool's budget strict under rounding: a margin of 1e-12 costs 1e-12 of latency.
@@ -188,7 +199,7 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
     const double scale = (1.0 - kBudgetMargin) / total;
     for (std::size_t k = 0; k < in.K; ++k) b[k] *= scale;
   }
-  st.T = t;
+  st.T = dmax + z;
   return st;
 }
 

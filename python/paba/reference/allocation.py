@@ -96,51 +96,54 @@ def latencies(inst: Instance, x: np.ndarray, b: np.ndarray) -> tuple[float, np.n
 def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, int, bool]:
     """All loaded workers finish together at the root T of sum_k b_k(T) = 1.
 
-    b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The left side minus
-    one, F(T), is convex and decreasing, so Newton steps from a point with F >= 0 move right
-    monotonically towards the root. Returns (T, b, iterations, converged).
+    b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The search runs on
+    the slack z = T - max_k d_k, which keeps its relative precision when T - max d is below the
+    resolution of T. F(z) = sum_k num_k / (z + gap_k) - 1 is convex and decreasing, so Newton
+    steps from a point with F >= 0 move right monotonically towards the root.
+    Returns (T, b, iterations, converged).
     """
     xk = x[inst.group]
     active = xk > 0
-    num = np.where(active, inst.f + inst.a * xk, 0.0)
-    d = np.where(active, inst.tau + inst.e * xk, 0.0)
-    dmax, dmin, numsum = d[active].max(), d[active].min(), num[active].sum()
+    num = (inst.f + inst.a * xk)[active]
+    d = (inst.tau + inst.e * xk)[active]
+    dmax = d.max()
+    gap = dmax - d
 
-    def F(t):
-        q = num[active] / (t - d[active])
-        return q.sum() - 1.0, (q / (t - d[active])).sum()
+    def F(z):
+        q = num / (z + gap)
+        return q.sum() - 1.0, (q / (z + gap)).sum()
 
     iterations = 0
-    lo, hi = dmax, dmax + numsum
-    t = dmin + numsum
-    if not t > lo:
-        t = lo + 0.5 * (hi - lo)
-        while F(t)[0] < 0.0 and iterations < MAX_BISECTION:
-            hi = t
-            t = lo + 0.5 * (hi - lo)
+    hi = num.sum()
+    z = hi - gap.max()
+    if not z > 0.0:
+        z = 0.5 * hi
+        while F(z)[0] < 0.0 and iterations < MAX_BISECTION:
+            hi = z
+            z = 0.5 * hi
             iterations += 1
     converged = False
     for _ in range(MAX_NEWTON):
         iterations += 1
-        value, slope = F(t)
+        value, slope = F(z)
         if value <= 0.0:
             converged = True
             break
         step = value / slope
-        nxt = t + step
+        nxt = z + step
         if not nxt < hi:
-            nxt = t + 0.5 * (hi - t)
-        if not nxt > t or step <= 4.0 * EPS * t:
-            t = max(t, nxt)
+            nxt = z + 0.5 * (hi - z)
+        if not nxt > z or step <= 4.0 * EPS * z:
+            z = max(z, nxt)
             converged = True
             break
-        t = nxt
+        z = nxt
     b = np.zeros(inst.n_workers)
-    b[active] = num[active] / (t - d[active])
+    b[active] = num / (z + gap)
     total = b.sum()
     if total > 1.0 - BUDGET_MARGIN:  # keep the budget strict under rounding
         b *= (1.0 - BUDGET_MARGIN) / total
-    return t, b, iterations, converged
+    return dmax + z, b, iterations, converged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
 
 def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seconds per unit load s_k = a_k / b_k + e_k and fixed seconds r_k = f_k / b_k + tau_k."""
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(b > 0, inst.a / b + inst.e, np.inf)
         r = np.where(b > 0, inst.f / b + inst.tau, 0.0)
     return s, r
