@@ -659,7 +659,16 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       finish_with_parameter_aware(out.loads);
       break;
   }
-  for (std::size_t k = 0; k < K; ++k) out.bandwidth[k] = b[k] * B;
+  for (std::size_t k = 0; k < K; ++k) {
+    // A given or equal split is returned exactly as given, not as a round trip through shares.
+    if (scheme == Scheme::equal || (scheme == Scheme::bandwidth_aware && !bandwidth_in)) {
+      out.bandwidth[k] = B / static_cast<double>(K);
+    } else if (scheme == Scheme::bandwidth_aware) {
+      out.bandwidth[k] = bandwidth_in[k];
+    } else {
+      out.bandwidth[k] = b[k] * B;
+    }
+  }
   std::vector<double> loads_double(N);
   for (std::size_t n = 0; n < N; ++n) loads_double[n] = static_cast<double>(out.loads[n]);
   out.latency = evaluate(problem, loads_double.data(), out.bandwidth, out.worker_latency);

@@ -372,7 +372,7 @@ def joint(inst: Instance, tol: float):
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
     """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz)."""
     load = np.asarray(loads, dtype=np.float64)[group]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = load * (beta / bandwidth + compute) + alpha / bandwidth + tau
     t = np.where(bandwidth > 0, t, np.inf)
     t = np.where(load > 0, t, 0.0)
@@ -426,7 +426,12 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
     if scheme in ("sequential", "joint"):
         _, b, _, pa_converged = parameter_aware(inst, loads / L)
         converged = converged and pa_converged
-    bandwidth_out = b * B
+    if scheme == "equal" or (scheme == "bandwidth_aware" and bandwidth_in is None):
+        bandwidth_out = np.full(K, B / K)  # returned exactly, not as a round trip through shares
+    elif scheme == "bandwidth_aware":
+        bandwidth_out = np.array(bandwidth_in, dtype=np.float64)
+    else:
+        bandwidth_out = b * B
     latency, worker_latency = evaluate(beta, compute, alpha, tau, group, N, loads, bandwidth_out)
     return {
         "loads": loads,
