@@ -9,10 +9,11 @@
 """
 
 from ._allocation import SCHEMES, Allocation, Latency, allocate, evaluate
+from ._radio import static_cell
 from ._system import System
 from ._validation import InfeasibleError
 
 __version__ = "0.1.0"
 
 __all__ = ["SCHEMES", "Allocation", "InfeasibleError", "Latency", "System", "allocate",
-           "evaluate", "__version__"]
+           "evaluate", "static_cell", "__version__"]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._allocation import Allocation, allocate
+from ._radio import static_cell
 from ._system import System
 
 #: Relative tolerance within which the native and reference backends agree on latencies.
@@ -26,22 +27,8 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int) -
 
 def radio_system(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 1e7,
                  seed: int = 0) -> System:
-    """A static cell of SPEC.md section 5: workers uniform in a 500 m disc (at least 50 m from the
-    server), path loss 128.1 + 37.6 log10(d / 1 km) dB, no fading, noise -174 dBm/Hz, 23 dBm
-    uplink and 30 dBm downlink spread over the band, CPUs uniform in [0.1, 1] GHz, 20 cycles per
-    parameter per sample, 32 bits per parameter, 100 samples per worker."""
-    rng = np.random.default_rng(seed)
-    radius = np.sqrt(rng.uniform(50.0**2, 500.0**2, n_workers))
-    gain = 10.0 ** (-(128.1 + 37.6 * np.log10(radius / 1000.0)) / 10.0)
-    noise_w_per_hz = 10.0 ** ((-174.0 - 30.0) / 10.0)
-    psd_up = 10.0 ** ((23.0 - 30.0) / 10.0) / bandwidth
-    psd_down = 10.0 ** ((30.0 - 30.0) / 10.0) / bandwidth
-    efficiency_up = np.log2(1.0 + psd_up * gain / noise_w_per_hz)
-    efficiency_down = np.log2(1.0 + psd_down * gain / noise_w_per_hz)
-    frequency = rng.uniform(0.1e9, 1.0e9, n_workers)
-    return System.from_radio(efficiency_down, efficiency_up, frequency,
-                             samples=np.full(n_workers, 100.0), params=params,
-                             bandwidth=bandwidth)
+    """A static cell with the defaults of SPEC.md section 5 (see :func:`paba.static_cell`)."""
+    return static_cell(n_workers, params=params, bandwidth=bandwidth, seed=seed)
 
 
 def _corpus_builders() -> dict[str, Callable[[], System]]:

@@ -1,0 +1,118 @@
+"""Command line: ``paba compare`` solves one iteration of a default cell with every scheme and
+prints the latencies side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from . import __version__
+from ._allocation import SCHEMES, allocate
+from ._radio import static_cell
+
+DESCRIPTIONS = {
+    "equal": "L/N parameters and B/K Hz each",
+    "bandwidth_aware": "parameters for an equal bandwidth split",
+    "parameter_aware": "bandwidth for an equal parameter split",
+    "sequential": "bandwidth-aware, then parameter-aware",
+    "joint": "joint optimum (nested bisection)",
+}
+
+
+def _compare(args: argparse.Namespace) -> int:
+    system = static_cell(args.workers, params=args.params, bandwidth=args.bandwidth * 1e6,
+                         seed=args.seed)
+    rows = []
+    for scheme in args.schemes:
+        start = time.perf_counter()
+        allocation = allocate(system, scheme, backend=args.backend, tol=args.tol)
+        elapsed = time.perf_counter() - start
+        rows.append((scheme, allocation, elapsed))
+    baseline = next((a.latency for s, a, _ in rows if s == "equal"), None)
+    if args.json:
+        out = {
+            "workers": system.n_workers, "params": system.params,
+            "bandwidth_hz": system.bandwidth, "seed": args.seed,
+            "schemes": {
+                scheme: {
+                    "latency_s": a.latency,
+                    "relaxed_latency_s": a.relaxed_latency,
+                    "reduction_vs_equal": None if baseline is None else 1 - a.latency / baseline,
+                    "active_workers": int(np.count_nonzero(a.worker_latency)),
+                    "solve_seconds": elapsed,
+                    "iterations": a.iterations,
+                    "converged": a.converged,
+                    "backend": a.backend,
+                }
+                for scheme, a, elapsed in rows
+            },
+        }
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"paba {__version__}: one training iteration of partitioned edge learning")
+    print(f"static cell, K = {system.n_workers} workers, L = {system.params:,} parameters, "
+          f"B = {system.bandwidth / 1e6:g} MHz, seed {args.seed}")
+    print("(SPEC.md section 5 defaults: path loss only, no fading; per-iteration latency)\n")
+    header = (f"{'scheme':<17}{'latency (s)':>13}{'vs equal':>10}{'active':>12}"
+              f"{'solve (ms)':>12}  what it does")
+    print(header)
+    print("-" * (len(header) + 28))
+    for scheme, a, elapsed in rows:
+        change = "" if baseline is None else f"{(a.latency / baseline - 1) * 100:+.1f}%"
+        if scheme == "equal":
+            change = "baseline"
+        active = f"{np.count_nonzero(a.worker_latency)}/{system.n_workers}"
+        flag = "" if a.converged else "  (not converged)"
+        print(f"{scheme:<17}{a.latency:>13.6g}{change:>10}{active:>12}{elapsed * 1e3:>12.3f}"
+              f"  {DESCRIPTIONS[scheme]}{flag}")
+    print(f"\nbackend: {rows[0][1].backend}; latencies are of integer loads (SPEC.md 3.6)")
+    return 0
+
+
+COMMANDS = ("compare",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paba", description="Joint parameter-and-bandwidth allocation for partitioned "
+                                 "edge learning.")
+    parser.add_argument("--version", action="version", version=f"paba {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    compare = commands.add_parser(
+        "compare", help="compare every allocation scheme on one draw of a default cell")
+    compare.add_argument("--workers", type=int, default=20, help="number of workers K (20)")
+    compare.add_argument("--params", type=int, default=10**6,
+                         help="model size L in parameters (1000000)")
+    compare.add_argument("--bandwidth", type=float, default=10.0,
+                         help="total bandwidth in MHz (10)")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the cell draw (0)")
+    compare.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
+                         metavar="SCHEME", help=f"schemes to run (all of {', '.join(SCHEMES)})")
+    compare.add_argument("--backend", choices=("native", "reference"), default=None,
+                         help="kernel backend (default: PABA_BACKEND or native)")
+    compare.add_argument("--tol", type=float, default=1e-9,
+                         help="relative tolerance of the joint scheme (1e-9)")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.set_defaults(handler=_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "compare")  # the default command
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as error:
+        parser.exit(2, f"paba: error: {error}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
