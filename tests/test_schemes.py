@@ -314,3 +314,29 @@ def test_groups_train_the_same_block(name, backend):
     loaded = joint.loads[system.groups] > 0
     # A group's members all work on its block: each loaded member has bandwidth.
     assert np.all(joint.bandwidth[loaded] > 0)
+
+
+def test_regression_price_search_ending_below_the_model():
+    """Found by hypothesis: the price search stopped within rounding of sum x = 1 but on the
+    short side, and the inner level then used the loads of an earlier point; the joint scheme
+    came out above the sequential one. Group 0 also has members tied at its compute limit."""
+    system = paba.System([1.0] * 6 + [1e5, 1e3, 1.0, 1.0, 1.0], [1.0] * 11, params=1,
+                         bandwidth=1e4, groups=[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1])
+    joint = paba.allocate(system, "joint")
+    sequential = paba.allocate(system, "sequential")
+    assert joint.relaxed_latency <= sequential.relaxed_latency
+    assert joint.relaxed_loads[0] > 0  # the slow group is still worth a little load
+
+
+def test_regression_fixed_cost_of_a_tiny_load():
+    """Found by hypothesis: a group with fixed costs (alpha > 0) took a tiny load in the convex
+    relaxation and paid its whole fixed cost for it, so the joint scheme came out above the
+    sequential one. The participation threshold keeps such groups out."""
+    system = paba.System(
+        beta=[1.0] * 6 + [0.001] + [1.0] * 3, compute=[1.0] * 6 + [5.623413251903491e-05, 1, 1, 10],
+        params=466, bandwidth=3162277.6601683795, groups=[0, 0, 0, 3, 4, 5, 1, 2, 0, 0],
+        alpha=[0.0] * 9 + [31622.776601683792], tau=[0, 0, 0, 1, 1, 1, 0, 1, 0, 0])
+    joint = paba.allocate(system, "joint")
+    sequential = paba.allocate(system, "sequential")
+    assert joint.relaxed_latency <= sequential.relaxed_latency * (1 + RTOL)
+    assert joint.relaxed_loads[0] == 0

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend
 from ._system import System
-from ._validation import InfeasibleError, float_array, int_array, tolerance
+from ._validation import InfeasibleError, float_array, int_array, readonly, tolerance
 
 SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
 
@@ -66,11 +66,6 @@ class Latency(NamedTuple):
     worker_latency: np.ndarray
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
 def _check_system(system) -> System:
     if not isinstance(system, System):
         raise ValueError(f"system: must be a paba.System, got {type(system).__name__}")
@@ -84,6 +79,8 @@ def _check_loads(system: System, loads, *, integral: bool) -> np.ndarray:
         values = float_array("loads", loads, size=system.n_groups, allow_empty=False)
     if np.any(values < 0):
         raise ValueError("loads: entries must be non-negative")
+    if np.any(values > system.params):
+        raise ValueError(f"loads: no entry may exceed params ({system.params})")
     total = values.sum()
     if integral and total != system.params:
         raise ValueError(f"loads: must sum to params ({system.params}), got {total}")
@@ -157,12 +154,12 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         raise InfeasibleError(
             "bandwidth: no group has bandwidth for all of its members, so no group can take load")
     return Allocation(
-        loads=_readonly(result["loads"]),
-        bandwidth=_readonly(result["bandwidth"]),
+        loads=readonly(result["loads"]),
+        bandwidth=readonly(result["bandwidth"]),
         latency=float(result["latency"]),
         relaxed_latency=float(result["relaxed_latency"]),
-        relaxed_loads=_readonly(result["relaxed_loads"]),
-        worker_latency=_readonly(result["worker_latency"]),
+        relaxed_loads=readonly(result["relaxed_loads"]),
+        worker_latency=readonly(result["worker_latency"]),
         scheme=scheme,
         backend=name,
         iterations=int(result["iterations"]),
@@ -195,4 +192,4 @@ def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) ->
     latency, worker = _backend.module(name).evaluate(
         system.beta, system.compute, system.alpha, system.tau, system.groups, system.n_groups,
         loads, bandwidth)
-    return Latency(float(latency), _readonly(worker))
+    return Latency(float(latency), readonly(worker))

@@ -4,7 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import float_array, int_array, positive_float, positive_integer
+from ._validation import float_array, int_array, positive_float, positive_integer, readonly
+
+
+def _finite_positive(name: str, values: np.ndarray, what: str | None = None) -> np.ndarray:
+    """Derived per-worker values must stay finite and positive in float64."""
+    if not np.all(np.isfinite(values)) or not np.all(values > 0):
+        raise ValueError(f"{name}: {what or '1 / ' + name} overflows or underflows float64")
+    return values
+
+
+#: Range of the per-worker seconds the kernels work in (docs/algorithms.md, normalised units):
+#: wide enough for any physical instance, narrow enough that no product or cube in a root search
+#: leaves float64.
+SECONDS_RANGE = (1e-80, 1e80)
+
+
+def _check_scale(beta, compute, alpha, tau, params, bandwidth) -> None:
+    """The seconds beta L / B and compute L must lie in SECONDS_RANGE, alpha / B and tau at most
+    its top; raises a ValueError naming the argument and the first worker out of range."""
+    low, high = SECONDS_RANGE
+    with np.errstate(over="ignore", under="ignore"):
+        checks = (("beta", beta * params / bandwidth, "beta * params / bandwidth", low),
+                  ("compute", compute * params, "compute * params", low),
+                  ("alpha", alpha / bandwidth, "alpha / bandwidth", 0.0),
+                  ("tau", tau, "tau", 0.0))
+        for name, seconds, what, minimum in checks:
+            bad = ~((seconds <= high) & ((seconds >= minimum) if minimum else True))
+            if np.any(bad):
+                raise ValueError(
+                    f"{name}: {what} must lie in [{minimum:g}, {high:g}] seconds "
+                    f"(worker {int(np.flatnonzero(bad)[0])})")
 
 
 class System:
@@ -54,32 +84,34 @@ class System:
         beta = float_array("beta", beta, positive=True)
         K = beta.size
         compute = float_array("compute", compute, size=K, positive=True)
-        alpha = (np.zeros(K) if alpha is None
+        alpha = (readonly(np.zeros(K)) if alpha is None
                  else float_array("alpha", alpha, size=K, nonnegative=True))
-        tau = np.zeros(K) if tau is None else float_array("tau", tau, size=K, nonnegative=True)
+        tau = (readonly(np.zeros(K)) if tau is None
+               else float_array("tau", tau, size=K, nonnegative=True))
         if groups is None:
-            groups = np.arange(K, dtype=np.int64)
+            groups = readonly(np.arange(K, dtype=np.int64))
             n_groups = K
         else:
             groups = int_array("groups", groups, size=K)
-            if groups.min() < 0:
-                raise ValueError("groups: ids must be non-negative")
+            if groups.min() < 0 or groups.max() >= K:
+                raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers)")
             n_groups = int(groups.max()) + 1
             counts = np.bincount(groups, minlength=n_groups)
             if np.any(counts == 0):
                 missing = np.flatnonzero(counts == 0)[:5].tolist()
                 raise ValueError(
                     f"groups: ids must be 0..N-1 with every group non-empty; no worker in {missing}")
-        for array in (alpha, tau, groups):
-            array.flags.writeable = False
+        params = positive_integer("params", params)
+        bandwidth = positive_float("bandwidth", bandwidth)
+        _check_scale(beta, compute, alpha, tau, params, bandwidth)
         set_ = object.__setattr__
         set_(self, "_beta", beta)
         set_(self, "_compute", compute)
         set_(self, "_alpha", alpha)
         set_(self, "_tau", tau)
         set_(self, "_groups", groups)
-        set_(self, "_params", positive_integer("params", params))
-        set_(self, "_bandwidth", positive_float("bandwidth", bandwidth))
+        set_(self, "_params", params)
+        set_(self, "_bandwidth", bandwidth)
         set_(self, "_n_groups", n_groups)
         set_(self, "_singletons", n_groups == K)
 
@@ -124,15 +156,38 @@ class System:
         data = float_array("samples", samples, size=K, positive=True)
         cycles = positive_float("cycles_per_parameter", cycles_per_parameter)
         bits = positive_float("bits_per_parameter", bits_per_parameter)
-        inverse_efficiency = 1.0 / down + 1.0 / up
-        alpha = None
-        if side_bits is not None:
-            alpha = float_array("side_bits", side_bits, size=K, nonnegative=True) * inverse_efficiency
-        return cls(beta=bits * inverse_efficiency, compute=cycles * data / frequency,
-                   params=params, bandwidth=bandwidth, groups=groups, alpha=alpha, tau=tau)
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            _finite_positive("efficiency_down", 1.0 / down)
+            _finite_positive("efficiency_up", 1.0 / up)
+            inverse_efficiency = 1.0 / down + 1.0 / up
+            beta = _finite_positive("bits_per_parameter", bits * inverse_efficiency,
+                                    "bits_per_parameter / spectral efficiency")
+            work = _finite_positive("samples", cycles * data, "cycles_per_parameter x samples")
+            compute = _finite_positive("cpu_frequency", work / frequency,
+                                       "cycles_per_parameter x samples / cpu_frequency")
+            alpha = None
+            if side_bits is not None:
+                alpha = float_array("side_bits", side_bits, size=K, nonnegative=True)
+                alpha = alpha * inverse_efficiency
+                if not np.all(np.isfinite(alpha)):
+                    raise ValueError("side_bits: side_bits / spectral efficiency overflows")
+        try:
+            return cls(beta=beta, compute=compute, params=params, bandwidth=bandwidth,
+                       groups=groups, alpha=alpha, tau=tau)
+        except ValueError as error:
+            # Name the radio arguments the derived ones came from.
+            sources = {"beta": "efficiency_down, efficiency_up", "alpha": "side_bits",
+                       "compute": "cpu_frequency, samples"}
+            name, _, rest = str(error).partition(":")
+            if name in sources:
+                raise ValueError(f"{sources[name]}: derived {name}: {rest.strip()}") from None
+            raise
 
     def __setattr__(self, name, value):
         raise AttributeError("System is immutable; build a new one (see System.replace)")
+
+    def __delattr__(self, name):
+        raise AttributeError("System is immutable")
 
     def replace(self, **changes) -> System:
         """A new System with some fields changed (same names as the constructor)."""

@@ -37,8 +37,7 @@ def float_array(name: str, value, *, size: int | None = None, positive: bool = F
         raise ValueError(f"{name}: every entry must be positive")
     if nonnegative and not np.all(array >= 0):
         raise ValueError(f"{name}: every entry must be non-negative")
-    array.flags.writeable = False
-    return array
+    return readonly(array)
 
 
 def int_array(name: str, value, *, size: int | None = None) -> np.ndarray:
@@ -54,15 +53,23 @@ def int_array(name: str, value, *, size: int | None = None) -> np.ndarray:
     if size is not None and original.size != size:
         raise ValueError(f"{name}: must have {size} entries, got {original.size}")
     if original.dtype.kind == "f":
-        if not np.all(np.isfinite(original)) or not np.all(original == np.round(original)):
+        values = original.astype(np.float64)
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
             raise ValueError(f"{name}: entries must be whole numbers")
-        if original.size and np.max(np.abs(original)) > MAX_PARAMS:
+        if values.size and np.max(np.abs(values)) > MAX_PARAMS:
             raise ValueError(f"{name}: entries must be at most 2**53 in magnitude")
     if original.dtype.kind == "u" and original.size and original.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{name}: entries out of the int64 range")
-    array = np.array(original, dtype=np.int64, copy=True, order="C")
+    return readonly(np.array(original, dtype=np.int64, copy=True, order="C"))
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of an array that nobody else holds: since its base is read-only too, the
+    view cannot be made writeable again (``flags.writeable = True`` raises)."""
     array.flags.writeable = False
-    return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:

@@ -99,17 +99,33 @@ def corpus() -> dict[str, System]:
 
 
 def assert_allocations_close(native: Allocation, reference: Allocation,
-                             rtol: float = BACKEND_RTOL) -> None:
-    """Assert two allocations of the same instance agree: equal integer loads, latencies and
-    bandwidths within ``rtol`` (relative to the largest entry)."""
-    np.testing.assert_array_equal(native.loads, reference.loads, err_msg="loads differ")
-    for field in ("latency", "relaxed_latency"):
-        a, b = getattr(native, field), getattr(reference, field)
-        assert math.isclose(a, b, rel_tol=rtol), f"{field}: {a!r} != {b!r}"
-    for field in ("bandwidth", "worker_latency", "relaxed_loads"):
+                             rtol: float = BACKEND_RTOL, load_slack: int = 0) -> None:
+    """Assert two allocations of the same instance agree.
+
+    Latencies (relaxed and integer), bandwidths and per-worker latencies must agree within
+    ``rtol`` (relative to the largest entry). Integer loads must be equal, or, with
+    ``load_slack``, differ by at most that many parameters per group; where they differ, only
+    the latencies are compared, the integer one allowing one parameter's time on the smallest
+    block that differs.
+    """
+    differ = native.loads != reference.loads
+    assert np.abs(native.loads - reference.loads).max(initial=0) <= load_slack, (
+        f"loads differ: {native.loads} != {reference.loads}")
+    assert native.loads.sum() == reference.loads.sum()
+    a, b = native.relaxed_latency, reference.relaxed_latency
+    assert math.isclose(a, b, rel_tol=rtol), f"relaxed_latency: {a!r} != {b!r}"
+    fields = ("relaxed_loads",) if differ.any() else (
+        "relaxed_loads", "bandwidth", "worker_latency")
+    for field in fields:
         a, b = getattr(native, field), getattr(reference, field)
         scale = max(float(np.max(np.abs(b), initial=0.0)), np.finfo(float).tiny)
         np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=field)
+    a, b = native.latency, reference.latency
+    slack = 0.0
+    if differ.any():
+        smallest = np.minimum(native.loads, reference.loads)[differ]
+        slack = max(a, b) / max(int(smallest.min()), 1)
+    assert abs(a - b) <= rtol * max(a, b) + slack, f"latency: {a!r} != {b!r}"
     assert native.iterations == reference.iterations or native.scheme == "joint", (
         f"iterations differ: {native.iterations} != {reference.iterations}")
     assert native.converged == reference.converged
@@ -119,8 +135,15 @@ def assert_backends_agree(system: System, scheme: str, rtol: float = BACKEND_RTO
                           **kwargs) -> Allocation:
     """Run :func:`paba.allocate` on both backends; assert equal results or equal exceptions.
 
-    Returns the native allocation.
+    The joint scheme stops its bisection within ``tol`` (default 1e-9) of the optimum, and the
+    two backends may part ways there (their sums round differently), so for it latencies are
+    compared within ``max(rtol, 10 tol)`` and integer loads may differ by one parameter per
+    group. Returns the native allocation.
     """
+    load_slack = 0
+    if scheme == "joint":
+        rtol = max(rtol, 10 * kwargs.get("tol", 1e-9))
+        load_slack = 1
     outcomes = []
     for backend in ("native", "reference"):
         try:
@@ -132,5 +155,5 @@ def assert_backends_agree(system: System, scheme: str, rtol: float = BACKEND_RTO
         assert type(native) is type(reference), f"native: {native!r}, reference: {reference!r}"
         assert str(native).split(":")[0] == str(reference).split(":")[0]
         raise native
-    assert_allocations_close(native, reference, rtol)
+    assert_allocations_close(native, reference, rtol, load_slack)
     return native

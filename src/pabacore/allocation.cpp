@@ -36,6 +36,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 constexpr int kMaxNewton = 200;
 constexpr double kBudgetMargin = 1e-12;
+constexpr double kMinSeconds = 1e-80;
+constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
+constexpr double kMaxSeconds = 1e80;
 constexpr int kMaxBisection = 400;
 
 // Worker-level data in normalised units and the groups as compressed rows.
@@ -53,7 +56,7 @@ Instance normalise(const Problem& p) {
   if (p.n_groups == 0 || p.n_groups > p.n_workers)
     throw std::invalid_argument("groups: the number of groups must be in [1, n_workers]");
   if (!p.beta || !p.compute || !p.group) throw std::invalid_argument("beta: null input");
-  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0))
+  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0) || p.params != std::floor(p.params))
     throw std::invalid_argument("params: must be an integer in [1, 2**53]");
   if (!(p.bandwidth > 0.0) || !std::isfinite(p.bandwidth))
     throw std::invalid_argument("bandwidth: must be positive and finite");
@@ -77,14 +80,15 @@ Instance normalise(const Problem& p) {
     in.e[k] = p.compute[k] * L;
     in.f[k] = p.alpha ? p.alpha[k] / B : 0.0;
     in.tau[k] = p.tau ? p.tau[k] : 0.0;
-    if (!(in.a[k] > 0.0) || !std::isfinite(in.a[k]))
-      throw std::invalid_argument("beta: must be positive, finite, and beta * params / bandwidth representable");
-    if (!(in.e[k] > 0.0) || !std::isfinite(in.e[k]))
-      throw std::invalid_argument("compute: must be positive, finite, and compute * params representable");
-    if (!(in.f[k] >= 0.0) || !std::isfinite(in.f[k]))
-      throw std::invalid_argument("alpha: must be non-negative and finite");
-    if (!(in.tau[k] >= 0.0) || !std::isfinite(in.tau[k]))
-      throw std::invalid_argument("tau: must be non-negative and finite");
+    // The ranges of paba.System (SECONDS_RANGE): no product or cube in a root search overflows.
+    if (!(in.a[k] >= kMinSeconds && in.a[k] <= kMaxSeconds))
+      throw std::invalid_argument("beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds");
+    if (!(in.e[k] >= kMinSeconds && in.e[k] <= kMaxSeconds))
+      throw std::invalid_argument("compute: compute * params must lie in [1e-80, 1e80] seconds");
+    if (!(in.f[k] >= 0.0 && in.f[k] <= kMaxSeconds))
+      throw std::invalid_argument("alpha: alpha / bandwidth must lie in [0, 1e80] seconds");
+    if (!(in.tau[k] >= 0.0 && in.tau[k] <= kMaxSeconds))
+      throw std::invalid_argument("tau: must lie in [0, 1e80] seconds");
   }
   for (std::size_t n = 0; n < in.N; ++n) {
     if (in.offset[n + 1] == 0) throw std::invalid_argument("groups: every group needs a member");
@@ -298,12 +302,25 @@ void rates(const Instance& in, const double* b, double* s, double* r) {
 // and x_n(sigma) solves rho_n(x) = sigma (0 when rho_n(0) <= sigma). For one member it is linear:
 // x = (u - sqrt(w) sigma) / e. Groups without load pay nothing (this drops non-participating
 // workers, which matters when f > 0: SPEC.md 3.5).
+// Loads are carried with their slack z = U_n - x below the group's compute limit: the bandwidth
+// a worker needs divides by y_k = u_k - e_k x = e_k (g_k + z), g_k = u_k / e_k - U_n >= 0, and
+// near the compute limit y is far smaller than u, so computing it as u - e x would cancel.
 struct GroupPoint {
   double x = 0.0;      // load
+  double z = 0.0;      // slack U_n - x
   double slope = 0.0;  // dx / dsigma (<= 0)
 };
 
-GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double sigma) {
+double compute_limit(const Instance& in, std::size_t n, double T) {
+  double U = kInf;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    U = std::min(U, (T - in.tau[k]) / in.e[k]);
+  }
+  return U;
+}
+
+GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, double sigma) {
   GroupPoint gp;
   const std::size_t first = in.offset[n], last = in.offset[n + 1];
   if (last - first == 1) {
@@ -311,32 +328,40 @@ GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double si
     const double u = T - in.tau[k];
     if (!(u > 0.0)) return gp;
     const double root_w = std::sqrt(in.a[k] * u + in.e[k] * in.f[k]);
-    const double x = (u - root_w * sigma) / in.e[k];
-    if (x > 0.0) {
-      gp.x = x;
+    const double U = u / in.e[k], z = root_w * sigma / in.e[k];
+    if (z < U) {
+      gp.x = U - z;
+      gp.z = z;
       gp.slope = -root_w / in.e[k];
     }
     return gp;
   }
-  // Start at the smallest single-member root: it lies right of the group's root (rho <= sigma),
-  // and Newton steps on the concave decreasing rho then move left monotonically.
-  double x = kInf, start_slope = 0.0, marginal0 = 0.0;
+  double U = kInf, marginal0 = 0.0;
   for (std::size_t i = first; i < last; ++i) {
     const std::size_t k = in.member[i];
     const double u = T - in.tau[k];
     if (!(u > 0.0)) return gp;  // a member cannot finish by T: the group takes no load
-    const double w = in.a[k] * u + in.e[k] * in.f[k];
-    marginal0 += w / (u * u);
-    const double xk = (u - std::sqrt(w) * sigma) / in.e[k];
-    if (xk < x) {
-      x = xk;
-      start_slope = -std::sqrt(w) / in.e[k];
-    }
+    marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
+    U = std::min(U, u / in.e[k]);
   }
-  if (!(1.0 / std::sqrt(marginal0) > sigma) || !(x > 0.0)) return gp;  // rho_n(0) <= sigma
-  if (sigma == 0.0) {  // x = U_n: the one-sided slope of the binding member
-    gp.x = x;
-    gp.slope = start_slope;
+  if (!(1.0 / std::sqrt(marginal0) > sigma)) return gp;  // rho_n(0) <= sigma: no load
+  // Start at the smallest single-member root (largest slack): it lies right of the group's root
+  // (rho <= sigma), and Newton steps on the concave decreasing rho then move left monotonically.
+  double z = 0.0, binding = 0.0;
+  for (std::size_t i = first; i < last; ++i) {
+    const std::size_t k = in.member[i];
+    const double u = T - in.tau[k];
+    const double w = in.a[k] * u + in.e[k] * in.f[k];
+    const double g = u / in.e[k] - U;
+    z = std::max(z, std::sqrt(w) * sigma / in.e[k] - g);
+    if (g == 0.0) binding += w / (in.e[k] * in.e[k]);
+  }
+  if (!(z < U)) return gp;
+  if (sigma == 0.0) {
+    // x = U_n. Near it only the members that bind at U_n count: rho_n(x) ~ (U_n - x) /
+    // sqrt(sum w_k / e_k^2), so the one-sided slope is -sqrt(sum w_k / e_k^2) over them.
+    gp.x = U;
+    gp.slope = -std::sqrt(binding);
     return gp;
   }
   double g1 = 0.0, g2 = 0.0;
@@ -347,29 +372,76 @@ GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double si
       const std::size_t k = in.member[i];
       const double u = T - in.tau[k];
       const double w = in.a[k] * u + in.e[k] * in.f[k];
-      const double y = u - in.e[k] * x;
+      const double y = in.e[k] * ((u / in.e[k] - U) + z);
       g1 += w / (y * y);
       g2 += 2.0 * w * in.e[k] / (y * y * y);
     }
-    // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G''.
+    // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step to the left).
     const double step = 2.0 * g1 * (1.0 - sigma * std::sqrt(g1)) / g2;
-    if (!(step < 0.0) || -step <= 4.0 * kEps * x) break;
-    const double next = x + step;
-    x = next > 0.0 ? next : 0.5 * x;
+    if (!(step < 0.0) || -step <= 4.0 * kEps * z) break;
+    z = z - step < U ? z - step : z + 0.5 * (U - z);
   }
-  gp.x = x;
+  gp.x = U - z;
+  gp.z = z;
   gp.slope = -2.0 * g1 * std::sqrt(g1) / g2;
   return gp;
 }
 
-// Bandwidth needed by group n at load x > 0.
-double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double* b) {
+// The group's load at a price on the envelope of its cost (see participation_threshold).
+GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double sigma,
+                          double threshold) {
+  const GroupPoint gp = group_at_price_convex(in, n, T, sigma);
+  if (gp.x < threshold) return GroupPoint{};  // on the chord of the envelope: no load
+  return gp;
+}
+
+// Fixed costs (f > 0) make a group's bandwidth jump from 0 to A_n = sum_k f_k / u_k as soon as
+// it takes any load. The convex envelope of that cost is the chord from the origin that touches
+// G_n at x*_n, where x G_n'(x) = G_n(x); the price condition on the envelope gives a group either
+// no load or at least x*_n (SPEC.md 3.5: non-participating workers are dropped). Without fixed
+// costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n) with H(0) = -A_n,
+// so Newton steps safeguarded by the bracket [lo, hi] converge to its root.
+double participation_threshold(const Instance& in, std::size_t n, double T) {
+  double U = kInf;
+  bool fixed = false;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    const double u = T - in.tau[k];
+    if (!(u > 0.0)) return kInf;  // cannot finish by T at all
+    U = std::min(U, u / in.e[k]);
+    fixed = fixed || in.f[k] > 0.0;
+  }
+  if (!fixed) return 0.0;
+  double lo = 0.0, hi = U, x = 0.5 * U;
+  for (int it = 0; it < kMaxNewton; ++it) {
+    double G = 0.0, G1 = 0.0, G2 = 0.0;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+      const std::size_t k = in.member[i];
+      const double u = T - in.tau[k];
+      const double w = in.a[k] * u + in.e[k] * in.f[k];
+      const double y = u - in.e[k] * x;
+      G += (in.f[k] + in.a[k] * x) / y;
+      G1 += w / (y * y);
+      G2 += 2.0 * w * in.e[k] / (y * y * y);
+    }
+    const double H = x * G1 - G;
+    if (H > 0.0) hi = x; else lo = x;
+    double next = x - H / (x * G2);
+    if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
+    if (std::fabs(next - x) <= 4.0 * kEps * x) break;
+    x = next;
+  }
+  return x;
+}
+
+// Bandwidth needed by group n at load x > 0 with slack z = U_n - x.
+double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double z) {
+  const double U = compute_limit(in, n, T);
   double total = 0.0;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
     const std::size_t k = in.member[i];
-    const double bk = (in.f[k] + in.a[k] * x) / (T - in.tau[k] - in.e[k] * x);
-    if (b) b[k] = bk;
-    total += bk;
+    const double u = T - in.tau[k];
+    total += (in.f[k] + in.a[k] * x) / (in.e[k] * ((u / in.e[k] - U) + z));
   }
   return total;
 }
@@ -379,9 +451,22 @@ struct InnerResult {
   bool converged = true;
 };
 
-// Solves sum_n x_n(sigma) = 1 by Newton steps safeguarded by a bracket [lo, hi] on sigma, then
-// returns the bandwidth of the loads found. Writes x (per group).
-InnerResult min_bandwidth(const Instance& in, double T, double* x) {
+// Scratch of the inner level, sized once per solve.
+struct InnerWork {
+  std::vector<double> threshold, z, x_lo, z_lo, x_hi, z_hi;
+  bool any_fixed = false;
+  explicit InnerWork(const Instance& in)
+      : threshold(in.N, 0.0), z(in.N, 0.0), x_lo(in.N, 0.0), z_lo(in.N, 0.0), x_hi(in.N, 0.0),
+        z_hi(in.N, 0.0) {
+    for (std::size_t k = 0; k < in.K; ++k) any_fixed = any_fixed || in.f[k] > 0.0;
+  }
+};
+
+// Solves sum_n x_n(sigma) = 1 by Newton steps safeguarded by a bracket [lo, hi] on sigma
+// (sum >= 1 at lo, < 1 at hi), then returns the bandwidth of the loads found, scaled to sum to
+// exactly 1. With fixed costs the sum can jump across 1 at a group's threshold; the loads of the
+// lo side are then taken and the groups that jumped give back the excess. Writes x (per group).
+InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& work) {
   InnerResult res;
   double sigma_hi = 0.0;  // beyond it no group takes load
   for (std::size_t n = 0; n < in.N; ++n) {
@@ -394,25 +479,30 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x) {
       marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
     }
     if (possible) sigma_hi = std::max(sigma_hi, 1.0 / std::sqrt(marginal0));
+    work.threshold[n] = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
   }
-  auto excess = [&](double sigma, double* slope) {
+  auto excess = [&](double sigma, double* loads, double* slacks, double* slope) {
     double sum = 0.0, ds = 0.0;
     for (std::size_t n = 0; n < in.N; ++n) {
-      const GroupPoint gp = group_at_price(in, n, T, sigma);
-      x[n] = gp.x;
+      const GroupPoint gp = group_at_price(in, n, T, sigma, work.threshold[n]);
+      loads[n] = gp.x;
+      slacks[n] = gp.z;
       sum += gp.x;
       ds += gp.slope;
     }
     if (slope) *slope = ds;
     return sum - 1.0;
   };
+  double* z = work.z.data();
   double lo = 0.0, hi = sigma_hi, sigma = 0.0, slope = 0.0;
-  double value = excess(sigma, &slope);
+  double value = excess(sigma, x, z, &slope);
   if (!(value > 0.0)) return res;  // even unlimited bandwidth cannot finish by T
+  double value_lo = value;
+  work.x_lo.assign(x, x + in.N);
+  work.z_lo = work.z;
   res.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     if (value == 0.0) { res.converged = true; break; }
-    if (value > 0.0) lo = sigma; else hi = sigma;
     double next = slope < 0.0 ? sigma - value / slope : lo + 0.5 * (hi - lo);
     if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
     if (std::fabs(next - sigma) <= 4.0 * kEps * sigma || !(next > lo && next < hi)) {
@@ -420,12 +510,45 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x) {
       break;
     }
     sigma = next;
-    value = excess(sigma, &slope);
+    value = excess(sigma, x, z, &slope);
+    if (value >= 0.0) {
+      lo = sigma;
+      value_lo = value;
+      work.x_lo.assign(x, x + in.N);
+      work.z_lo = work.z;
+    } else {
+      hi = sigma;
+    }
     if (std::fabs(value) <= 4.0 * kEps) { res.converged = true; break; }
+  }
+  // Without fixed costs the sum is continuous in sigma and the last point is the root up to
+  // rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+  double surplus = value;
+  if (work.any_fixed && !(std::fabs(value) <= kJumpTolerance)) {
+    std::copy(work.x_lo.begin(), work.x_lo.end(), x);
+    work.z = work.z_lo;
+    surplus = value_lo;
+  }
+  if (work.any_fixed && surplus > 4.0 * kEps) {
+    excess(hi, work.x_hi.data(), work.z_hi.data(), nullptr);
+    for (std::size_t n = 0; n < in.N && surplus > 0.0; ++n) {
+      if (x[n] > 0.0 && work.x_hi[n] == 0.0) {  // jumped in between lo and hi
+        const double cut = std::min(surplus, x[n]);
+        x[n] -= cut;
+        z[n] += cut;
+        surplus -= cut;
+      }
+    }
+  }
+  if (surplus != 0.0) {  // x <- x / (1 + surplus), keeping the slack exact
+    for (std::size_t n = 0; n < in.N; ++n) {
+      z[n] += x[n] * surplus / (1.0 + surplus);
+      x[n] /= 1.0 + surplus;
+    }
   }
   double total = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
-    if (x[n] > 0.0) total += group_bandwidth(in, n, T, x[n], nullptr);
+    if (x[n] > 0.0) total += group_bandwidth(in, n, T, x[n], z[n]);
   }
   res.bandwidth = total;
   return res;
@@ -507,17 +630,16 @@ RootStats joint(const Instance& in, double tol, double* x_best, std::vector<doub
   const RootStats upper = fixed_rate_loads(in, s.data(), r, x_best);
   double hi = upper.T;
   st.converged = upper.converged;
+  InnerWork work(in);
   while (hi - lo > tol * hi && st.iterations < kMaxBisection) {
     const double mid = lo + 0.5 * (hi - lo);
     if (!(mid > lo && mid < hi)) break;
     ++st.iterations;
-    const InnerResult inner = min_bandwidth(in, mid, x.data());
+    const InnerResult inner = min_bandwidth(in, mid, x.data(), work);
     if (!inner.converged) st.converged = false;
     if (inner.bandwidth <= 1.0) {
       hi = mid;
-      double sum = 0.0;
-      for (std::size_t n = 0; n < in.N; ++n) sum += x[n];
-      for (std::size_t n = 0; n < in.N; ++n) x_best[n] = x[n] / sum;
+      std::copy(x.begin(), x.end(), x_best);
     } else {
       lo = mid;
     }
@@ -605,6 +727,9 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       for (std::size_t n = 0; n < N; ++n) {
         out.loads[n] = loads_in ? loads_in[n] : 0;
         if (out.loads[n] < 0) throw std::invalid_argument("loads: entries must be non-negative");
+        // Each entry is at most params <= 2^53, so the running sum cannot overflow int64.
+        if (static_cast<double>(out.loads[n]) > L)
+          throw std::invalid_argument("loads: no entry may exceed params");
         sum += out.loads[n];
       }
       if (!loads_in) {

@@ -24,6 +24,7 @@ EPS = np.finfo(np.float64).eps
 MAX_NEWTON = 200
 MAX_BISECTION = 400
 BUDGET_MARGIN = 1e-12
+JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
 
 STATUS_OK = 0
 STATUS_NOT_CONVERGED = 1
@@ -195,46 +196,101 @@ def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # Joint scheme, inner level (SPEC.md 3.5): least bandwidth that carries the model by time T
 
 
-def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float]:
-    """Load x_n(sigma) solving rho_n(x) = sigma, and its slope dx/dsigma.
+def compute_limit(inst: Instance, n: int, T: float) -> float:
+    """U_n = min over members of (T - tau_k) / e_k: the most load group n can compute by T."""
+    ks = inst.members(n)
+    return float(((T - inst.tau[ks]) / inst.e[ks]).min())
 
-    rho_n(x) = G_n'(x)^(-1/2), G_n'(x) = sum_k w_k / (u_k - e_k x)^2, w_k = a_k u_k + e_k f_k,
-    u_k = T - tau_k. rho_n is concave and decreasing; for one member it is linear.
+
+def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float, float]:
+    """Load x_n(sigma) solving rho_n(x) = sigma, its slack z = U_n - x, and dx/dsigma.
+
+    rho_n(x) = G_n'(x)^(-1/2), G_n'(x) = sum_k w_k / y_k^2, w_k = a_k u_k + e_k f_k,
+    u_k = T - tau_k, y_k = u_k - e_k x = e_k (g_k + z), g_k = u_k / e_k - U_n. rho_n is concave
+    and decreasing; for one member it is linear. Loads are carried with their slack because near
+    the compute limit y_k = u_k - e_k x would cancel.
     """
     ks = inst.members(n)
     u = T - inst.tau[ks]
     if not np.all(u > 0.0):
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     e = inst.e[ks]
     w = inst.a[ks] * u + e * inst.f[ks]
     if ks.size == 1:
         root_w = math.sqrt(w[0])
-        x = (u[0] - root_w * sigma) / e[0]
-        return (x, -root_w / e[0]) if x > 0.0 else (0.0, 0.0)
+        U, z = u[0] / e[0], root_w * sigma / e[0]
+        return (U - z, z, -root_w / e[0]) if z < U else (0.0, 0.0, 0.0)
     marginal0 = (w / (u * u)).sum()
-    single = (u - np.sqrt(w) * sigma) / e
-    j = int(np.argmin(single))
-    x = single[j]
-    if not (1.0 / math.sqrt(marginal0) > sigma) or not x > 0.0:
-        return 0.0, 0.0
+    U = (u / e).min()
+    if not (1.0 / math.sqrt(marginal0) > sigma):
+        return 0.0, 0.0, 0.0
+    g = u / e - U
+    # Start at the smallest single-member root (largest slack): right of the group's root.
+    z = max(0.0, (np.sqrt(w) * sigma / e - g).max())
+    if not z < U:
+        return 0.0, 0.0, 0.0
     if sigma == 0.0:
-        return x, -math.sqrt(w[j]) / e[j]
+        # x = U_n. Near it only the members binding at U_n count: rho_n(x) ~ (U_n - x) /
+        # sqrt(sum w_k / e_k^2), so the one-sided slope is -sqrt(sum w_k / e_k^2) over them.
+        binding = g == 0.0
+        return U, 0.0, -math.sqrt((w[binding] / (e[binding] * e[binding])).sum())
     g1 = g2 = 0.0
     for _ in range(MAX_NEWTON):
-        y = u - e * x
+        y = e * (g + z)
         g1 = (w / (y * y)).sum()
         g2 = (2.0 * w * e / (y * y * y)).sum()
+        # Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step left).
         step = 2.0 * g1 * (1.0 - sigma * math.sqrt(g1)) / g2
-        if not step < 0.0 or -step <= 4.0 * EPS * x:
+        if not step < 0.0 or -step <= 4.0 * EPS * z:
             break
-        nxt = x + step
-        x = nxt if nxt > 0.0 else 0.5 * x
-    return x, -2.0 * g1 * math.sqrt(g1) / g2
+        z = z - step if z - step < U else z + 0.5 * (U - z)
+    return U - z, z, -2.0 * g1 * math.sqrt(g1) / g2
 
 
-def loads_at_price(inst: Instance, T: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """x_n(sigma) and dx_n/dsigma for every group (singletons vectorised, the rest one by one)."""
+def participation_threshold(inst: Instance, n: int, T: float) -> float:
+    """Least load x*_n at which group n is worth its fixed costs.
+
+    With f > 0 a group's bandwidth jumps from 0 to A_n = sum_k f_k / u_k as soon as it takes any
+    load. The convex envelope of that cost is the chord from the origin touching G_n at x*_n,
+    where x G_n'(x) = G_n(x); on the envelope a group gets no load or at least x*_n. Without fixed
+    costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n), H(0) = -A_n:
+    safeguarded Newton steps find its root. inf when a member cannot finish by T.
+    """
+    ks = inst.members(n)
+    u = T - inst.tau[ks]
+    if not np.all(u > 0.0):
+        return math.inf
+    a, e, f = inst.a[ks], inst.e[ks], inst.f[ks]
+    if not np.any(f > 0.0):
+        return 0.0
+    w = a * u + e * f
+    U = (u / e).min()
+    lo, hi, x = 0.0, U, 0.5 * U
+    for _ in range(MAX_NEWTON):
+        y = u - e * x
+        G = ((f + a * x) / y).sum()
+        G1 = (w / (y * y)).sum()
+        G2 = (2.0 * w * e / (y * y * y)).sum()
+        H = x * G1 - G
+        if H > 0.0:
+            hi = x
+        else:
+            lo = x
+        nxt = x - H / (x * G2)
+        if not (lo < nxt < hi):
+            nxt = lo + 0.5 * (hi - lo)
+        if abs(nxt - x) <= 4.0 * EPS * x:
+            break
+        x = nxt
+    return x
+
+
+def loads_at_price(inst: Instance, T: float, sigma: float, threshold: np.ndarray):
+    """x_n(sigma), slack z_n = U_n - x_n and dx_n/dsigma for every group (singletons vectorised,
+    the rest one by one); a group whose load falls below its participation threshold takes none.
+    """
     x = np.zeros(inst.n_groups)
+    z = np.zeros(inst.n_groups)
     slope = np.zeros(inst.n_groups)
     sizes = np.diff(inst.offset)
     single = np.flatnonzero(sizes == 1)
@@ -243,48 +299,61 @@ def loads_at_price(inst: Instance, T: float, sigma: float) -> tuple[np.ndarray, 
         u = T - inst.tau[k]
         with np.errstate(invalid="ignore"):
             root_w = np.sqrt(inst.a[k] * u + inst.e[k] * inst.f[k])
-            xs = (u - root_w * sigma) / inst.e[k]
-        take = (u > 0.0) & (xs > 0.0)
-        x[single] = np.where(take, xs, 0.0)
+            U = u / inst.e[k]
+            zs = root_w * sigma / inst.e[k]
+        take = (u > 0.0) & (zs < U)
+        x[single] = np.where(take, U - zs, 0.0)
+        z[single] = np.where(take, zs, 0.0)
         slope[single] = np.where(take, -root_w / inst.e[k], 0.0)
     for n in np.flatnonzero(sizes > 1):
-        x[n], slope[n] = group_at_price(inst, int(n), T, sigma)
-    return x, slope
+        x[n], z[n], slope[n] = group_at_price(inst, int(n), T, sigma)
+    below = x < threshold
+    x[below] = z[below] = slope[below] = 0.0
+    return x, z, slope
 
 
-def group_bandwidth(inst: Instance, T: float, x: np.ndarray) -> np.ndarray:
-    """Per-worker bandwidth b_k = (f_k + a_k x_n) / (T - tau_k - e_k x_n); 0 without load."""
-    xk = x[inst.group]
+def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> float:
+    """Total bandwidth share of loads x with slacks z: sum over workers with load of
+    (f_k + a_k x_n) / (e_k (g_k + z_n)), g_k = (T - tau_k) / e_k - U_n."""
+    u = T - inst.tau
     with np.errstate(divide="ignore", invalid="ignore"):
-        b = (inst.f + inst.a * xk) / (T - inst.tau - inst.e * xk)
-    return np.where(xk > 0, b, 0.0)
+        limit = u / inst.e
+        U = inst.group_reduce(np.minimum, limit)
+        g = limit - U[inst.group]
+        xk, zk = x[inst.group], z[inst.group]
+        b = (inst.f + inst.a * xk) / (inst.e * (g + zk))
+    return float(np.where(xk > 0, b, 0.0).sum())
 
 
 def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
     """Least bandwidth share that carries the whole model by T, its loads, and convergence.
 
-    Newton steps on sum_n x_n(sigma) = 1, safeguarded by the bracket [lo, hi] on sigma.
+    Newton steps on sum_n x_n(sigma) = 1, safeguarded by the bracket [lo, hi] on sigma (sum >= 1
+    at lo, < 1 at hi), then the bandwidth of the loads found, scaled to sum to exactly 1. With
+    fixed costs the sum can jump across 1 at a group's threshold; the loads of the lo side are
+    then taken and the groups that jumped give back the excess.
     """
     u = T - inst.tau
     possible = inst.group_reduce(np.minimum, u) > 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         marginal0 = inst.group_reduce(np.add, (inst.a * u + inst.e * inst.f) / (u * u))
         sigma_hi = float(np.max(np.where(possible, 1.0 / np.sqrt(marginal0), 0.0)))
+    any_fixed = bool(np.any(inst.f > 0.0))
+    threshold = np.zeros(inst.n_groups)
+    if any_fixed:
+        threshold = np.array([participation_threshold(inst, n, T) for n in range(inst.n_groups)])
 
     lo, hi, sigma = 0.0, sigma_hi, 0.0
-    x, slope_n = loads_at_price(inst, T, sigma)
+    x, z, slope_n = loads_at_price(inst, T, sigma, threshold)
     value, slope = x.sum() - 1.0, slope_n.sum()
     if not value > 0.0:
         return math.inf, x, True
+    x_lo, z_lo, value_lo = x, z, value
     converged = False
     for _ in range(MAX_BISECTION):
         if value == 0.0:
             converged = True
             break
-        if value > 0.0:
-            lo = sigma
-        else:
-            hi = sigma
         nxt = sigma - value / slope if slope < 0.0 else lo + 0.5 * (hi - lo)
         if not (lo < nxt < hi):
             nxt = lo + 0.5 * (hi - lo)
@@ -292,12 +361,34 @@ def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
             converged = True
             break
         sigma = nxt
-        x, slope_n = loads_at_price(inst, T, sigma)
+        x, z, slope_n = loads_at_price(inst, T, sigma, threshold)
         value, slope = x.sum() - 1.0, slope_n.sum()
+        if value >= 0.0:
+            lo, x_lo, z_lo, value_lo = sigma, x, z, value
+        else:
+            hi = sigma
         if abs(value) <= 4.0 * EPS:
             converged = True
             break
-    return float(group_bandwidth(inst, T, x).sum()), x, converged
+    # Without fixed costs the sum is continuous in sigma and the last point is the root up to
+    # rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+    x, z, surplus = x.copy(), z.copy(), value
+    if any_fixed and not abs(value) <= JUMP_TOLERANCE:
+        x, z, surplus = x_lo.copy(), z_lo.copy(), value_lo
+    if any_fixed and surplus > 4.0 * EPS:
+        x_hi = loads_at_price(inst, T, hi, threshold)[0]
+        for n in range(inst.n_groups):
+            if surplus <= 0.0:
+                break
+            if x[n] > 0.0 and x_hi[n] == 0.0:  # jumped in between lo and hi
+                cut = min(surplus, x[n])
+                x[n] -= cut
+                z[n] += cut
+                surplus -= cut
+    if surplus != 0.0:  # x <- x / (1 + surplus), keeping the slack exact
+        z += x * surplus / (1.0 + surplus)
+        x /= 1.0 + surplus
+    return group_bandwidth(inst, T, x, z), x, converged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +448,7 @@ def joint(inst: Instance, tol: float):
         converged = converged and inner_converged
         if needed <= 1.0:
             hi = mid
-            x_best = x / x.sum()
+            x_best = x
         else:
             lo = mid
     if hi - lo > tol * hi:
