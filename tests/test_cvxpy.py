@@ -1,6 +1,6 @@
 """The joint scheme against a general convex solver (cvxpy with Clarabel).
 
-For a fixed latency T the model-size problem is convex (SPEC.md 3.5); in normalised units
+For a fixed latency T the model-size problem is convex (docs/algorithms.md 3.5); in normalised units
 (x_n = L_n / L, b_k = B_k / B, a_k = beta_k L / B, e_k = c_k L, f_k = alpha_k / B):
 
     phi(T) = max sum_n x_n  s.t.  x_n <= (T - tau_k) / e_k - ((T - tau_k) a_k / e_k + f_k)

@@ -1,4 +1,4 @@
-"""Properties every scheme must satisfy (SPEC.md section 3), on the corpus and on random instances."""
+"""Properties every scheme must satisfy (docs/algorithms.md section 3), on the corpus and on random instances."""
 
 import math
 
@@ -22,7 +22,7 @@ def basic(system):
 
 
 def exact_joint_latency(system):
-    """Independent closed form of the joint optimum in the basic model (SPEC.md 3.5, last
+    """Independent closed form of the joint optimum in the basic model (docs/algorithms.md 3.5, last
     paragraph): T* = L / max sum_k B_k / (beta_k + c_k B_k) s.t. sum_k B_k = B. The active set is
     a prefix of the workers sorted by beta; on it the KKT price is linear."""
     a = system.beta / system.bandwidth        # seconds per parameter over the whole pool
@@ -156,7 +156,7 @@ def test_parameter_aware_is_optimal_for_its_loads(system, data):
 @given(system=systems(groups=False, fixed_costs=False))
 def test_sequential_equals_bandwidth_aware_in_the_basic_model(system):
     """With one worker per group and alpha = tau = 0, 3.2 already makes every worker finish
-    together, so 3.3 cannot improve on it (SPEC.md 3.4)."""
+    together, so 3.3 cannot improve on it (docs/algorithms.md 3.4)."""
     sequential = paba.allocate(system, "sequential")
     bandwidth_aware = paba.allocate(system, "bandwidth_aware")
     assert sequential.relaxed_latency == pytest.approx(bandwidth_aware.relaxed_latency, rel=1e-9)

@@ -1,4 +1,4 @@
-"""The public allocation API: ``allocate`` (SPEC.md section 3) and ``evaluate``."""
+"""The public allocation API: ``allocate`` (docs/algorithms.md section 3) and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         The instance.
     scheme : str, default "joint"
         ``"equal"`` (L/N parameters and B/K Hz each), ``"bandwidth_aware"`` (parameters for a
-        given bandwidth split, SPEC.md 3.2), ``"parameter_aware"`` (bandwidth for given loads,
+        given bandwidth split, docs/algorithms.md 3.2), ``"parameter_aware"`` (bandwidth for given loads,
         3.3), ``"sequential"`` (3.2 with equal bandwidth, then 3.3), ``"joint"`` (the optimum,
         nested bisection, 3.5).
     backend : {"native", "reference"}, optional

@@ -1,4 +1,4 @@
-"""A static single-cell radio and compute draw with this project's defaults (SPEC.md section 5).
+"""A static single-cell radio and compute draw with this project's defaults (docs/algorithms.md section 5).
 
 These are the project's defaults, not the paper's constants (which the paper does not list in
 full): they make realistic instances for the demonstration and the test corpus. The full
@@ -12,7 +12,7 @@ import numpy as np
 from ._system import System
 from ._validation import positive_float, positive_integer
 
-#: Defaults of SPEC.md section 5.
+#: Defaults of docs/algorithms.md section 5.
 CELL_RADIUS_M = 500.0
 MIN_DISTANCE_M = 50.0
 NOISE_DBM_PER_HZ = -174.0

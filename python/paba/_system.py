@@ -1,4 +1,4 @@
-"""The latency model of one iteration (SPEC.md section 2) as an immutable, validated object."""
+"""The latency model of one iteration (docs/algorithms.md section 2) as an immutable, validated object."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ class System:
     def from_radio(cls, efficiency_down, efficiency_up, cpu_frequency, samples, params,
                    bandwidth, *, cycles_per_parameter=20.0, bits_per_parameter=32.0,
                    groups=None, side_bits=None, tau=None) -> System:
-        """Build a System from radio and compute profiles (SPEC.md section 2).
+        """Build a System from radio and compute profiles (docs/algorithms.md section 2).
 
         Parameters
         ----------

@@ -1,4 +1,4 @@
-// Allocation schemes of SPEC.md section 3, in normalised units.
+// Allocation schemes of docs/algorithms.md section 3, in normalised units.
 //
 // Every scheme works on a normalised instance: loads are fractions x_n = L_n / L of the model
 // (summing to 1) and bandwidths fractions b_k = B_k / B of the pool (summing to at most 1), so
@@ -16,8 +16,8 @@
 //                        (s = a/b + e, r = f/b + tau) and the infinite-bandwidth bound (s = e, r = tau).
 //   min_bandwidth        joint scheme at a fixed T: the least bandwidth that carries the whole
 //                        model, by KKT (G_n'(x_n) = price) and a search on the price.
-//   joint                bisection on T around min_bandwidth (SPEC.md 3.5).
-//   round_loads          integer loads (SPEC.md 3.6) with a heap, O(N log N).
+//   joint                bisection on T around min_bandwidth (docs/algorithms.md 3.5).
+//   round_loads          integer loads (docs/algorithms.md 3.6) with a heap, O(N log N).
 #include "paba.hpp"
 
 #include <algorithm>
@@ -118,7 +118,7 @@ double latencies(const Instance& in, const double* x, const double* b, double* o
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parameter-aware bandwidth allocation (SPEC.md 3.3).
+// Parameter-aware bandwidth allocation (docs/algorithms.md 3.3).
 // All loaded workers finish together at T = dmax + z, where z > 0 solves
 //   F(z) = sum_k num_k / (z + gap_k) - 1 = 0,  num_k = f_k + a_k x_n,  d_k = tau_k + e_k x_n,
 //   gap_k = dmax - d_k >= 0.
@@ -208,7 +208,7 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loads at fixed per-worker rates (SPEC.md 3.2): x_n(T) = min over members [(T - r_k) / s_k]^+,
+// Loads at fixed per-worker rates (docs/algorithms.md 3.2): x_n(T) = min over members [(T - r_k) / s_k]^+,
 // s_k = inf excludes a worker's group. Solves sum_n x_n(T) = 1; writes x.
 double group_load(const Instance& in, std::size_t n, const double* s, const double* r, double T) {
   double x = kInf;
@@ -301,7 +301,7 @@ void rates(const Instance& in, const double* b, double* s, double* r) {
 // rho_n(x) = G_n'(x)^(-1/2) is concave and decreasing (a power mean of the affine y_k / sqrt(w_k)),
 // and x_n(sigma) solves rho_n(x) = sigma (0 when rho_n(0) <= sigma). For one member it is linear:
 // x = (u - sqrt(w) sigma) / e. Groups without load pay nothing (this drops non-participating
-// workers, which matters when f > 0: SPEC.md 3.5).
+// workers, which matters when f > 0: docs/algorithms.md 3.5).
 // Loads are carried with their slack z = U_n - x below the group's compute limit: the bandwidth
 // a worker needs divides by y_k = u_k - e_k x = e_k (g_k + z), g_k = u_k / e_k - U_n >= 0, and
 // near the compute limit y is far smaller than u, so computing it as u - e x would cancel.
@@ -398,7 +398,7 @@ GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double si
 // Fixed costs (f > 0) make a group's bandwidth jump from 0 to A_n = sum_k f_k / u_k as soon as
 // it takes any load. The convex envelope of that cost is the chord from the origin that touches
 // G_n at x*_n, where x G_n'(x) = G_n(x); the price condition on the envelope gives a group either
-// no load or at least x*_n (SPEC.md 3.5: non-participating workers are dropped). Without fixed
+// no load or at least x*_n (docs/algorithms.md 3.5: non-participating workers are dropped). Without fixed
 // costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n) with H(0) = -A_n,
 // so Newton steps safeguarded by the bracket [lo, hi] converge to its root.
 double participation_threshold(const Instance& in, std::size_t n, double T) {
@@ -555,7 +555,7 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& wo
 }
 
 // ---------------------------------------------------------------------------------------------
-// Integer loads (SPEC.md 3.6): floor, then hand the remaining parameters one at a time to the
+// Integer loads (docs/algorithms.md 3.6): floor, then hand the remaining parameters one at a time to the
 // group whose latency after one more parameter is smallest (ties: lowest group id). Latencies use
 // fixed per-worker rates s (seconds per unit load) and r (fixed seconds).
 double group_latency(const Instance& in, std::size_t n, const double* s, const double* r,
@@ -611,7 +611,7 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads) {
   for (std::int64_t i = 0; i < n; ++i) loads[i] = total / n + (i < total % n ? 1 : 0);
 }
 
-// Joint scheme (SPEC.md 3.5): bisection on T between the infinite-bandwidth bound and the
+// Joint scheme (docs/algorithms.md 3.5): bisection on T between the infinite-bandwidth bound and the
 // equal-bandwidth latency; at each T the inner problem says whether the pool suffices.
 // Invariant: min_bandwidth(lo) > 1 (or lo is the compute bound), min_bandwidth(hi) <= 1 with
 // loads x_best feasible at hi.

@@ -1,7 +1,7 @@
 // paba kernels: parameter-and-bandwidth allocation for partitioned edge learning.
 //
 // Plain C++17, no Python. The public entry points take raw arrays in the units of the paper
-// (see SPEC.md section 2) and return results through caller-allocated arrays, so the bindings can
+// (see docs/algorithms.md section 2) and return results through caller-allocated arrays, so the bindings can
 // release the GIL around them.
 //
 // Symbols (one worker k in group n = g(k)):

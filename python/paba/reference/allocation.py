@@ -1,6 +1,6 @@
 """NumPy reference twin of ``src/pabacore/allocation.cpp``.
 
-Written for clarity, straight from SPEC.md section 3, with the same algorithms, iteration rules
+Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms, iteration rules
 and tie-breaks as the native kernels, so the two can be compared result for result. Everything
 works in normalised units (see :func:`normalise`):
 
@@ -91,7 +91,7 @@ def latencies(inst: Instance, x: np.ndarray, b: np.ndarray) -> tuple[float, np.n
 
 
 # ---------------------------------------------------------------------------------------------
-# Parameter-aware bandwidth allocation (SPEC.md 3.3)
+# Parameter-aware bandwidth allocation (docs/algorithms.md 3.3)
 
 
 def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, int, bool]:
@@ -148,7 +148,7 @@ def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, i
 
 
 # ---------------------------------------------------------------------------------------------
-# Loads at fixed per-worker rates (SPEC.md 3.2)
+# Loads at fixed per-worker rates (docs/algorithms.md 3.2)
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float) -> np.ndarray:
@@ -193,7 +193,7 @@ def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Joint scheme, inner level (SPEC.md 3.5): least bandwidth that carries the model by time T
+# Joint scheme, inner level (docs/algorithms.md 3.5): least bandwidth that carries the model by time T
 
 
 def compute_limit(inst: Instance, n: int, T: float) -> float:
@@ -392,7 +392,7 @@ def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Integer loads (SPEC.md 3.6)
+# Integer loads (docs/algorithms.md 3.6)
 
 
 def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: float) -> float:
