@@ -15,22 +15,28 @@ class InfeasibleError(ValueError):
     leaves no group with bandwidth for all its members)."""
 
 
-def float_array(name: str, value, *, size: int | None = None, positive: bool = False,
-                nonnegative: bool = False, allow_empty: bool = False) -> np.ndarray:
-    """A read-only, contiguous float64 copy of a 1-D array of finite real numbers."""
+def _real_vector(name: str, value, size: int | None, what: str) -> np.ndarray:
+    """``value`` as an array, checked to be 1-D, of a real (or boolean) dtype, of ``size``."""
     try:
         original = np.asarray(value)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be a 1-D array of real numbers ({error})") from None
+        raise ValueError(f"{name}: must be a 1-D array of {what} ({error})") from None
     if original.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: must hold real numbers, not {original.dtype}")
-    array = np.array(original, dtype=np.float64, copy=True, order="C")
-    if array.ndim != 1:
-        raise ValueError(f"{name}: must be one-dimensional, got shape {array.shape}")
+        raise ValueError(f"{name}: must hold {what}, not {original.dtype}")
+    if original.ndim != 1:
+        raise ValueError(f"{name}: must be one-dimensional, got shape {original.shape}")
+    if size is not None and original.size != size:
+        raise ValueError(f"{name}: must have {size} entries, got {original.size}")
+    return original
+
+
+def float_array(name: str, value, *, size: int | None = None, positive: bool = False,
+                nonnegative: bool = False, allow_empty: bool = False) -> np.ndarray:
+    """A read-only, contiguous float64 copy of a 1-D array of finite real numbers."""
+    array = np.array(_real_vector(name, value, size, "real numbers"), dtype=np.float64,
+                     copy=True, order="C")
     if array.size == 0 and not allow_empty:
         raise ValueError(f"{name}: must not be empty")
-    if size is not None and array.size != size:
-        raise ValueError(f"{name}: must have {size} entries, got {array.size}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: must be finite (no NaN or infinity)")
     if positive and not np.all(array > 0):
@@ -42,16 +48,7 @@ def float_array(name: str, value, *, size: int | None = None, positive: bool = F
 
 def int_array(name: str, value, *, size: int | None = None) -> np.ndarray:
     """A read-only, contiguous int64 copy of a 1-D array of integer values (integral floats pass)."""
-    try:
-        original = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be a 1-D array of integers ({error})") from None
-    if original.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: must hold integers, not {original.dtype}")
-    if original.ndim != 1:
-        raise ValueError(f"{name}: must be one-dimensional, got shape {original.shape}")
-    if size is not None and original.size != size:
-        raise ValueError(f"{name}: must have {size} entries, got {original.size}")
+    original = _real_vector(name, value, size, "integers")
     if original.dtype.kind == "f":
         values = original.astype(np.float64)
         if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
