@@ -78,7 +78,7 @@ class System:
     """
 
     __slots__ = ("_beta", "_compute", "_alpha", "_tau", "_groups", "_params", "_bandwidth",
-                 "_n_groups", "_singletons")
+                 "_n_groups")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
         beta = float_array("beta", beta, positive=True)
@@ -113,7 +113,6 @@ class System:
         set_(self, "_params", params)
         set_(self, "_bandwidth", bandwidth)
         set_(self, "_n_groups", n_groups)
-        set_(self, "_singletons", n_groups == K)
 
     @classmethod
     def from_radio(cls, efficiency_down, efficiency_up, cpu_frequency, samples, params,

@@ -15,7 +15,9 @@
 //                        (closed form when r = 0, else bisection). Gives the bandwidth-aware scheme
 //                        (s = a/b + e, r = f/b + tau) and the infinite-bandwidth bound (s = e, r = tau).
 //   min_bandwidth        joint scheme at a fixed T: the least bandwidth that carries the whole
-//                        model, by KKT (G_n'(x_n) = price) and a search on the price.
+//                        model, by KKT (G_n'(x_n) = price) and a search on the price; groups
+//                        with fixed costs (f > 0) are priced on the convex envelope of their cost
+//                        (participation_threshold).
 //   joint                bisection on T around min_bandwidth (docs/algorithms.md 3.5).
 //   round_loads          integer loads (docs/algorithms.md 3.6) with a heap, O(N log N).
 #include "paba.hpp"
@@ -35,11 +37,11 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 constexpr int kMaxNewton = 200;
-constexpr double kBudgetMargin = 1e-12;
-constexpr double kMinSeconds = 1e-80;
-constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
-constexpr double kMaxSeconds = 1e80;
 constexpr int kMaxBisection = 400;
+constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
+constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
+constexpr double kMinSeconds = 1e-80;    // range of the normalised seconds (paba.System checks
+constexpr double kMaxSeconds = 1e80;     // the same): no product or cube below overflows
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -48,7 +50,6 @@ struct Instance {
   std::vector<std::size_t> offset;  // N + 1: members of group n are member[offset[n]..offset[n+1])
   std::vector<std::size_t> member;
   std::vector<std::size_t> group;   // K
-  bool singletons = true;           // every group has exactly one member
 };
 
 Instance normalise(const Problem& p) {
@@ -92,7 +93,6 @@ Instance normalise(const Problem& p) {
   }
   for (std::size_t n = 0; n < in.N; ++n) {
     if (in.offset[n + 1] == 0) throw std::invalid_argument("groups: every group needs a member");
-    if (in.offset[n + 1] != 1) in.singletons = false;
     in.offset[n + 1] += in.offset[n];
   }
   // Stable counting sort of workers by group.

@@ -50,10 +50,6 @@ class Instance:
     def n_workers(self) -> int:
         return self.a.size
 
-    @property
-    def singletons(self) -> bool:
-        return bool(np.all(np.diff(self.offset) == 1))
-
     def members(self, n: int) -> np.ndarray:
         return self.member[self.offset[n] : self.offset[n + 1]]
 
