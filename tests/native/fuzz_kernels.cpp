@@ -1,0 +1,62 @@
+// Random and malformed instances through every scheme of the C++ kernels, for a build with
+// AddressSanitizer and UndefinedBehaviorSanitizer (tests/test_sanitizers.py). Exits non-zero on
+// a broken invariant; the sanitizers abort on any memory error or undefined behaviour.
+#include "paba.hpp"
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+#include <vector>
+#include <limits>
+int main(int argc, char** argv) {
+  const int trials = argc > 1 ? std::atoi(argv[1]) : 20000;
+  std::mt19937_64 rng(12345);
+  auto pick = [&](std::vector<double> options) { return options[rng() % options.size()]; };
+  std::uniform_real_distribution<double> u(-8, 8);
+  long ok = 0, invalid = 0, infeasible = 0, notconv = 0;
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (int trial = 0; trial < trials; ++trial) {
+    std::size_t K = 1 + rng() % 12;
+    std::size_t N = 1 + rng() % K;
+    std::vector<double> beta(K), compute(K), alpha(K), tau(K), bw(K);
+    std::vector<std::int64_t> group(K), loads(N);
+    bool garbage = rng() % 10 == 0;
+    for (std::size_t k = 0; k < K; ++k) {
+      beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng));
+      alpha[k] = rng() % 2 ? 0.0 : std::pow(10.0, u(rng)); tau[k] = rng() % 2 ? 0.0 : std::pow(10.0, u(rng) / 4);
+      group[k] = k < N ? k : rng() % N;
+      bw[k] = rng() % 4 ? std::pow(10.0, u(rng) / 2) : 0.0;
+      if (garbage) {
+        beta[k] = pick({beta[k], 0.0, -1.0, nan, inf, 1e300, 1e-300});
+        compute[k] = pick({compute[k], 0.0, nan, inf});
+        tau[k] = pick({tau[k], -1.0, nan, 1e300});
+        group[k] = pick({0.0, -1.0, (double)N, 1e18}) ;
+      }
+    }
+    double params = pick({1.0, 3.0, 1e6, 1e9, 9007199254740992.0});
+    double B = std::pow(10.0, u(rng));
+    if (garbage) { params = pick({params, 0.0, -5.0, 2.5, nan, 1e300}); B = pick({B, 0.0, nan, -1.0}); }
+    std::int64_t remaining = (std::int64_t)std::max(1.0, std::min(params, 1e15));
+    for (std::size_t n = 0; n < N; ++n) { loads[n] = n + 1 == N ? remaining : remaining / 2; remaining -= loads[n]; }
+    paba::Problem p; p.n_workers = K; p.n_groups = N; p.beta = beta.data(); p.compute = compute.data();
+    p.alpha = alpha.data(); p.tau = tau.data(); p.group = group.data(); p.params = params; p.bandwidth = B;
+    std::vector<std::int64_t> out_loads(N); std::vector<double> rl(N), ob(K), wl(K);
+    paba::Result r; r.loads = out_loads.data(); r.relaxed_loads = rl.data(); r.bandwidth = ob.data(); r.worker_latency = wl.data();
+    for (int scheme = 0; scheme < 5; ++scheme) {
+      try {
+        paba::allocate(p, static_cast<paba::Scheme>(scheme), rng() % 2 ? loads.data() : nullptr, rng() % 2 ? bw.data() : nullptr, pick({1e-9, 1e-15, 0.1}), r);
+        if (r.status == paba::status_infeasible) ++infeasible; else if (r.status == paba::status_not_converged) ++notconv; else ++ok;
+        if (r.status != paba::status_infeasible && !garbage) {
+          std::int64_t sum = 0; for (auto l : out_loads) sum += l;
+          if ((double)sum != params) { std::printf("sum mismatch scheme %d\n", scheme); return 1; }
+          if (!std::isfinite(r.latency)) {
+            std::printf("non-finite latency scheme %d K=%zu\n", scheme, K);
+            return 1;
+          }
+        }
+      } catch (const std::invalid_argument&) { ++invalid; }
+    }
+  }
+  std::printf("ok %ld invalid %ld infeasible %ld not_converged %ld\n", ok, invalid, infeasible, notconv);
+}
