@@ -1,6 +1,6 @@
 """Time per solve of every scheme, native and reference, on corpus instances.
 
-Run: python -m pytest bench/ --benchmark-group-by=group
+Run: python -m pytest bench/ --benchmark-enable --benchmark-group-by=group
 """
 
 import pytest
