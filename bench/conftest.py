@@ -23,7 +23,8 @@ def pytest_terminal_summary(terminalreporter):
     if not rows:
         return
     terminalreporter.section("native speed-up over the NumPy reference (medians, this run)")
-    terminalreporter.write_line(f"{'instance / scheme':<40}{'native':>12}{'reference':>12}{'ratio':>9}")
+    terminalreporter.write_line(
+        f"{'instance / scheme':<40}{'native':>12}{'reference':>12}{'ratio':>9}")
     for group, ratio, native, reference in rows:
         terminalreporter.write_line(
             f"{group:<40}{native * 1e6:>10.1f}us{reference * 1e6:>10.1f}us{ratio:>8.1f}x")

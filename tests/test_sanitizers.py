@@ -28,5 +28,5 @@ def test_kernels_survive_random_and_malformed_input(tmp_path):
     assert build.returncode == 0, build.stderr
     run = subprocess.run([str(binary), "4000"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    counts = dict(zip(run.stdout.split()[::2], map(int, run.stdout.split()[1::2])))
+    counts = dict(zip(run.stdout.split()[::2], map(int, run.stdout.split()[1::2]), strict=True))
     assert counts["ok"] > 10000 and counts["invalid"] > 1000, run.stdout

@@ -1,4 +1,5 @@
-"""Properties every scheme must satisfy (docs/algorithms.md section 3), on the corpus and on random instances."""
+"""Properties every scheme must satisfy (docs/algorithms.md section 3), on the corpus and on
+random instances."""
 
 import math
 
@@ -293,7 +294,7 @@ def test_more_bandwidth_is_never_slower():
     system = corpus_instance("default_cell")
     latencies = [paba.allocate(system.replace(bandwidth=b), "joint").relaxed_latency
                  for b in (1e6, 2e6, 5e6, 1e7, 2e7)]
-    assert all(later < earlier for earlier, later in zip(latencies, latencies[1:]))
+    assert all(later < earlier for earlier, later in zip(latencies, latencies[1:], strict=False))
 
 
 @given(system=systems(), factor=st.floats(1e-3, 1e3))

@@ -339,7 +339,7 @@ def _allocate_positional_system(value):
     return call
 
 
-I = paba.InfeasibleError
+INFEASIBLE = paba.InfeasibleError
 V = ValueError
 
 CALL_CASES = [
@@ -402,16 +402,18 @@ CALL_CASES = [
     ("bandwidth-strings", _allocate("bandwidth_aware", bandwidth=["1", "1", "1"]), V,
      "bandwidth"),
     # infeasible bandwidth splits (InfeasibleError is a ValueError naming bandwidth)
-    ("infeasible-all-zero", _allocate("bandwidth_aware", bandwidth=[0.0, 0.0, 0.0]), I,
+    ("infeasible-all-zero", _allocate("bandwidth_aware", bandwidth=[0.0, 0.0, 0.0]), INFEASIBLE,
      "bandwidth"),
-    ("infeasible-all-zero-grouped", _allocate_grouped(bandwidth=[0.0] * 4), I, "bandwidth"),
-    ("infeasible-every-group-starved", _allocate_grouped(bandwidth=[1e6, 0.0, 0.0, 1e6]), I,
+    ("infeasible-all-zero-grouped", _allocate_grouped(bandwidth=[0.0] * 4), INFEASIBLE,
+     "bandwidth"),
+    ("infeasible-every-group-starved", _allocate_grouped(bandwidth=[1e6, 0.0, 0.0, 1e6]),
+     INFEASIBLE,
      "bandwidth"),
     ("infeasible-every-group-starved-fixed-costs",
      lambda backend: paba.allocate(grouped_system(alpha=[1e3, 0.0, 0.0, 1e3],
                                                   tau=[0.1, 0.0, 0.2, 0.0]),
                                    "bandwidth_aware", backend=backend,
-                                   bandwidth=[0.0, 5e6, 5e6, 0.0]), I, "bandwidth"),
+                                   bandwidth=[0.0, 5e6, 5e6, 0.0]), INFEASIBLE, "bandwidth"),
     # evaluate
     ("evaluate-system", lambda backend: paba.evaluate(None, [1000], [1e6], backend=backend), V,
      "system"),

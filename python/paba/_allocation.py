@@ -107,9 +107,10 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         The instance.
     scheme : str, default "joint"
         ``"equal"`` (L/N parameters and B/K Hz each), ``"bandwidth_aware"`` (parameters for a
-        given bandwidth split, docs/algorithms.md 3.2), ``"parameter_aware"`` (bandwidth for given loads,
-        3.3), ``"sequential"`` (3.2 with equal bandwidth, then 3.3), ``"joint"`` (the optimum,
-        nested bisection, 3.5).
+        given bandwidth split), ``"parameter_aware"`` (bandwidth for given loads),
+        ``"sequential"`` (bandwidth-aware with equal bandwidth, then parameter-aware),
+        ``"joint"`` (the optimum, nested bisection). docs/algorithms.md section 3 has the
+        algorithms.
     backend : {"native", "reference"}, optional
         Default: the ``PABA_BACKEND`` environment variable, else ``"native"``.
     tol : float, default 1e-9

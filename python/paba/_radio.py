@@ -1,4 +1,5 @@
-"""A static single-cell radio and compute draw with this project's defaults (docs/algorithms.md section 5).
+"""A static single-cell radio and compute draw with this project's defaults
+(docs/algorithms.md section 5).
 
 These are the project's defaults, not the paper's constants (which the paper does not list in
 full): they make realistic instances for the demonstration and the test corpus. The full

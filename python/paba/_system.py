@@ -1,4 +1,5 @@
-"""The latency model of one iteration (docs/algorithms.md section 2) as an immutable, validated object."""
+"""The latency model of one iteration (docs/algorithms.md section 2) as an immutable, validated
+object."""
 
 from __future__ import annotations
 
@@ -99,8 +100,8 @@ class System:
             counts = np.bincount(groups, minlength=n_groups)
             if np.any(counts == 0):
                 missing = np.flatnonzero(counts == 0)[:5].tolist()
-                raise ValueError(
-                    f"groups: ids must be 0..N-1 with every group non-empty; no worker in {missing}")
+                raise ValueError(f"groups: ids must be 0..N-1 with every group non-empty; "
+                                 f"no worker in {missing}")
         params = positive_integer("params", params)
         bandwidth = positive_float("bandwidth", bandwidth)
         _check_scale(beta, compute, alpha, tau, params, bandwidth)

@@ -47,7 +47,7 @@ def float_array(name: str, value, *, size: int | None = None, positive: bool = F
 
 
 def int_array(name: str, value, *, size: int | None = None) -> np.ndarray:
-    """A read-only, contiguous int64 copy of a 1-D array of integer values (integral floats pass)."""
+    """A read-only, contiguous int64 copy of a 1-D array of integers (integral floats pass)."""
     original = _real_vector(name, value, size, "integers")
     if original.dtype.kind == "f":
         values = original.astype(np.float64)

@@ -27,7 +27,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int) -
 
 def radio_system(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 1e7,
                  seed: int = 0) -> System:
-    """A static cell with the defaults of docs/algorithms.md section 5 (see :func:`paba.static_cell`)."""
+    """A static cell with the defaults of docs/algorithms.md section 5 (paba.static_cell)."""
     return static_cell(n_workers, params=params, bandwidth=bandwidth, seed=seed)
 
 

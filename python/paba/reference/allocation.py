@@ -1,8 +1,8 @@
 """NumPy reference twin of ``src/pabacore/allocation.cpp``.
 
-Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms, iteration rules
-and tie-breaks as the native kernels, so the two can be compared result for result. Everything
-works in normalised units (see :func:`normalise`):
+Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms,
+iteration rules and tie-breaks as the native kernels, so the two can be compared result for
+result. Everything works in normalised units (see :func:`normalise`):
 
     x_n = L_n / L          share of the model in block n (shares sum to 1)
     b_k = B_k / B          share of the bandwidth pool of worker k (shares sum to at most 1)
@@ -35,7 +35,8 @@ SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
 
 @dataclass
 class Instance:
-    """A normalised instance; groups as compressed rows (members of n: member[offset[n]:offset[n+1]])."""
+    """A normalised instance; groups as compressed rows (members of group n:
+    member[offset[n]:offset[n+1]])."""
 
     a: np.ndarray
     e: np.ndarray
@@ -189,13 +190,7 @@ def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Joint scheme, inner level (docs/algorithms.md 3.5): least bandwidth that carries the model by time T
-
-
-def compute_limit(inst: Instance, n: int, T: float) -> float:
-    """U_n = min over members of (T - tau_k) / e_k: the most load group n can compute by T."""
-    ks = inst.members(n)
-    return float(((T - inst.tau[ks]) / inst.e[ks]).min())
+# Joint scheme, inner level (docs/algorithms.md 3.5): least bandwidth that carries the model by T
 
 
 def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float, float]:
@@ -396,7 +391,8 @@ def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: f
     return float(np.max(share * s[ks] + r[ks], initial=0.0))
 
 
-def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray, r: np.ndarray) -> np.ndarray:
+def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
+                r: np.ndarray) -> np.ndarray:
     """Floor, then give the remaining parameters one at a time to the group whose latency after one
     more parameter is smallest (ties: lowest group id)."""
     total = int(L)
@@ -488,7 +484,8 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         relaxed_latency = latencies(inst, x, b)[0]
         loads = round_loads(inst, x, L, s, r)
     elif scheme == "parameter_aware":
-        loads = equal_loads(N, L) if loads_in is None else np.asarray(loads_in, dtype=np.int64).copy()
+        loads = (equal_loads(N, L) if loads_in is None
+                 else np.asarray(loads_in, dtype=np.int64).copy())
         x = loads / L
         _, b, _, converged = parameter_aware(inst, x)
         x = loads.astype(np.float64) / L
