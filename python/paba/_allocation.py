@@ -145,8 +145,6 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         raise ValueError("bandwidth: only the 'bandwidth_aware' scheme takes a given bandwidth")
     loads_in = None if loads is None else _check_loads(system, loads, integral=True)
     bandwidth_in = None if bandwidth is None else _check_bandwidth(system, bandwidth)
-    if bandwidth_in is not None and not np.any(bandwidth_in > 0):
-        raise InfeasibleError("bandwidth: every worker has zero bandwidth; no group can take load")
 
     result = _backend.module(name).allocate(
         scheme, system.beta, system.compute, system.alpha, system.tau, system.groups,
