@@ -102,21 +102,6 @@ Instance normalise(const Problem& p) {
   return in;
 }
 
-// Per-worker latency for loads x (per group) and bandwidth b (per worker), normalised units.
-double latencies(const Instance& in, const double* x, const double* b, double* out) {
-  double worst = 0.0;
-  for (std::size_t k = 0; k < in.K; ++k) {
-    const double xn = x[in.group[k]];
-    double t = 0.0;
-    if (xn > 0.0) {
-      t = b[k] > 0.0 ? xn * (in.a[k] / b[k] + in.e[k]) + in.f[k] / b[k] + in.tau[k] : kInf;
-    }
-    out[k] = t;
-    worst = std::max(worst, t);
-  }
-  return worst;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parameter-aware bandwidth allocation (docs/algorithms.md 3.3).
 // All loaded workers finish together at T = dmax + z, where z > 0 solves
@@ -320,6 +305,27 @@ double compute_limit(const Instance& in, std::size_t n, double T) {
   return U;
 }
 
+// G_n, G_n' and G_n'' of group n at the load x = U - z (U = U_n at this T), with every
+// y_k = u_k - e_k x formed from the slack (see GroupPoint).
+struct GroupSums {
+  double G = 0.0, G1 = 0.0, G2 = 0.0;
+};
+
+GroupSums group_sums(const Instance& in, std::size_t n, double T, double U, double z) {
+  GroupSums sums;
+  const double x = U - z;
+  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+    const std::size_t k = in.member[i];
+    const double u = T - in.tau[k];
+    const double w = in.a[k] * u + in.e[k] * in.f[k];
+    const double y = in.e[k] * ((u / in.e[k] - U) + z);
+    sums.G += (in.f[k] + in.a[k] * x) / y;
+    sums.G1 += w / (y * y);
+    sums.G2 += 2.0 * w * in.e[k] / (y * y * y);
+  }
+  return sums;
+}
+
 GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, double sigma) {
   GroupPoint gp;
   const std::size_t first = in.offset[n], last = in.offset[n + 1];
@@ -364,26 +370,17 @@ GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, do
     gp.slope = -std::sqrt(binding);
     return gp;
   }
-  double g1 = 0.0, g2 = 0.0;
+  GroupSums at;
   for (int it = 0; it < kMaxNewton; ++it) {
-    g1 = 0.0;
-    g2 = 0.0;
-    for (std::size_t i = first; i < last; ++i) {
-      const std::size_t k = in.member[i];
-      const double u = T - in.tau[k];
-      const double w = in.a[k] * u + in.e[k] * in.f[k];
-      const double y = in.e[k] * ((u / in.e[k] - U) + z);
-      g1 += w / (y * y);
-      g2 += 2.0 * w * in.e[k] / (y * y * y);
-    }
+    at = group_sums(in, n, T, U, z);
     // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step to the left).
-    const double step = 2.0 * g1 * (1.0 - sigma * std::sqrt(g1)) / g2;
+    const double step = 2.0 * at.G1 * (1.0 - sigma * std::sqrt(at.G1)) / at.G2;
     if (!(step < 0.0) || -step <= 4.0 * kEps * z) break;
     z = z - step < U ? z - step : z + 0.5 * (U - z);
   }
   gp.x = U - z;
   gp.z = z;
-  gp.slope = -2.0 * g1 * std::sqrt(g1) / g2;
+  gp.slope = -2.0 * at.G1 * std::sqrt(at.G1) / at.G2;
   return gp;
 }
 
@@ -414,19 +411,10 @@ double participation_threshold(const Instance& in, std::size_t n, double T) {
   if (!fixed) return 0.0;
   double lo = 0.0, hi = U, x = 0.5 * U;
   for (int it = 0; it < kMaxNewton; ++it) {
-    double G = 0.0, G1 = 0.0, G2 = 0.0;
-    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
-      const std::size_t k = in.member[i];
-      const double u = T - in.tau[k];
-      const double w = in.a[k] * u + in.e[k] * in.f[k];
-      const double y = u - in.e[k] * x;
-      G += (in.f[k] + in.a[k] * x) / y;
-      G1 += w / (y * y);
-      G2 += 2.0 * w * in.e[k] / (y * y * y);
-    }
-    const double H = x * G1 - G;
+    const GroupSums at = group_sums(in, n, T, U, U - x);
+    const double H = x * at.G1 - at.G;
     if (H > 0.0) hi = x; else lo = x;
-    double next = x - H / (x * G2);
+    double next = x - H / (x * at.G2);
     if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
     if (std::fabs(next - x) <= 4.0 * kEps * x) break;
     x = next;
@@ -434,16 +422,9 @@ double participation_threshold(const Instance& in, std::size_t n, double T) {
   return x;
 }
 
-// Bandwidth needed by group n at load x > 0 with slack z = U_n - x.
-double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double z) {
-  const double U = compute_limit(in, n, T);
-  double total = 0.0;
-  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
-    const std::size_t k = in.member[i];
-    const double u = T - in.tau[k];
-    total += (in.f[k] + in.a[k] * x) / (in.e[k] * ((u / in.e[k] - U) + z));
-  }
-  return total;
+// Bandwidth needed by group n at the load x = U_n - z > 0 (z its slack).
+double group_bandwidth(const Instance& in, std::size_t n, double T, double z) {
+  return group_sums(in, n, T, compute_limit(in, n, T), z).G;
 }
 
 struct InnerResult {
@@ -548,7 +529,7 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& wo
   }
   double total = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
-    if (x[n] > 0.0) total += group_bandwidth(in, n, T, x[n], z[n]);
+    if (x[n] > 0.0) total += group_bandwidth(in, n, T, z[n]);
   }
   res.bandwidth = total;
   return res;
@@ -615,19 +596,15 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads) {
 // equal-bandwidth latency; at each T the inner problem says whether the pool suffices.
 // Invariant: min_bandwidth(lo) > 1 (or lo is the compute bound), min_bandwidth(hi) <= 1 with
 // loads x_best feasible at hi.
-RootStats joint(const Instance& in, double tol, double* x_best, std::vector<double>& scratch) {
+RootStats joint(const Instance& in, double tol, double* x_best) {
   RootStats st;
-  std::vector<double>& s = scratch;
-  s.assign(2 * in.K, 0.0);
-  double* r = s.data() + in.K;
-  // Lower bound: unlimited bandwidth, only compute and tau.
-  for (std::size_t k = 0; k < in.K; ++k) { s[k] = in.e[k]; r[k] = in.tau[k]; }
   std::vector<double> x(in.N);
-  double lo = fixed_rate_loads(in, s.data(), r, x.data()).T;
+  // Lower bound: unlimited bandwidth, only compute and tau.
+  double lo = fixed_rate_loads(in, in.e.data(), in.tau.data(), x.data()).T;
   // Upper bound: the bandwidth-aware scheme with equal bandwidth is feasible.
-  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K));
-  rates(in, b.data(), s.data(), r);
-  const RootStats upper = fixed_rate_loads(in, s.data(), r, x_best);
+  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K);
+  rates(in, b.data(), s.data(), r.data());
+  const RootStats upper = fixed_rate_loads(in, s.data(), r.data(), x_best);
   double hi = upper.T;
   st.converged = upper.converged;
   InnerWork work(in);
@@ -679,27 +656,20 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
   const Instance in = normalise(problem);
   const std::size_t K = in.K, N = in.N;
   const double L = problem.params, B = problem.bandwidth;
-  std::vector<double> x(N), b(K), s(K), r(K), scratch;
-  std::vector<double> lat(K);
+  std::vector<double> x(N), b(K), s(K), r(K);
   out.status = status_ok;
   out.iterations = 0;
   bool converged = true;
-
-  auto finish_with_parameter_aware = [&](const std::int64_t* loads) {
-    for (std::size_t n = 0; n < N; ++n) x[n] = static_cast<double>(loads[n]) / L;
-    const RootStats pa = parameter_aware(in, x.data(), b.data());
-    converged = converged && pa.converged;
+  auto parameter_aware_bandwidth = [&]() {
+    converged = parameter_aware(in, x.data(), b.data()).converged && converged;
   };
 
+  // Relaxed loads x (shares), their bandwidth b (shares) and the integer loads.
   switch (scheme) {
-    case Scheme::equal: {
+    case Scheme::equal:
       for (std::size_t n = 0; n < N; ++n) x[n] = 1.0 / static_cast<double>(N);
-      for (std::size_t k = 0; k < K; ++k) b[k] = 1.0 / static_cast<double>(K);
-      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
-      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
       equal_loads(N, L, out.loads);
       break;
-    }
     case Scheme::bandwidth_aware: {
       double total = 0.0;
       for (std::size_t k = 0; k < K; ++k) {
@@ -717,52 +687,43 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       }
       out.iterations = st.iterations;
       converged = st.converged;
-      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
-      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
       round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
       break;
     }
     case Scheme::parameter_aware: {
       std::int64_t sum = 0;
-      for (std::size_t n = 0; n < N; ++n) {
-        out.loads[n] = loads_in ? loads_in[n] : 0;
-        if (out.loads[n] < 0) throw std::invalid_argument("loads: entries must be non-negative");
+      for (std::size_t n = 0; n < N && loads_in; ++n) {
+        if (loads_in[n] < 0) throw std::invalid_argument("loads: entries must be non-negative");
         // Each entry is at most params <= 2^53, so the running sum cannot overflow int64.
-        if (static_cast<double>(out.loads[n]) > L)
+        if (static_cast<double>(loads_in[n]) > L)
           throw std::invalid_argument("loads: no entry may exceed params");
-        sum += out.loads[n];
+        out.loads[n] = loads_in[n];
+        sum += loads_in[n];
       }
       if (!loads_in) {
         equal_loads(N, L, out.loads);
         sum = static_cast<std::int64_t>(L);
       }
       if (static_cast<double>(sum) != L) throw std::invalid_argument("loads: must sum to params");
-      finish_with_parameter_aware(out.loads);
-      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = static_cast<double>(out.loads[n]);
-      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      for (std::size_t n = 0; n < N; ++n) x[n] = static_cast<double>(out.loads[n]) / L;
+      parameter_aware_bandwidth();
       break;
     }
     case Scheme::sequential: {
-      for (std::size_t k = 0; k < K; ++k) b[k] = 1.0 / static_cast<double>(K);
+      std::fill(b.begin(), b.end(), 1.0 / static_cast<double>(K));
       rates(in, b.data(), s.data(), r.data());
       const RootStats st = fixed_rate_loads(in, s.data(), r.data(), x.data());
       out.iterations = st.iterations;
       converged = st.converged;
       round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
-      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
-      const RootStats pa = parameter_aware(in, x.data(), b.data());
-      converged = converged && pa.converged;
-      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      parameter_aware_bandwidth();
       break;
     }
     case Scheme::joint: {
-      const RootStats st = joint(in, tol, x.data(), scratch);
+      const RootStats st = joint(in, tol, x.data());
       out.iterations = st.iterations;
       converged = st.converged;
-      for (std::size_t n = 0; n < N; ++n) out.relaxed_loads[n] = x[n] * L;
-      const RootStats pa = parameter_aware(in, x.data(), b.data());
-      converged = converged && pa.converged;
-      out.relaxed_latency = latencies(in, x.data(), b.data(), lat.data());
+      parameter_aware_bandwidth();
       rates(in, b.data(), s.data(), r.data());
       round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
       break;
@@ -771,21 +732,9 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       throw std::invalid_argument("scheme: unknown scheme");
   }
 
-  // Integer loads: the bandwidth for them (schemes that choose bandwidth re-balance it with the
-  // parameter-aware step so that every loaded worker finishes together).
-  switch (scheme) {
-    case Scheme::equal:
-    case Scheme::bandwidth_aware:
-      break;  // b is the given split
-    case Scheme::parameter_aware:
-      break;  // b already matches the integer loads
-    case Scheme::sequential:
-    case Scheme::joint:
-      finish_with_parameter_aware(out.loads);
-      break;
-  }
+  // Bandwidth in Hz. A given or equal split is returned exactly as given, not as a round trip
+  // through shares.
   for (std::size_t k = 0; k < K; ++k) {
-    // A given or equal split is returned exactly as given, not as a round trip through shares.
     if (scheme == Scheme::equal || (scheme == Scheme::bandwidth_aware && !bandwidth_in)) {
       out.bandwidth[k] = B / static_cast<double>(K);
     } else if (scheme == Scheme::bandwidth_aware) {
@@ -793,6 +742,20 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
     } else {
       out.bandwidth[k] = b[k] * B;
     }
+  }
+  for (std::size_t n = 0; n < N; ++n) {
+    out.relaxed_loads[n] = scheme == Scheme::parameter_aware
+                               ? static_cast<double>(out.loads[n]) : x[n] * L;
+  }
+  // worker_latency serves as scratch here; it is overwritten for the integer loads below.
+  out.relaxed_latency = evaluate(problem, out.relaxed_loads, out.bandwidth, out.worker_latency);
+
+  // Schemes that choose bandwidth re-balance it for the integer loads, so that every loaded
+  // worker still finishes together.
+  if (scheme == Scheme::sequential || scheme == Scheme::joint) {
+    for (std::size_t n = 0; n < N; ++n) x[n] = static_cast<double>(out.loads[n]) / L;
+    parameter_aware_bandwidth();
+    for (std::size_t k = 0; k < K; ++k) out.bandwidth[k] = b[k] * B;
   }
   std::vector<double> loads_double(N);
   for (std::size_t n = 0; n < N; ++n) loads_double[n] = static_cast<double>(out.loads[n]);

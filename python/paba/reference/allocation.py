@@ -77,16 +77,6 @@ def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> 
     )
 
 
-def latencies(inst: Instance, x: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Per-worker latency of loads x and bandwidth b (normalised); 0 for workers without load."""
-    xk = x[inst.group]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = xk * (inst.a / b + inst.e) + inst.f / b + inst.tau
-    t = np.where(b > 0, t, np.inf)
-    t = np.where(xk > 0, t, 0.0)
-    return float(t.max(initial=0.0)), t
-
-
 # ---------------------------------------------------------------------------------------------
 # Parameter-aware bandwidth allocation (docs/algorithms.md 3.3)
 
@@ -193,6 +183,18 @@ def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # Joint scheme, inner level (docs/algorithms.md 3.5): least bandwidth that carries the model by T
 
 
+def group_sums(inst: Instance, n: int, T: float, U: float, z: float) -> tuple[float, float, float]:
+    """G_n, G_n' and G_n'' of group n at the load x = U - z (U = U_n at this T), with every
+    y_k = u_k - e_k x formed from the slack as e_k (g_k + z), g_k = u_k / e_k - U."""
+    ks = inst.members(n)
+    a, e, f = inst.a[ks], inst.e[ks], inst.f[ks]
+    u = T - inst.tau[ks]
+    w = a * u + e * f
+    y = e * ((u / e - U) + z)
+    return (float(((f + a * (U - z)) / y).sum()), float((w / (y * y)).sum()),
+            float((2.0 * w * e / (y * y * y)).sum()))
+
+
 def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float, float]:
     """Load x_n(sigma) solving rho_n(x) = sigma, its slack z = U_n - x, and dx/dsigma.
 
@@ -227,9 +229,7 @@ def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[floa
         return U, 0.0, -math.sqrt((w[binding] / (e[binding] * e[binding])).sum())
     g1 = g2 = 0.0
     for _ in range(MAX_NEWTON):
-        y = e * (g + z)
-        g1 = (w / (y * y)).sum()
-        g2 = (2.0 * w * e / (y * y * y)).sum()
+        _, g1, g2 = group_sums(inst, n, T, U, z)
         # Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step left).
         step = 2.0 * g1 * (1.0 - sigma * math.sqrt(g1)) / g2
         if not step < 0.0 or -step <= 4.0 * EPS * z:
@@ -251,17 +251,12 @@ def participation_threshold(inst: Instance, n: int, T: float) -> float:
     u = T - inst.tau[ks]
     if not np.all(u > 0.0):
         return math.inf
-    a, e, f = inst.a[ks], inst.e[ks], inst.f[ks]
-    if not np.any(f > 0.0):
+    if not np.any(inst.f[ks] > 0.0):
         return 0.0
-    w = a * u + e * f
-    U = (u / e).min()
+    U = (u / inst.e[ks]).min()
     lo, hi, x = 0.0, U, 0.5 * U
     for _ in range(MAX_NEWTON):
-        y = u - e * x
-        G = ((f + a * x) / y).sum()
-        G1 = (w / (y * y)).sum()
-        G2 = (2.0 * w * e / (y * y * y)).sum()
+        G, G1, G2 = group_sums(inst, n, T, U, U - x)
         H = x * G1 - G
         if H > 0.0:
             hi = x
@@ -470,10 +465,10 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
     inst = normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
     K, N, L, B = inst.n_workers, n_groups, float(params), float(bandwidth)
     iterations, converged = 0, True
+
+    # Relaxed loads x (shares), their bandwidth b (shares) and the integer loads.
     if scheme == "equal":
         x = np.full(N, 1.0 / N)
-        b = np.full(K, 1.0 / K)
-        relaxed_latency = latencies(inst, x, b)[0]
         loads = equal_loads(N, L)
     elif scheme == "bandwidth_aware":
         b = np.full(K, 1.0 / K) if bandwidth_in is None else np.asarray(bandwidth_in) / B
@@ -481,45 +476,47 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         T, x, iterations, converged = fixed_rate_loads(inst, s, r)
         if not np.isfinite(T):
             return {"status": STATUS_INFEASIBLE}
-        relaxed_latency = latencies(inst, x, b)[0]
         loads = round_loads(inst, x, L, s, r)
     elif scheme == "parameter_aware":
         loads = (equal_loads(N, L) if loads_in is None
                  else np.asarray(loads_in, dtype=np.int64).copy())
         x = loads / L
         _, b, _, converged = parameter_aware(inst, x)
-        x = loads.astype(np.float64) / L
-        relaxed_latency = latencies(inst, x, b)[0]
     elif scheme == "sequential":
-        b = np.full(K, 1.0 / K)
-        s, r = rates(inst, b)
+        s, r = rates(inst, np.full(K, 1.0 / K))
         _, x, iterations, converged = fixed_rate_loads(inst, s, r)
         loads = round_loads(inst, x, L, s, r)
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
-        relaxed_latency = latencies(inst, x, b)[0]
     elif scheme == "joint":
         _, x, iterations, converged = joint(inst, tol)
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
-        relaxed_latency = latencies(inst, x, b)[0]
         loads = round_loads(inst, x, L, *rates(inst, b))
     else:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
 
-    if scheme in ("sequential", "joint"):
-        _, b, _, pa_converged = parameter_aware(inst, loads / L)
-        converged = converged and pa_converged
+    # Bandwidth in Hz; a given or equal split is returned exactly, not as a round trip through
+    # shares.
     if scheme == "equal" or (scheme == "bandwidth_aware" and bandwidth_in is None):
-        bandwidth_out = np.full(K, B / K)  # returned exactly, not as a round trip through shares
+        bandwidth_out = np.full(K, B / K)
     elif scheme == "bandwidth_aware":
         bandwidth_out = np.array(bandwidth_in, dtype=np.float64)
     else:
         bandwidth_out = b * B
+    relaxed_loads = loads.astype(np.float64) if scheme == "parameter_aware" else x * L
+    relaxed_latency = evaluate(beta, compute, alpha, tau, group, N, relaxed_loads, bandwidth_out)[0]
+
+    # Schemes that choose bandwidth re-balance it for the integer loads, so that every loaded
+    # worker still finishes together.
+    if scheme in ("sequential", "joint"):
+        _, b, _, pa_converged = parameter_aware(inst, loads / L)
+        converged = converged and pa_converged
+        bandwidth_out = b * B
     latency, worker_latency = evaluate(beta, compute, alpha, tau, group, N, loads, bandwidth_out)
     return {
         "loads": loads,
-        "relaxed_loads": x * L,
+        "relaxed_loads": relaxed_loads,
         "bandwidth": bandwidth_out,
         "worker_latency": worker_latency,
         "latency": latency,
