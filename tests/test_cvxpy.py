@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import paba
-from paba.testing import radio_system
+from paba import static_cell
 
 cp = pytest.importorskip("cvxpy")
 
@@ -72,7 +72,7 @@ def small_instances():
     yield "small_alpha", paba.System(rng.uniform(2, 40, 4), rng.uniform(1e-6, 1e-5, 4), 10**6,
                                      1e7, alpha=rng.uniform(0, 1e4, 4), tau=[0.1, 0, 0.2, 0])
     yield "hopeless_channel", paba.System([8, 8, 8, 8e4], [2e-6] * 4, 10**6, 1e7)
-    yield "default_cell", radio_system(6, seed=3)
+    yield "default_cell", static_cell(6, seed=3)
 
 
 INSTANCES = dict(small_instances())

@@ -25,12 +25,6 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, size: int) -
     return np.exp(rng.uniform(math.log(low), math.log(high), size))
 
 
-def radio_system(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 1e7,
-                 seed: int = 0) -> System:
-    """A static cell with the defaults of docs/algorithms.md section 5 (paba.static_cell)."""
-    return static_cell(n_workers, params=params, bandwidth=bandwidth, seed=seed)
-
-
 def _corpus_builders() -> dict[str, Callable[[], System]]:
     def seeded(seed):
         return np.random.default_rng(seed)
@@ -55,7 +49,7 @@ def _corpus_builders() -> dict[str, Callable[[], System]]:
         "compute_bound": lambda: System(_log_uniform(seeded(2), 0.01, 0.1, 12),
                                         _log_uniform(seeded(3), 1e-6, 1e-4, 12),
                                         params=10**6, bandwidth=1e8),
-        "default_cell": lambda: radio_system(20),
+        "default_cell": lambda: static_cell(20),
         "fewer_params_than_workers": lambda: random(10, 4, params=3, bandwidth=1e7),
         "single_parameter": lambda: random(5, 5, params=1, bandwidth=1e7),
         "groups_of_three": lambda: random(12, 6, params=10**6, bandwidth=1e7,
@@ -76,7 +70,7 @@ def _corpus_builders() -> dict[str, Callable[[], System]]:
                                              _log_uniform(seeded(18), 1e-6, 1e6, 16),
                                              params=10**3, bandwidth=1e7),
         "huge_model": lambda: random(20, 19, params=10**9, bandwidth=2e7),
-        "many_workers": lambda: radio_system(1000, params=10**8, seed=20),
+        "many_workers": lambda: static_cell(1000, params=10**8, seed=20),
     }
     return builders
 
