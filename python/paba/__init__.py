@@ -10,10 +10,12 @@
 
 from ._allocation import SCHEMES, Allocation, Latency, allocate, evaluate
 from ._radio import static_cell
+from ._scenario import Scenario
+from ._scheduler import Scheduler
 from ._system import System
 from ._validation import InfeasibleError
 
 __version__ = "0.1.0"
 
-__all__ = ["SCHEMES", "Allocation", "InfeasibleError", "Latency", "System", "allocate",
-           "evaluate", "static_cell", "__version__"]
+__all__ = ["SCHEMES", "Allocation", "InfeasibleError", "Latency", "Scenario", "Scheduler",
+           "System", "allocate", "evaluate", "static_cell", "__version__"]

@@ -3,7 +3,8 @@
 
 These are the project's defaults, not the paper's constants (which the paper does not list in
 full): they make realistic instances for the demonstration and the test corpus. The full
-scenario machinery (fading, shadowing, churn, the online scheduler) builds on the same numbers.
+scenario machinery (``paba.Scenario``: fading, shadowing; ``paba.Scheduler``: churn, the online
+scheduler) builds on the same numbers.
 """
 
 from __future__ import annotations
@@ -56,16 +57,15 @@ def static_cell(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 
         Total bandwidth in Hz.
     seed : int
         Seed of the NumPy generator that draws positions and CPU frequencies.
+
+    Notes
+    -----
+    The same as ``paba.Scenario(n_workers, params=params, bandwidth=bandwidth, seed=seed,
+    fading="none").system()``: the scenario's mean channel.
     """
     n_workers = positive_integer("n_workers", n_workers, maximum=10**9)
     bandwidth = positive_float("bandwidth", bandwidth)
-    rng = np.random.default_rng(seed)
-    distance = np.sqrt(rng.uniform(MIN_DISTANCE_M**2, CELL_RADIUS_M**2, n_workers))
-    gain = 10.0 ** (-path_loss_db(distance) / 10.0)
-    frequency = rng.uniform(*CPU_HZ_RANGE, n_workers)
-    return System.from_radio(
-        efficiency_down=spectral_efficiency(DOWNLINK_POWER_DBM, gain, bandwidth),
-        efficiency_up=spectral_efficiency(UPLINK_POWER_DBM, gain, bandwidth),
-        cpu_frequency=frequency, samples=np.full(n_workers, SAMPLES_PER_WORKER),
-        params=params, bandwidth=bandwidth, cycles_per_parameter=CYCLES_PER_PARAMETER,
-        bits_per_parameter=BITS_PER_PARAMETER)
+    from ._scenario import Scenario  # the scenario module builds on the constants above
+
+    return Scenario(n_workers=n_workers, params=params, bandwidth=bandwidth, seed=seed,
+                    fading="none").system()

@@ -1,0 +1,455 @@
+"""Wireless scenarios: a single cell whose channels produce one :class:`paba.System` per
+training iteration (docs/scenarios.md; the defaults are docs/algorithms.md section 5).
+
+A scenario fixes everything that does not change during training (the layout: distances, log-normal
+shadowing, CPU frequencies) and draws, iteration after iteration, the small-scale fading on top of
+it. Random numbers come from independent streams spawned from one seed, so that every allocation
+scheme, every channel-knowledge mode and every churn or jitter setting sees the same channels:
+
+- the layout uses ``np.random.default_rng(seed)`` (distances, then CPU frequencies, then shadowing;
+  the first two in the order :func:`paba.static_cell` has always used);
+- :data:`STREAMS` names the streams spawned by ``np.random.SeedSequence(seed).spawn``: the fading
+  of the channel, the churn of the workers, the jitter of their compute time and the error of the
+  channel estimates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+
+import numpy as np
+
+from ._radio import (
+    BITS_PER_PARAMETER,
+    CELL_RADIUS_M,
+    CPU_HZ_RANGE,
+    CYCLES_PER_PARAMETER,
+    DOWNLINK_POWER_DBM,
+    MIN_DISTANCE_M,
+    NOISE_DBM_PER_HZ,
+    SAMPLES_PER_WORKER,
+    UPLINK_POWER_DBM,
+    path_loss_db,
+    spectral_efficiency,
+)
+from ._system import System
+from ._validation import float_array, positive_float, positive_integer, readonly
+
+#: Small-scale fading models: ``"rayleigh"`` (|h|^2 ~ Exp(1)), ``"rician"`` (a line-of-sight
+#: component with K-factor ``k_factor``, mean power 1) and ``"none"`` (|h|^2 = 1: path loss and
+#: shadowing only, a static channel).
+FADING = ("rayleigh", "rician", "none")
+
+#: Independent random streams spawned from the seed, in spawn order.
+STREAMS = ("channel", "churn", "jitter", "estimation")
+
+#: Largest number of workers a scenario accepts.
+MAX_WORKERS = 10**9
+
+
+def _real(name: str, value, *, minimum: float | None = None, strict: bool = False,
+          maximum: float | None = None, strict_max: bool = False) -> float:
+    """A finite real number as a Python float, optionally bounded; booleans are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: must be a real number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name}: must be finite, got {value!r}")
+    if minimum is not None and (result <= minimum if strict else result < minimum):
+        relation = "above" if strict else "at least"
+        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {value!r}")
+    if maximum is not None and (result >= maximum if strict_max else result > maximum):
+        relation = "below" if strict_max else "at most"
+        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {value!r}")
+    return result
+
+
+def _seed(value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"seed: must be a non-negative integer, got {value!r}")
+    if int(value) < 0:
+        raise ValueError(f"seed: must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def efficiency(power_dbm: float, gain, bandwidth: float,
+               noise_dbm_per_hz: float = NOISE_DBM_PER_HZ) -> np.ndarray:
+    """Spectral efficiency log2(1 + SNR) in bit/s/Hz.
+
+    SNR = (P / B) g / N0: the transmit power P (dBm) spread evenly over the whole band of B Hz,
+    so that a worker's rate B_k log2(1 + SNR) is linear in its bandwidth B_k; g is the linear
+    channel gain (path loss, shadowing and fading) and N0 the noise PSD (dBm/Hz).
+
+    Where 1 + SNR rounds to 1 (an SNR below about 1e-16, a fade far deeper than any the default
+    scenario draws), the first-order value SNR / ln 2 keeps the efficiency positive.
+    """
+    gain = np.asarray(gain, dtype=np.float64)
+    if noise_dbm_per_hz == NOISE_DBM_PER_HZ:
+        # The same operations as static_cell always used, so that its systems stay bit for bit.
+        result = spectral_efficiency(power_dbm, gain, bandwidth)
+    else:
+        psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
+        noise_w_per_hz = 10.0 ** ((noise_dbm_per_hz - 30.0) / 10.0)
+        result = np.log2(1.0 + psd_w_per_hz * gain / noise_w_per_hz)
+    if np.any(result == 0):
+        psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
+        noise_w_per_hz = 10.0 ** ((noise_dbm_per_hz - 30.0) / 10.0)
+        snr = psd_w_per_hz * gain / noise_w_per_hz
+        result = np.where(result == 0, snr / math.log(2.0), result)
+    return result
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scenario:
+    """A single cell: K workers around one edge server, their channels and their compute.
+
+    Every field is validated on construction (a ``ValueError`` whose message starts with the
+    field's name); arrays are stored as read-only float64 copies. ``dataclasses.replace`` (or
+    :meth:`replace`) makes a changed copy. The defaults are docs/algorithms.md section 5 (this
+    project's defaults, not the paper's constants), with Rayleigh block fading.
+
+    Parameters
+    ----------
+    n_workers : int, default 20
+        Number of workers K (one group each).
+    params : int, default 10**6
+        Model size L in parameters.
+    bandwidth : float, default 10e6
+        Total bandwidth B of the shared pool in Hz.
+    cell_radius : float, default 500
+        Cell radius in metres.
+    min_distance : float, default 50
+        Smallest distance of a worker from the server in metres; below ``cell_radius``.
+    distances : array_like, shape (K,), optional
+        Given distances of the workers from the server in metres, each in
+        [min_distance, cell_radius]. Default: drawn uniformly in the annulus (the density of the
+        distance grows linearly with it). The model depends on positions only through distances.
+    shadowing_std_db : float, default 0
+        Standard deviation in dB of log-normal shadowing, drawn once per worker with the layout
+        (large-scale, constant during training). 0 turns it off.
+    fading : {"rayleigh", "rician", "none"}, default "rayleigh"
+        Small-scale block fading of unit mean power, redrawn every iteration; see :data:`FADING`.
+    k_factor : float, default 1
+        Rician K-factor (linear power ratio of the line-of-sight component to the scattered one),
+        used when ``fading == "rician"``. Non-negative; 0 is Rayleigh.
+    fading_correlation : float, default 0
+        Correlation in [0, 1) of the scattered component from one iteration to the next
+        (first-order Gauss-Markov); 0 is independent block fading as in the paper.
+    noise_dbm_per_hz : float, default -174
+        Noise power spectral density in dBm/Hz.
+    downlink_power_dbm, uplink_power_dbm : float, default 30 and 23
+        Transmit power of the server and of each worker in dBm, spread over the whole band.
+    cpu_frequency_range : (float, float), default (1e8, 1e9)
+        Range in Hz (cycles per second) of the uniformly drawn CPU frequencies; low <= high.
+    cpu_frequencies : array_like, shape (K,), optional
+        Given CPU frequencies in Hz; replace the drawn ones.
+    samples : float or array_like of shape (K,), default 100
+        Training samples each worker uses per iteration (D_k).
+    cycles_per_parameter : float, default 20
+        CPU cycles per parameter per sample (C).
+    bits_per_parameter : float, default 32
+        Bits q that encode one parameter.
+    seed : int, default 0
+        Non-negative seed of the layout and of every random stream (:data:`STREAMS`).
+
+    Notes
+    -----
+    Down- and uplink see the same channel gain in an iteration (a reciprocal channel); they
+    differ in transmit power. A worker's gain is g_k = 10^(-(PL(d_k) + S_k) / 10) |h_k|^2 with
+    the path loss PL(d) = 128.1 + 37.6 log10(d / 1 km) dB, the shadowing S_k ~ N(0, sigma^2) dB
+    and the fading power |h_k|^2.
+    """
+
+    n_workers: int = 20
+    params: int = 10**6
+    bandwidth: float = 10e6
+    cell_radius: float = CELL_RADIUS_M
+    min_distance: float = MIN_DISTANCE_M
+    distances: np.ndarray | None = None
+    shadowing_std_db: float = 0.0
+    fading: str = "rayleigh"
+    k_factor: float = 1.0
+    fading_correlation: float = 0.0
+    noise_dbm_per_hz: float = NOISE_DBM_PER_HZ
+    downlink_power_dbm: float = DOWNLINK_POWER_DBM
+    uplink_power_dbm: float = UPLINK_POWER_DBM
+    cpu_frequency_range: tuple[float, float] = CPU_HZ_RANGE
+    cpu_frequencies: np.ndarray | None = None
+    samples: float | np.ndarray = SAMPLES_PER_WORKER
+    cycles_per_parameter: float = CYCLES_PER_PARAMETER
+    bits_per_parameter: float = BITS_PER_PARAMETER
+    seed: int = 0
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        K = positive_integer("n_workers", self.n_workers, maximum=MAX_WORKERS)
+        set_(self, "n_workers", K)
+        set_(self, "params", positive_integer("params", self.params))
+        set_(self, "bandwidth", positive_float("bandwidth", self.bandwidth))
+        set_(self, "cell_radius", positive_float("cell_radius", self.cell_radius))
+        min_distance = positive_float("min_distance", self.min_distance)
+        if min_distance >= self.cell_radius:
+            raise ValueError(f"min_distance: must be below cell_radius ({self.cell_radius:g} m), "
+                             f"got {min_distance:g}")
+        set_(self, "min_distance", min_distance)
+        if self.distances is not None:
+            distances = float_array("distances", self.distances, size=K, positive=True)
+            if np.any(distances < min_distance) or np.any(distances > self.cell_radius):
+                raise ValueError(f"distances: must lie in [min_distance, cell_radius] = "
+                                 f"[{min_distance:g}, {self.cell_radius:g}] m")
+            set_(self, "distances", distances)
+        set_(self, "shadowing_std_db", _real("shadowing_std_db", self.shadowing_std_db,
+                                             minimum=0.0))
+        if self.fading not in FADING:
+            raise ValueError(f"fading: must be one of {FADING}, got {self.fading!r}")
+        set_(self, "k_factor", _real("k_factor", self.k_factor, minimum=0.0))
+        set_(self, "fading_correlation", _real("fading_correlation", self.fading_correlation,
+                                               minimum=0.0, maximum=1.0, strict_max=True))
+        for name in ("noise_dbm_per_hz", "downlink_power_dbm", "uplink_power_dbm"):
+            set_(self, name, _real(name, getattr(self, name), minimum=-400.0, maximum=400.0))
+        try:
+            low, high = self.cpu_frequency_range
+        except (TypeError, ValueError):
+            raise ValueError(f"cpu_frequency_range: must be a pair (low, high) in Hz, got "
+                             f"{self.cpu_frequency_range!r}") from None
+        low = positive_float("cpu_frequency_range", low)
+        high = positive_float("cpu_frequency_range", high)
+        if low > high:
+            raise ValueError(f"cpu_frequency_range: low ({low:g} Hz) must not exceed high "
+                             f"({high:g} Hz)")
+        set_(self, "cpu_frequency_range", (low, high))
+        if self.cpu_frequencies is not None:
+            set_(self, "cpu_frequencies", float_array("cpu_frequencies", self.cpu_frequencies,
+                                                      size=K, positive=True))
+        if np.ndim(self.samples) == 0:
+            set_(self, "samples", positive_float("samples", self.samples))
+        else:
+            set_(self, "samples", float_array("samples", self.samples, size=K, positive=True))
+        set_(self, "cycles_per_parameter",
+             positive_float("cycles_per_parameter", self.cycles_per_parameter))
+        set_(self, "bits_per_parameter",
+             positive_float("bits_per_parameter", self.bits_per_parameter))
+        set_(self, "seed", _seed(self.seed))
+        self._draw_layout()
+
+    def _draw_layout(self) -> None:
+        K = self.n_workers
+        rng = np.random.default_rng(self.seed)
+        # Draw all three every time, in a fixed order, so that giving one of them does not move
+        # the draws of the others (and static_cell's distances and frequencies stay the same).
+        drawn_distance = np.sqrt(rng.uniform(self.min_distance**2, self.cell_radius**2, K))
+        drawn_frequency = rng.uniform(*self.cpu_frequency_range, K)
+        shadowing = self.shadowing_std_db * rng.standard_normal(K)
+        distance = drawn_distance if self.distances is None else np.array(self.distances)
+        frequency = drawn_frequency if self.cpu_frequencies is None else np.array(
+            self.cpu_frequencies)
+        if self.shadowing_std_db > 0:
+            gain = 10.0 ** (-(path_loss_db(distance) + shadowing) / 10.0)
+        else:
+            gain = 10.0 ** (-path_loss_db(distance) / 10.0)
+        samples = np.broadcast_to(np.asarray(self.samples, dtype=np.float64), (K,))
+        work = self.cycles_per_parameter * samples
+        set_ = object.__setattr__
+        set_(self, "_distance", readonly(distance))
+        set_(self, "_frequency", readonly(frequency))
+        set_(self, "_shadowing", readonly(shadowing))
+        set_(self, "_path_gain", readonly(gain))
+        set_(self, "_compute", readonly(work / frequency))
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def default(cls, **changes) -> Scenario:
+        """docs/algorithms.md section 5: 20 workers in a 500 m cell (50 m or more from the
+        server), 10 MHz, Rayleigh block fading, -174 dBm/Hz noise, 23 dBm uplink and 30 dBm
+        downlink, CPUs uniform in [0.1, 1] GHz, 100 samples, 20 cycles per parameter per sample,
+        32 bits per parameter, a 10^6-parameter model; ``changes`` override fields."""
+        return cls(**changes)
+
+    def replace(self, **changes) -> Scenario:
+        """A new, validated Scenario with some fields changed."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"replace: unknown fields {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """The fields as JSON-ready Python values (arrays as lists)."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.tolist() if isinstance(value, np.ndarray) else (
+                list(value) if isinstance(value, tuple) else value)
+        return out
+
+    # -- the layout ---------------------------------------------------------------------------
+
+    distance = property(lambda self: self._distance,
+                        doc="Distance of each worker from the server in metres, shape (K,).")
+    cpu_frequency = property(lambda self: self._frequency,
+                             doc="CPU frequency of each worker in Hz, shape (K,).")
+    shadowing_db = property(lambda self: self._shadowing,
+                            doc="Log-normal shadowing of each worker in dB, shape (K,) "
+                                "(zeros without shadowing).")
+    path_gain = property(lambda self: self._path_gain,
+                         doc="Linear large-scale gain 10^(-(PL + S) / 10) of each worker, "
+                             "shape (K,): the mean channel gain, before fading.")
+    compute_per_parameter = property(
+        lambda self: self._compute,
+        doc="Compute time per parameter C D_k / f_k of each worker in seconds, shape (K,).")
+
+    # -- random streams and channels ----------------------------------------------------------
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """Fresh generators of the named streams (:data:`STREAMS`), spawned from the seed."""
+        children = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
+        return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children,
+                                                                         strict=True)}
+
+    def channel(self, rng: np.random.Generator | None = None) -> Channel:
+        """A fresh channel process: :meth:`Channel.draw` gives the gains iteration by iteration.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator, optional
+            Default: the scenario's ``"channel"`` stream, from its first draw.
+        """
+        return Channel(self, self.generators()["channel"] if rng is None else rng)
+
+    def draw_gains(self, iterations: int | None = None) -> np.ndarray:
+        """Channel gains (linear) of the first iterations of a fresh channel process.
+
+        Returns shape (K,) for ``iterations=None`` (the first iteration), else
+        (iterations, K). The same seed always gives the same gains, whether drawn at once or
+        iteration by iteration.
+        """
+        return self.channel().draw(iterations)
+
+    # -- radio to allocation model ------------------------------------------------------------
+
+    def efficiencies(self, gain=None) -> tuple[np.ndarray, np.ndarray]:
+        """Download and upload spectral efficiencies in bit/s/Hz for linear channel gains.
+
+        Parameters
+        ----------
+        gain : array_like, optional
+            Linear channel gains of any shape (typically (K,) or (iterations, K)); default: the
+            mean channel :attr:`path_gain`.
+
+        Returns
+        -------
+        (efficiency_down, efficiency_up) : ndarrays shaped like ``gain``
+            log2(1 + SNR) with the server's and the workers' transmit power spread over the band.
+        """
+        gain = self._path_gain if gain is None else np.asarray(gain, dtype=np.float64)
+        down = efficiency(self.downlink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
+        up = efficiency(self.uplink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
+        return down, up
+
+    def beta(self, gain=None) -> np.ndarray:
+        """Communication cost per parameter q (1/e_down + 1/e_up) in seconds x Hz, shaped like
+        ``gain`` (default: the mean channel)."""
+        down, up = self.efficiencies(gain)
+        with np.errstate(over="ignore"):
+            return self.bits_per_parameter * (1.0 / down + 1.0 / up)
+
+    def system(self, gain=None, *, workers=None) -> System:
+        """The :class:`paba.System` of one iteration (via :meth:`System.from_radio`).
+
+        Parameters
+        ----------
+        gain : array_like, shape (K,), optional
+            Linear channel gains of this iteration; default: the mean channel (no fading).
+        workers : array_like of bool (K,) or of int, optional
+            The workers taking part (a mask or indices); default: all. The System's workers are
+            these, in increasing index order.
+        """
+        gain = self._path_gain if gain is None else float_array("gain", gain,
+                                                                size=self.n_workers,
+                                                                positive=True)
+        select = slice(None) if workers is None else self._select("workers", workers)
+        down, up = self.efficiencies(gain[select])
+        samples = np.broadcast_to(np.asarray(self.samples, dtype=np.float64), (self.n_workers,))
+        return System.from_radio(
+            efficiency_down=down, efficiency_up=up, cpu_frequency=self._frequency[select],
+            samples=samples[select], params=self.params, bandwidth=self.bandwidth,
+            cycles_per_parameter=self.cycles_per_parameter,
+            bits_per_parameter=self.bits_per_parameter)
+
+    def _select(self, name: str, workers) -> np.ndarray:
+        workers = np.asarray(workers)
+        K = self.n_workers
+        if workers.dtype == bool:
+            if workers.shape != (K,):
+                raise ValueError(f"{name}: a mask must have shape ({K},), got {workers.shape}")
+            index = np.flatnonzero(workers)
+        elif workers.dtype.kind in "iu" and workers.ndim == 1:
+            index = np.unique(workers)
+            if index.size and (index[0] < 0 or index[-1] >= K):
+                raise ValueError(f"{name}: indices must be in 0..{K - 1}")
+        else:
+            raise ValueError(f"{name}: must be a boolean mask or an array of worker indices")
+        if index.size == 0:
+            raise ValueError(f"{name}: at least one worker must take part")
+        return index
+
+    def __repr__(self) -> str:
+        return (f"Scenario(n_workers={self.n_workers}, params={self.params}, "
+                f"bandwidth={self.bandwidth:g} Hz, fading={self.fading!r}, seed={self.seed})")
+
+
+class Channel:
+    """The block-fading channel of a scenario, drawn iteration after iteration.
+
+    Created by :meth:`Scenario.channel`. The fading power |h|^2 has mean 1: Rayleigh
+    h ~ CN(0, 1); Rician h = sqrt(K / (K + 1)) + sqrt(1 / (K + 1)) s with s ~ CN(0, 1); none
+    h = 1. With ``fading_correlation`` rho > 0 the scattered part follows
+    s_t = rho s_(t-1) + sqrt(1 - rho^2) w_t (each s_t still CN(0, 1)).
+    """
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        self.scenario = scenario
+        self._rng = rng
+        self._scattered = None  # s of the last iteration drawn, for correlated fading
+        self.iteration = 0      # iterations drawn so far
+
+    def fading_power(self, iterations: int | None = None) -> np.ndarray:
+        """|h|^2 of the next iteration (shape (K,)) or the next ``iterations`` (shape
+        (iterations, K)); dimensionless, mean 1."""
+        scenario = self.scenario
+        n = 1 if iterations is None else positive_integer("iterations", iterations,
+                                                          maximum=10**9)
+        K = scenario.n_workers
+        self.iteration += n
+        if scenario.fading == "none":
+            power = np.ones((n, K))
+        else:
+            # Complex normals as pairs of real ones: one pass over the stream, the same numbers
+            # whether drawn all at once or iteration by iteration.
+            pairs = self._rng.standard_normal((n, K, 2))
+            w = (pairs[..., 0] + 1j * pairs[..., 1]) * math.sqrt(0.5)
+            rho = scenario.fading_correlation
+            if rho > 0:
+                innovation = math.sqrt(1.0 - rho * rho)
+                s = np.empty_like(w)
+                previous = self._scattered
+                for t in range(n):
+                    s[t] = w[t] if previous is None else rho * previous + innovation * w[t]
+                    previous = s[t]
+                self._scattered = previous
+            else:
+                s = w
+            if scenario.fading == "rician":
+                k = scenario.k_factor
+                h = math.sqrt(k / (k + 1.0)) + math.sqrt(1.0 / (k + 1.0)) * s
+            else:
+                h = s
+            power = h.real**2 + h.imag**2
+        return power[0] if iterations is None else power
+
+    def draw(self, iterations: int | None = None) -> np.ndarray:
+        """Linear channel gains path_gain x |h|^2 of the next iteration (shape (K,)) or the next
+        ``iterations`` (shape (iterations, K))."""
+        return self.scenario.path_gain * self.fading_power(iterations)

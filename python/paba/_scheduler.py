@@ -1,0 +1,545 @@
+"""The online scheduler: re-allocate parameters and bandwidth every training iteration as the
+channels of a :class:`paba.Scenario` fade, and charge each allocation the latency of the channel
+that really was (docs/scenarios.md).
+
+Two paths give the same numbers:
+
+- iterating over a :class:`Scheduler` solves one iteration at a time with :func:`paba.allocate`
+  (warm-started from the previous iteration where the solver supports it) and yields an
+  :class:`IterationRecord` per iteration;
+- :meth:`Scheduler.run` with ``batch=True`` draws the channels of many iterations at once and
+  solves them with ``paba.allocate_batch``, then evaluates the realised latencies vectorised in
+  NumPy: the route to thousands of iterations of thousands of workers.
+
+Both draw their random numbers from the scenario's named streams in the same order (one row of
+K numbers per iteration and per stream), so they see identical channels, churn, jitter and
+estimation errors, and so does every scheme for the same scenario seed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._allocation import SCHEMES, Allocation, allocate, evaluate
+from ._scenario import Scenario
+from ._system import System
+from ._validation import positive_integer, readonly, tolerance
+
+#: Channel-state-information modes: the allocator sees the true channel of this iteration
+#: (``"perfect"``), the true channel of ``delay`` iterations ago (``"delayed"``), or an estimate
+#: with log-normal error of ``csi_error_db`` dB standard deviation (``"noisy"``).
+CSI_MODES = ("perfect", "delayed", "noisy")
+
+#: Distributions of the compute-time jitter factor, both of mean 1: ``"lognormal"``
+#: exp(sigma z - sigma^2 / 2) with z ~ N(0, 1) and sigma = ``jitter``; ``"uniform"`` on
+#: [1 - jitter, 1 + jitter] (``jitter`` < 1).
+JITTER_DISTRIBUTIONS = ("lognormal", "uniform")
+
+#: What :class:`History` keeps: ``"full"`` adds the (iterations, K) arrays of loads, bandwidth
+#: and phase latencies to the per-iteration summaries of ``"summary"``.
+RECORD_MODES = ("full", "summary")
+
+#: Elements (iterations x workers) per chunk of the batch path: bounds its working memory to a
+#: few tens of MB whatever the run's size.
+CHUNK_ELEMENTS = 1 << 20
+
+
+def phase_latencies(loads, bandwidth, efficiency_down, efficiency_up, compute,
+                    bits_per_parameter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Download, compute and upload seconds of each worker, vectorised over any leading shape.
+
+    download = q L_k / (B_k e_down_k), compute = c_k L_k, upload = q L_k / (B_k e_up_k), with
+    loads L in parameters, bandwidth B in Hz, efficiencies e in bit/s/Hz, compute c in seconds per
+    parameter and q bits per parameter. A worker without load takes no time (0 in every phase);
+    one with load but no bandwidth takes forever (inf). One worker per group: L_k is the load of
+    worker k's own block.
+
+    Returns
+    -------
+    (download, compute, upload) : ndarrays of float64 shaped like ``loads``, in seconds
+    """
+    loads = np.asarray(loads, dtype=np.float64)
+    bandwidth = np.asarray(bandwidth, dtype=np.float64)
+    bits = bits_per_parameter * loads
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        download = np.where(loads > 0, bits / (bandwidth * efficiency_down), 0.0)
+        upload = np.where(loads > 0, bits / (bandwidth * efficiency_up), 0.0)
+    return download, np.asarray(compute) * loads, upload
+
+
+@dataclass(frozen=True, eq=False)
+class IterationRecord:
+    """What happened in one iteration (arrays are per worker of the scenario, shape (K,)).
+
+    Attributes
+    ----------
+    iteration : int
+        0-based index of the iteration.
+    allocation : Allocation or None
+        The allocator's answer over the present workers (in increasing index order); None when
+        no worker was present.
+    present : ndarray of bool
+        Workers available in this iteration.
+    loads : ndarray of int64
+        Parameters of each worker's block (0 for absent workers).
+    bandwidth : ndarray of float64
+        Hz of each worker (0 for absent workers).
+    download, compute, upload : ndarray of float64
+        Realised seconds of each phase of each worker on the true channel and with the jittered
+        compute time (0 without load).
+    latency : float
+        Realised iteration latency in seconds (the slowest loaded worker); NaN without workers.
+    planned_latency : float
+        The latency the allocator expected from its channel knowledge and the compute profile.
+    gain, known_gain : ndarray of float64
+        The true linear channel gains of the iteration, and those the allocator used.
+    """
+
+    iteration: int
+    allocation: Allocation | None
+    present: np.ndarray
+    loads: np.ndarray
+    bandwidth: np.ndarray
+    download: np.ndarray
+    compute: np.ndarray
+    upload: np.ndarray
+    latency: float
+    planned_latency: float
+    gain: np.ndarray
+    known_gain: np.ndarray
+
+
+class History:
+    """Per-iteration records of a scheduler run, in NumPy arrays.
+
+    Attributes
+    ----------
+    scheme : str
+    record : {"full", "summary"}
+    completed : int
+        Iterations recorded so far.
+    latency, planned_latency, relaxed_latency : ndarray of float64, shape (iterations,)
+        Realised, expected and relaxed (pre-rounding) iteration latency in seconds; NaN for an
+        iteration without workers (and for iterations not run yet).
+    active, present_count : ndarray of int64, shape (iterations,)
+        Workers given load, and workers available.
+    present : ndarray of bool, shape (iterations, K)            (``record="full"`` only)
+    loads : ndarray of int64, shape (iterations, K)             (``record="full"`` only)
+    bandwidth, download, compute, upload : ndarray of float64, shape (iterations, K)
+        Hz and realised seconds per phase of every worker       (``record="full"`` only)
+
+    Notes
+    -----
+    Memory: ``"full"`` needs about 41 bytes per worker and iteration (400 MB for 10,000
+    iterations of 1,000 workers); ``"summary"`` about 40 bytes per iteration.
+    """
+
+    _FULL = (("present", bool), ("loads", np.int64), ("bandwidth", np.float64),
+             ("download", np.float64), ("compute", np.float64), ("upload", np.float64))
+
+    def __init__(self, scheme: str, iterations: int, n_workers: int, record: str):
+        self.scheme = scheme
+        self.record = record
+        self.completed = 0
+        self.latency = np.full(iterations, np.nan)
+        self.planned_latency = np.full(iterations, np.nan)
+        self.relaxed_latency = np.full(iterations, np.nan)
+        self.active = np.zeros(iterations, dtype=np.int64)
+        self.present_count = np.zeros(iterations, dtype=np.int64)
+        for name, dtype in self._FULL:
+            setattr(self, name, np.zeros((iterations, n_workers), dtype=dtype)
+                    if record == "full" else None)
+
+    def _store(self, rows: slice, *, latency, planned, relaxed, present, loads, bandwidth,
+               download, compute, upload) -> None:
+        self.latency[rows] = latency
+        self.planned_latency[rows] = planned
+        self.relaxed_latency[rows] = relaxed
+        self.active[rows] = np.count_nonzero(loads, axis=-1)
+        self.present_count[rows] = np.count_nonzero(present, axis=-1)
+        if self.record == "full":
+            for name, value in (("present", present), ("loads", loads),
+                                ("bandwidth", bandwidth), ("download", download),
+                                ("compute", compute), ("upload", upload)):
+                getattr(self, name)[rows] = value
+        self.completed = rows.stop
+
+    def summary(self) -> dict:
+        """Statistics of the realised iteration latency over the iterations run, in seconds:
+        mean, median, p95 (95th percentile), max, the mean planned latency, the mean number of
+        active and present workers, and the number of iterations without workers (skipped)."""
+        latency = self.latency[:self.completed]
+        ran = latency[~np.isnan(latency)]
+        out = {"iterations": int(self.completed), "skipped": int(latency.size - ran.size)}
+        if ran.size == 0:
+            nan = float("nan")
+            return out | dict(mean=nan, median=nan, p95=nan, max=nan, planned_mean=nan,
+                              mean_active=nan, mean_present=nan)
+        planned = self.planned_latency[:self.completed]
+        return out | dict(
+            mean=float(ran.mean()), median=float(np.median(ran)),
+            p95=float(np.percentile(ran, 95)), max=float(ran.max()),
+            planned_mean=float(np.nanmean(planned)),
+            mean_active=float(self.active[:self.completed].mean()),
+            mean_present=float(self.present_count[:self.completed].mean()))
+
+    def __repr__(self) -> str:
+        return (f"History(scheme={self.scheme!r}, completed={self.completed}, "
+                f"record={self.record!r})")
+
+
+def _real_in(name: str, value, low: float, high: float, *, open_high: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: must be a real number, got {value!r}")
+    result = float(value)
+    if not (math.isfinite(result) and low <= result and (result < high if open_high
+                                                          else result <= high)):
+        bracket = ")" if open_high else "]"
+        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got {value!r}")
+    return result
+
+
+def _allocate_batch_loop(beta, compute, params, bandwidth, *, scheme="joint", method="auto",
+                         offsets=None, n_threads=1, tol=1e-9, backend=None):
+    """The subset of the ``paba.allocate_batch`` contract the scheduler uses, one
+    :func:`paba.allocate` call per instance: the batch path's fallback where the batch API is
+    missing (same answers, no speed-up)."""
+    del method, n_threads
+    beta = np.asarray(beta, dtype=np.float64)
+    compute = np.asarray(compute, dtype=np.float64)
+    if offsets is None:
+        M, K = beta.shape
+        offsets = np.arange(0, (M + 1) * K, K)
+        flat_beta, flat_compute = beta.ravel(), compute.ravel()
+    else:
+        flat_beta, flat_compute = beta, compute
+    M = len(offsets) - 1
+    loads = np.zeros(flat_beta.size, dtype=np.int64)
+    width = np.zeros(flat_beta.size)
+    latency, relaxed = np.empty(M), np.empty(M)
+    for i in range(M):
+        rows = slice(offsets[i], offsets[i + 1])
+        system = System(flat_beta[rows], flat_compute[rows], params=params,
+                        bandwidth=bandwidth)
+        result = allocate(system, scheme, backend=backend, tol=tol)
+        loads[rows], width[rows] = result.loads, result.bandwidth
+        latency[i], relaxed[i] = result.latency, result.relaxed_latency
+
+    class _Result:
+        pass
+
+    out = _Result()
+    out.loads = loads.reshape(beta.shape)
+    out.bandwidth = width.reshape(beta.shape)
+    out.latency, out.relaxed_latency = latency, relaxed
+    return out
+
+
+def _batch_allocator():
+    """``allocate_batch`` of the allocation module, or None where it does not exist yet."""
+    from . import _allocation
+    return getattr(_allocation, "allocate_batch", None)
+
+
+class Scheduler:
+    """Re-allocate every training iteration of a scenario with one scheme.
+
+    Iterating yields one :class:`IterationRecord` per iteration and fills :attr:`history`;
+    :meth:`run` runs all iterations (optionally through the batch API) and returns the
+    :class:`History`. Every iteration: draw the true channel; decide which workers are present;
+    allocate with the scheme on the channel the allocator knows, over the present workers; charge
+    the allocation the latency of the true channel with each worker's compute time scaled by its
+    jitter factor (:func:`paba.evaluate`).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cell, its channels and its seed (the random streams of :data:`paba._scenario.STREAMS`).
+    scheme : str, default "joint"
+        One of :data:`paba.SCHEMES`.
+    iterations : int, default 100
+        Training iterations to run.
+    csi : {"perfect", "delayed", "noisy"}, default "perfect"
+        Channel state information of the allocator (:data:`CSI_MODES`).
+    delay : int, default 1
+        Iterations of delay for ``csi="delayed"``. Before the first measurement arrives
+        (iteration < delay) the allocator uses the mean channel (path loss and shadowing).
+    csi_error_db : float, default 2
+        Standard deviation in dB of the log-normal error of the estimated gain for
+        ``csi="noisy"``: known gain = true gain x 10^(csi_error_db z / 10), z ~ N(0, 1).
+    availability : float, default 1
+        Probability in [0, 1] that a worker is present in an iteration (independently).
+    trace : array_like of bool, shape (iterations, K), optional
+        Given presence of each worker in each iteration; replaces ``availability``.
+    jitter : float, default 0
+        Spread of the compute-time factor (realised compute time = profile x factor): the sigma
+        of a mean-one log-normal, or the half-width of a uniform factor around 1 (below 1).
+    jitter_distribution : {"lognormal", "uniform"}, default "lognormal"
+    record : {"full", "summary"}, default "full"
+        Whether :attr:`history` keeps per-worker arrays (:data:`RECORD_MODES`).
+    warm_start : bool, default True
+        Pass the previous allocation to :func:`paba.allocate` (``previous=``) for the joint
+        scheme when the set of present workers has not changed, where ``allocate`` supports it.
+    method : str, default "auto"
+        Joint-scheme method passed on to the allocator where it supports one.
+    tol : float, default 1e-9
+        Relative tolerance of the joint scheme.
+    backend : {"native", "reference"}, optional
+        Backend of the per-iteration path (default: ``PABA_BACKEND`` or native).
+    n_threads : int, default 1
+        Threads of the batch path.
+
+    Notes
+    -----
+    Absent workers get no load, no bandwidth and no time: the System of an iteration is built
+    from the present workers only and its answer is scattered back to the scenario's K workers.
+    An iteration without any present worker is skipped (latency NaN, left out of the summary).
+    """
+
+    def __init__(self, scenario: Scenario, scheme: str = "joint", *, iterations: int = 100,
+                 csi: str = "perfect", delay: int = 1, csi_error_db: float = 2.0,
+                 availability: float = 1.0, trace=None, jitter: float = 0.0,
+                 jitter_distribution: str = "lognormal", record: str = "full",
+                 warm_start: bool = True, method: str = "auto", tol: float = 1e-9,
+                 backend: str | None = None, n_threads: int = 1):
+        if not isinstance(scenario, Scenario):
+            raise ValueError(f"scenario: must be a paba.Scenario, got {type(scenario).__name__}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+        self.scenario = scenario
+        self.scheme = scheme
+        self.iterations = positive_integer("iterations", iterations, maximum=10**9)
+        if csi not in CSI_MODES:
+            raise ValueError(f"csi: must be one of {CSI_MODES}, got {csi!r}")
+        self.csi = csi
+        self.delay = positive_integer("delay", delay, maximum=10**9)
+        self.csi_error_db = _real_in("csi_error_db", csi_error_db, 0.0, 100.0)
+        self.availability = _real_in("availability", availability, 0.0, 1.0)
+        K = scenario.n_workers
+        if trace is not None:
+            array = np.asarray(trace)
+            if array.dtype != bool:
+                raise ValueError(f"trace: must be an array of booleans, got {array.dtype}")
+            if array.shape != (self.iterations, K):
+                raise ValueError(f"trace: must have shape (iterations, K) = "
+                                 f"({self.iterations}, {K}), got {array.shape}")
+            trace = readonly(array.copy())
+        self.trace = trace
+        if jitter_distribution not in JITTER_DISTRIBUTIONS:
+            raise ValueError(f"jitter_distribution: must be one of {JITTER_DISTRIBUTIONS}, "
+                             f"got {jitter_distribution!r}")
+        self.jitter_distribution = jitter_distribution
+        if jitter_distribution == "uniform":
+            self.jitter = _real_in("jitter", jitter, 0.0, 1.0, open_high=True)
+        else:
+            self.jitter = _real_in("jitter", jitter, 0.0, 10.0)
+        if record not in RECORD_MODES:
+            raise ValueError(f"record: must be one of {RECORD_MODES}, got {record!r}")
+        self.record = record
+        self.warm_start = bool(warm_start)
+        if method not in ("auto", "exact", "bisection"):
+            raise ValueError(f"method: must be one of ('auto', 'exact', 'bisection'), "
+                             f"got {method!r}")
+        self.method = method
+        self.tol = tolerance("tol", tol)
+        self.backend = backend
+        self.n_threads = positive_integer("n_threads", n_threads, maximum=1024)
+        self.history = History(scheme, self.iterations, K, record)
+
+    # -- the random inputs of an iteration, shared by both paths ------------------------------
+
+    def _inputs(self):
+        """A function drawing the next ``n`` iterations' (true gains, known gains, presence,
+        jitter factors), each of shape (n, K), from fresh streams."""
+        scenario = self.scenario
+        streams = scenario.generators()
+        channel = scenario.channel(streams["channel"])
+        K = scenario.n_workers
+        past = deque(maxlen=self.delay)  # true gains of the last `delay` iterations
+        state = {"start": 0}
+
+        def draw(n: int):
+            start = state["start"]
+            state["start"] = start + n
+            gain = channel.draw(n)
+            if self.csi == "perfect":
+                known = gain
+            elif self.csi == "noisy":
+                error = streams["estimation"].standard_normal((n, K))
+                known = gain * 10.0 ** (self.csi_error_db * error / 10.0)
+            else:
+                known = np.empty_like(gain)
+                for t in range(n):
+                    known[t] = (past[0] if len(past) == self.delay else scenario.path_gain)
+                    past.append(gain[t])
+            if self.trace is not None:
+                present = np.array(self.trace[start:start + n])
+            elif self.availability < 1.0:
+                present = streams["churn"].random((n, K)) < self.availability
+            else:
+                present = np.ones((n, K), dtype=bool)
+            if self.jitter == 0:
+                factor = np.ones((n, K))
+            elif self.jitter_distribution == "lognormal":
+                z = streams["jitter"].standard_normal((n, K))
+                factor = np.exp(self.jitter * z - 0.5 * self.jitter**2)
+            else:
+                factor = 1.0 + self.jitter * (2.0 * streams["jitter"].random((n, K)) - 1.0)
+            return gain, known, present, factor
+
+        return draw
+
+    def _allocate_options(self) -> dict:
+        parameters = inspect.signature(allocate).parameters
+        options = {}
+        if "method" in parameters and self.scheme == "joint":
+            options["method"] = self.method
+        return options
+
+    # -- the per-iteration path ---------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[IterationRecord]:
+        """Run the iterations one by one from the start of the scenario's streams, yielding a
+        record per iteration and filling :attr:`history` (reset first)."""
+        scenario = self.scenario
+        K = scenario.n_workers
+        self.history = history = History(self.scheme, self.iterations, K, self.record)
+        draw = self._inputs()
+        options = self._allocate_options()
+        supports_previous = "previous" in inspect.signature(allocate).parameters
+        warm = self.warm_start and supports_previous and self.scheme == "joint"
+        compute_profile = scenario.compute_per_parameter
+        previous, previous_present = None, None
+        for t in range(self.iterations):
+            gain, known, present, factor = (a[0] for a in draw(1))
+            index = np.flatnonzero(present)
+            loads = np.zeros(K, dtype=np.int64)
+            bandwidth = np.zeros(K)
+            zeros = np.zeros(K)
+            if index.size == 0:
+                history._store(slice(t, t + 1), latency=np.nan, planned=np.nan, relaxed=np.nan,
+                               present=present, loads=loads, bandwidth=bandwidth,
+                               download=zeros, compute=zeros, upload=zeros)
+                previous = None
+                yield IterationRecord(t, None, readonly(present), readonly(loads),
+                                      readonly(bandwidth), zeros, zeros, zeros, float("nan"),
+                                      float("nan"), readonly(gain), readonly(known))
+                continue
+            system = scenario.system(known, workers=index)
+            kwargs = dict(options)
+            if warm and previous is not None and np.array_equal(present, previous_present):
+                kwargs["previous"] = previous
+            allocation = allocate(system, self.scheme, backend=self.backend, tol=self.tol,
+                                  **kwargs)
+            previous, previous_present = allocation, present
+            loads[index] = allocation.loads
+            bandwidth[index] = allocation.bandwidth
+            down, up = scenario.efficiencies(gain)
+            realised_compute = compute_profile * factor
+            download, compute, upload = phase_latencies(
+                loads, bandwidth, down, up, realised_compute, scenario.bits_per_parameter)
+            if self.csi == "perfect" and self.jitter == 0:
+                latency = allocation.latency
+            else:
+                beta = scenario.bits_per_parameter * (1.0 / down[index] + 1.0 / up[index])
+                truth = System(beta=beta, compute=realised_compute[index],
+                               params=scenario.params, bandwidth=scenario.bandwidth)
+                latency = evaluate(truth, allocation.loads, allocation.bandwidth,
+                                   backend=self.backend).latency
+            history._store(slice(t, t + 1), latency=latency, planned=allocation.latency,
+                           relaxed=allocation.relaxed_latency, present=present, loads=loads,
+                           bandwidth=bandwidth, download=download, compute=compute,
+                           upload=upload)
+            for array in (present, loads, bandwidth, download, compute, upload, gain, known):
+                readonly(array)
+            yield IterationRecord(t, allocation, present, loads, bandwidth, download, compute,
+                                  upload, float(latency), float(allocation.latency), gain, known)
+
+    # -- whole runs ---------------------------------------------------------------------------
+
+    def run(self, *, batch: bool | None = None,
+            progress: Callable[[int], None] | None = None) -> History:
+        """Run every iteration and return the :class:`History` (also :attr:`history`).
+
+        Parameters
+        ----------
+        batch : bool, optional
+            Solve many iterations per call through ``paba.allocate_batch`` (``True``) or one by
+            one (``False``). Default: the batch path where ``paba.allocate_batch`` exists.
+            Without it, ``True`` still runs the batch path with one allocate call per
+            iteration (same answers).
+        progress : callable, optional
+            Called with the number of iterations completed so far, after each iteration or
+            chunk (for a progress bar).
+        """
+        if batch is None:
+            batch = _batch_allocator() is not None
+        if not batch:
+            for record in self:
+                if progress is not None:
+                    progress(record.iteration + 1)
+            return self.history
+        return self._run_batch(progress)
+
+    def _run_batch(self, progress) -> History:
+        scenario = self.scenario
+        K = scenario.n_workers
+        self.history = history = History(self.scheme, self.iterations, K, self.record)
+        allocate_batch = _batch_allocator() or _allocate_batch_loop
+        draw = self._inputs()
+        compute_profile = scenario.compute_per_parameter
+        q = scenario.bits_per_parameter
+        chunk = max(1, CHUNK_ELEMENTS // K)
+        options = dict(scheme=self.scheme, tol=self.tol, n_threads=self.n_threads,
+                       backend=self.backend)
+        if self.scheme == "joint":
+            options["method"] = self.method
+        for start in range(0, self.iterations, chunk):
+            n = min(chunk, self.iterations - start)
+            gain, known, present, factor = draw(n)
+            rows = present.any(axis=1)
+            loads = np.zeros((n, K), dtype=np.int64)
+            bandwidth = np.zeros((n, K))
+            planned = np.full(n, np.nan)
+            relaxed = np.full(n, np.nan)
+            if rows.any():
+                beta = scenario.beta(known)
+                compute = np.broadcast_to(compute_profile, (n, K))
+                if rows.all() and present.all():
+                    result = allocate_batch(np.ascontiguousarray(beta),
+                                            np.ascontiguousarray(compute), scenario.params,
+                                            scenario.bandwidth, **options)
+                    loads[:] = result.loads
+                    bandwidth[:] = result.bandwidth
+                else:
+                    counts = present[rows].sum(axis=1)
+                    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+                    result = allocate_batch(beta[present], compute[present], scenario.params,
+                                            scenario.bandwidth, offsets=offsets, **options)
+                    loads[present] = result.loads
+                    bandwidth[present] = result.bandwidth
+                planned[rows] = result.latency
+                relaxed[rows] = result.relaxed_latency
+            down, up = scenario.efficiencies(gain)
+            download, compute_time, upload = phase_latencies(
+                loads, bandwidth, down, up, compute_profile * factor, q)
+            total = np.where(loads > 0, download + compute_time + upload, -np.inf)
+            latency = np.where(rows, total.max(axis=1), np.nan)
+            history._store(slice(start, start + n), latency=latency, planned=planned,
+                           relaxed=relaxed, present=present, loads=loads, bandwidth=bandwidth,
+                           download=download, compute=compute_time, upload=upload)
+            if progress is not None:
+                progress(start + n)
+        return history
+
+    def __repr__(self) -> str:
+        return (f"Scheduler(scheme={self.scheme!r}, iterations={self.iterations}, "
+                f"csi={self.csi!r}, availability={self.availability:g}, "
+                f"jitter={self.jitter:g}, scenario={self.scenario!r})")
