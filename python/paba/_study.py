@@ -293,17 +293,20 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
                               ("bandwidth_mhz", "latency_vs_bandwidth",
                                "total bandwidth B (MHz)")):
         data = summary["sweeps"][key]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for s in schemes:
-            ax.plot(data["values"], data["mean_latency_s"][s], label=s, **STYLES[s])
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("mean iteration latency (s)")
-        ax.set_title(f"{summary['channels']['faded']['fading']} fading, "
-                     f"{summary['settings']['sweep_iterations']} iterations per point",
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+        for ax, statistic in zip(axes, ("mean", "median"), strict=True):
+            for s in schemes:
+                ax.plot(data["values"], data[f"{statistic}_latency_s"][s], label=s, **STYLES[s])
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_title(f"{statistic} over {summary['settings']['sweep_iterations']} "
+                         "iterations per point", fontsize=10)
+            ax.grid(alpha=0.3, which="both")
+        axes[0].set_ylabel("iteration latency (s)")
+        axes[0].legend(fontsize=8)
+        fading = summary["channels"]["faded"]["fading"]
+        fig.suptitle(f"{fading} fading; the other settings as the main run ({title})",
                      fontsize=10)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(directory / FIGURES[name], dpi=110)
         plt.close(fig)
@@ -377,8 +380,8 @@ def _report(summary: dict) -> str:
         captions = {
             "latency_per_scheme": "mean (bars), median (dots) and 95th percentile (red) of "
                                   "the iteration latency per scheme, static and faded",
-            "latency_vs_workers": "mean latency against the number of workers",
-            "latency_vs_bandwidth": "mean latency against the total bandwidth",
+            "latency_vs_workers": "mean and median latency against the number of workers",
+            "latency_vs_bandwidth": "mean and median latency against the total bandwidth",
             "latency_cdf": "CDF of the iteration latency under fading",
         }
         for key, path in figures.items():
