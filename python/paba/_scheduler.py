@@ -509,8 +509,10 @@ class Scheduler:
             bandwidth = np.zeros((n, K))
             planned = np.full(n, np.nan)
             relaxed = np.full(n, np.nan)
+            down, up = scenario.efficiencies(gain)
             if rows.any():
-                beta = scenario.beta(known)
+                beta = (q * (1.0 / down + 1.0 / up) if known is gain
+                        else scenario.beta(known))
                 compute = np.broadcast_to(compute_profile, (n, K))
                 if rows.all() and present.all():
                     result = allocate_batch(np.ascontiguousarray(beta),
@@ -527,7 +529,6 @@ class Scheduler:
                     bandwidth[present] = result.bandwidth
                 planned[rows] = result.latency
                 relaxed[rows] = result.relaxed_latency
-            down, up = scenario.efficiencies(gain)
             download, compute_time, upload = phase_latencies(
                 loads, bandwidth, down, up, compute_profile * factor, q)
             total = np.where(loads > 0, download + compute_time + upload, -np.inf)
