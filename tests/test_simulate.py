@@ -15,7 +15,7 @@ import pytest
 
 import paba
 from paba import cli
-from paba._study import FIGURES, PAPER_REDUCTION_VS_EQUAL, ProgressBar
+from paba._study import FIGURES, PAPER_REDUCTION_VS_EQUAL, ProgressBar, run_study
 
 SMALL = ["--workers", "6", "--iterations", "40", "--seed", "3", "--sweep-iterations", "8",
          "--sweep-workers", "3", "6", "--sweep-bandwidth", "2", "10", "--bandwidth", "5"]
@@ -149,6 +149,21 @@ def test_imperfect_knowledge_options(tmp_path):
     assert summary["files"]["figures"] == {}
     assert not (tmp_path / "latency_cdf.png").exists()
     assert summary["schemes"]["joint"]["mean_present_workers"] < 5
+
+
+def test_degenerate_runs_still_write_their_files(tmp_path):
+    """No sweeps: no sweep figures; no worker ever present: statistics are null, not NaN."""
+    scenario = paba.Scenario.default(n_workers=3, seed=1)
+    summary = run_study(scenario, iterations=5, scheduler_options=dict(availability=0.0),
+                        workers_sweep=(), bandwidth_sweep_mhz=(), out=tmp_path)
+    assert set(summary["files"]["figures"]) == {"latency_per_scheme", "latency_cdf"}
+    assert not (tmp_path / FIGURES["latency_vs_workers"]).exists()
+    text = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text
+    joint = json.loads(text)["schemes"]["joint"]
+    assert joint["mean_latency_s"] is None and joint["skipped_iterations"] == 5
+    assert run_study(scenario, iterations=2, workers_sweep=(),
+                     bandwidth_sweep_mhz=())["files"] == {}
 
 
 def test_console_script_prints_the_table(tmp_path):

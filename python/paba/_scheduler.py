@@ -514,7 +514,7 @@ class Scheduler:
                 beta = (q * (1.0 / down + 1.0 / up) if known is gain
                         else scenario.beta(known))
                 compute = np.broadcast_to(compute_profile, (n, K))
-                if rows.all() and present.all():
+                if present.all():
                     result = allocate_batch(np.ascontiguousarray(beta),
                                             np.ascontiguousarray(compute), scenario.params,
                                             scenario.bandwidth, **options)

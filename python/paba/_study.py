@@ -219,24 +219,34 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
                              f"path loss only; faded: {scenario.fading} block fading"),
         },
         "sweeps": sweeps,
-        "files": {"csv": "latency.csv", "report": "report.md",
-                  "figures": dict(FIGURES) if figures else {}},
+        "files": {},
         "runtime_s": None,
     }
     if out is not None:
         directory = Path(out)
         directory.mkdir(parents=True, exist_ok=True)
         _write_csv(directory / "latency.csv", histories, schemes)
-        if figures:
-            _figures(directory, summary, histories, schemes)
+        summary["files"] = {"csv": "latency.csv", "report": "report.md", "figures": (
+            _figures(directory, summary, histories, schemes) if figures else {})}
         summary["runtime_s"] = time.perf_counter() - started
         (directory / "report.md").write_text(_report(summary))
         with open(directory / "summary.json", "w") as handle:
-            json.dump(summary, handle, indent=2, allow_nan=True)
+            json.dump(_json_ready(summary), handle, indent=2)
             handle.write("\n")
     else:
         summary["runtime_s"] = time.perf_counter() - started
     return summary
+
+
+def _json_ready(value):
+    """NaN (a statistic over no iteration) as null, infinity as a string: strict JSON."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
 
 
 def _write_csv(path: Path, histories: dict, schemes: list) -> None:
@@ -249,7 +259,18 @@ def _write_csv(path: Path, histories: dict, schemes: list) -> None:
                 writer.writerow([channel, t, *(repr(float(c[t])) for c in columns)])
 
 
-def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> None:
+def _log_scale(ax, axis: str) -> None:
+    """A log axis where the plotted data allow one (some positive finite value)."""
+    values = [np.asarray(line.get_xdata() if axis == "x" else line.get_ydata(), dtype=float)
+              for line in ax.get_lines()]
+    values += [np.asarray([p.get_height() for p in ax.patches], dtype=float)]
+    if any(np.any(np.isfinite(v) & (v > 0)) for v in values):
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
+def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> dict:
+    """Draw the figures; returns {figure: file name} of those written (a sweep without points
+    has no figure)."""
     try:
         import matplotlib
     except ImportError:
@@ -278,7 +299,7 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
                 ax.annotate(f"{-100 * reduction:+.0f}%", (i, mean[i]), ha="center",
                             va="bottom", fontsize=8)
         ax.set_xticks(x, [s.replace("_", "\n") for s in schemes], fontsize=8)
-        ax.set_yscale("log")
+        _log_scale(ax, "y")
         fading = summary["channels"][channel]["fading"]
         ax.set_title(f"{channel} channel ({'path loss only' if fading == 'none' else fading})")
         ax.grid(axis="y", alpha=0.3)
@@ -288,16 +309,19 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
     fig.tight_layout()
     fig.savefig(directory / FIGURES["latency_per_scheme"], dpi=110)
     plt.close(fig)
+    written = {"latency_per_scheme": FIGURES["latency_per_scheme"]}
 
     for key, name, xlabel in (("workers", "latency_vs_workers", "number of workers K"),
                               ("bandwidth_mhz", "latency_vs_bandwidth",
                                "total bandwidth B (MHz)")):
         data = summary["sweeps"][key]
+        if not data["values"]:
+            continue
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
         for ax, statistic in zip(axes, ("mean", "median"), strict=True):
             for s in schemes:
                 ax.plot(data["values"], data[f"{statistic}_latency_s"][s], label=s, **STYLES[s])
-            ax.set_yscale("log")
+            _log_scale(ax, "y")
             ax.set_xlabel(xlabel)
             ax.set_title(f"{statistic} over {summary['settings']['sweep_iterations']} "
                          "iterations per point", fontsize=10)
@@ -310,6 +334,7 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
         fig.tight_layout()
         fig.savefig(directory / FIGURES[name], dpi=110)
         plt.close(fig)
+        written[name] = FIGURES[name]
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for s in schemes:
@@ -317,7 +342,7 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
         values = values[~np.isnan(values)]
         ax.step(values, np.arange(1, values.size + 1) / max(values.size, 1), where="post",
                 label=s, linestyle=STYLES[s].get("linestyle", "-"))
-    ax.set_xscale("log")
+    _log_scale(ax, "x")
     ax.set_xlabel("iteration latency (s)")
     ax.set_ylabel("fraction of iterations")
     ax.set_title(f"CDF of iteration latency, {summary['channels']['faded']['fading']} fading "
@@ -327,6 +352,8 @@ def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> 
     fig.tight_layout()
     fig.savefig(directory / FIGURES["latency_cdf"], dpi=110)
     plt.close(fig)
+    written["latency_cdf"] = FIGURES["latency_cdf"]
+    return written
 
 
 def _report(summary: dict) -> str:
