@@ -422,7 +422,7 @@ class Scheduler:
             index = np.flatnonzero(present)
             loads = np.zeros(K, dtype=np.int64)
             bandwidth = np.zeros(K)
-            zeros = np.zeros(K)
+            zeros = readonly(np.zeros(K))
             if index.size == 0:
                 history._store(slice(t, t + 1), latency=np.nan, planned=np.nan, relaxed=np.nan,
                                present=present, loads=loads, bandwidth=bandwidth,
