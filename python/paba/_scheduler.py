@@ -243,9 +243,10 @@ def _allocate_batch_loop(beta, compute, params, bandwidth, *, scheme="joint", me
 
 
 def _batch_allocator():
-    """``allocate_batch`` of the allocation module, or None where it does not exist yet."""
+    """``paba.allocate_batch``, or None where it does not exist yet."""
+    import paba  # at call time: the package has finished importing by then
     from . import _allocation
-    return getattr(_allocation, "allocate_batch", None)
+    return getattr(paba, "allocate_batch", None) or getattr(_allocation, "allocate_batch", None)
 
 
 class Scheduler:
