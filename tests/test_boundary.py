@@ -395,7 +395,7 @@ CORE_ALLOCATE_BAD = {
     "group-long": dict(group=i64(0, 1, 1)),
     "beta-none": dict(beta=None),
     "compute-none": dict(compute=None),
-    "group-none": dict(group=None),
+    "group-none-fewer-groups": dict(group=None, n_groups=1),
     # group ids and counts
     "group-minus-one": dict(group=i64(0, -1)),
     "group-equal-n-groups": dict(group=i64(0, 2)),
@@ -580,7 +580,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent("""
         "allocate-empty": lambda: A("joint", E, E, E, E, EI, 1, 1.0, 1.0),
         "allocate-empty-n0": lambda: A("joint", E, E, E, E, EI, 0, 1.0, 1.0),
         "allocate-compute-short": lambda: A("joint", B, f(1.0), Z, Z, G, 2, 1e3, 1e7),
-        "allocate-group-none": lambda: A("joint", B, C, Z, Z, None, 2, 1e3, 1e7),
+        "allocate-group-none": lambda: A("joint", B, C, Z, Z, None, 1, 1e3, 1e7),
         "allocate-group-minus-one": lambda: A("joint", B, C, Z, Z, i(0, -1), 2, 1e3, 1e7),
         "allocate-group-huge": lambda: A("joint", B, C, Z, Z, i(0, 2**62), 2, 1e3, 1e7),
         "allocate-group-int64-min": lambda: A("equal", B, C, Z, Z, i(-2**63, 0), 2, 1e3, 1e7),

@@ -1,6 +1,7 @@
 """The C++ kernels under AddressSanitizer and UndefinedBehaviorSanitizer: thousands of random
 and malformed instances (NaN, infinities, negative sizes, out-of-range group ids, zero bandwidth)
-through every scheme, straight into the kernels without the Python checks in front."""
+through every scheme and method, and ragged batches on one and two threads, straight into the
+kernels without the Python checks in front."""
 
 import pathlib
 import shutil
@@ -21,7 +22,8 @@ def test_kernels_survive_random_and_malformed_input(tmp_path):
         [COMPILER, "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined",
          "-fno-sanitize-recover=all", f"-I{ROOT / 'src' / 'pabacore'}",
          str(ROOT / "tests" / "native" / "fuzz_kernels.cpp"),
-         str(ROOT / "src" / "pabacore" / "allocation.cpp"), "-o", str(binary)],
+         *map(str, sorted((ROOT / "src" / "pabacore").glob("*.cpp"))), "-pthread",
+         "-o", str(binary)],
         capture_output=True, text=True)
     if build.returncode != 0 and "sanitize" in build.stderr:
         pytest.skip(f"the compiler has no sanitizer runtime: {build.stderr[-300:]}")

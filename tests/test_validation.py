@@ -717,10 +717,13 @@ def test_replace_validates():
     assert "speed" in str(info.value)
     with pytest.raises(ValueError, match=named("replace")):
         system.replace(n_groups=2)
-    # Changing the number of workers must change every per-worker array together (the stored
-    # alpha, tau and groups keep the old length and are checked in that order).
+    # Changing the number of workers must change every given per-worker array together (given
+    # alpha, tau and groups keep the old length and are checked in that order); defaults follow.
     with pytest.raises(ValueError, match=named("compute")):
         system.replace(beta=[8.0, 16.0])
+    follows = system.replace(beta=[8.0, 16.0], compute=[1e-6, 1e-6])
+    assert follows.n_workers == 2 and follows.alpha.tolist() == [0.0, 0.0]
+    system = base_system(alpha=[0.0, 1.0, 2.0], tau=[0.0, 0.1, 0.2], groups=[0, 1, 1])
     with pytest.raises(ValueError, match=named("alpha")):
         system.replace(beta=[8.0, 16.0], compute=[1e-6, 1e-6])
     with pytest.raises(ValueError, match=named("tau")):

@@ -8,7 +8,8 @@
 1000000
 """
 
-from ._allocation import SCHEMES, Allocation, Latency, allocate, evaluate
+from ._allocation import METHODS, SCHEMES, Allocation, Latency, allocate, evaluate
+from ._batch import BatchAllocation, allocate_batch
 from ._radio import static_cell
 from ._scenario import Scenario
 from ._scheduler import Scheduler
@@ -17,5 +18,6 @@ from ._validation import InfeasibleError
 
 __version__ = "0.1.0"
 
-__all__ = ["SCHEMES", "Allocation", "InfeasibleError", "Latency", "Scenario", "Scheduler",
-           "System", "allocate", "evaluate", "static_cell", "__version__"]
+__all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "InfeasibleError", "Latency",
+           "Scenario", "Scheduler", "System", "allocate", "allocate_batch", "evaluate",
+           "static_cell", "__version__"]

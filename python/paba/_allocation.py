@@ -12,6 +12,7 @@ from ._system import System
 from ._validation import InfeasibleError, float_array, int_array, readonly, tolerance
 
 SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
+METHODS = ("auto", "exact", "bisection")
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,9 +36,12 @@ class Allocation:
     scheme, backend : str
         Which scheme and which backend produced it.
     iterations : int
-        Outer iterations of the scheme's root search (0 for closed forms).
+        Outer iterations of the scheme's root search (0 for closed forms; Newton passes on the
+        price for the exact joint method).
     converged : bool
         Whether every root search met its tolerance.
+    method : str or None
+        How the joint scheme was solved: ``"exact"`` or ``"bisection"``; None for the others.
     """
 
     loads: np.ndarray
@@ -50,13 +54,15 @@ class Allocation:
     backend: str
     iterations: int
     converged: bool
+    method: str | None = None
 
     def __repr__(self) -> str:
         active = int(np.count_nonzero(self.worker_latency))
         return (f"Allocation(scheme={self.scheme!r}, latency={self.latency:.6g} s, "
                 f"relaxed_latency={self.relaxed_latency:.6g} s, active_workers={active}/"
                 f"{self.worker_latency.size}, backend={self.backend!r}, "
-                f"iterations={self.iterations}, converged={self.converged})")
+                f"iterations={self.iterations}, converged={self.converged}"
+                + (f", method={self.method!r})" if self.method else ")"))
 
 
 class Latency(NamedTuple):
@@ -97,8 +103,30 @@ def _check_bandwidth(system: System, bandwidth) -> np.ndarray:
     return values
 
 
+def _check_method(scheme: str, method: str) -> None:
+    if method != "auto":
+        if method not in METHODS:
+            raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
+        if scheme != "joint":
+            raise ValueError("method: only the 'joint' scheme takes a method")
+
+
+def _check_previous(system: System, scheme: str, previous) -> np.ndarray | None:
+    if previous is None:
+        return None
+    if scheme != "joint":
+        raise ValueError("previous: only the 'joint' scheme takes a warm start")
+    if not isinstance(previous, Allocation):
+        raise ValueError(f"previous: must be a paba.Allocation, got {type(previous).__name__}")
+    if previous.loads.shape != (system.n_groups,):
+        raise ValueError(f"previous: has {previous.loads.size} groups, the system "
+                         f"{system.n_groups}")
+    return previous.loads
+
+
 def allocate(system: System, scheme: str = "joint", *, backend: str | None = None,
-             tol: float = 1e-9, loads=None, bandwidth=None) -> Allocation:
+             tol: float = 1e-9, loads=None, bandwidth=None, method: str = "auto",
+             previous: Allocation | None = None) -> Allocation:
     """Allocate parameters and bandwidth for one iteration.
 
     Parameters
@@ -109,18 +137,27 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         ``"equal"`` (L/N parameters and B/K Hz each), ``"bandwidth_aware"`` (parameters for a
         given bandwidth split), ``"parameter_aware"`` (bandwidth for given loads),
         ``"sequential"`` (bandwidth-aware with equal bandwidth, then parameter-aware),
-        ``"joint"`` (the optimum, nested bisection). docs/algorithms.md section 3 has the
-        algorithms.
+        ``"joint"`` (the optimum). docs/algorithms.md section 3 has the algorithms.
     backend : {"native", "reference"}, optional
         Default: the ``PABA_BACKEND`` environment variable, else ``"native"``.
     tol : float, default 1e-9
-        Relative tolerance on the joint scheme's latency, in [1e-15, 0.1].
+        Relative tolerance on the joint scheme's latency when solved by bisection, in
+        [1e-15, 0.1]. (The exact method is exact to rounding.)
     loads : array_like of int, shape (N,), optional
         Parameters per group for ``"parameter_aware"`` (default: equal split); must sum to
         ``system.params``.
     bandwidth : array_like, shape (K,), optional
         Hz per worker for ``"bandwidth_aware"`` (default: equal split); must sum to at most
         ``system.bandwidth``.
+    method : {"auto", "exact", "bisection"}, default "auto"
+        Joint scheme only. ``"exact"``: the O(K) price search of docs/algorithms.md 3.7, for one
+        worker per group without fixed costs (alpha = tau = 0); ``"bisection"``: the nested
+        bisection of 3.5, for any instance; ``"auto"``: exact whenever it applies.
+    previous : Allocation, optional
+        Joint scheme only: an earlier allocation of a system with the same groups (for example
+        the previous iteration's), whose set of loaded workers starts the exact method's price
+        search. The answer does not depend on it, only the number of passes. The bisection does
+        not use it.
 
     Returns
     -------
@@ -129,8 +166,9 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     Raises
     ------
     ValueError
-        For an unknown scheme or backend, a bad ``tol``, or ``loads``/``bandwidth`` that do not
-        fit the system or are given to a scheme that does not use them.
+        For an unknown scheme, method or backend, a bad ``tol``, ``method="exact"`` where it
+        does not apply, or ``loads``/``bandwidth``/``previous`` that do not fit the system or
+        are given to a scheme that does not use them.
     InfeasibleError
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
@@ -138,31 +176,38 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
     name = _backend.resolve(backend)
-    tol = tolerance("tol", tol)
-    if loads is not None and scheme != "parameter_aware":
-        raise ValueError("loads: only the 'parameter_aware' scheme takes given loads")
-    if bandwidth is not None and scheme != "bandwidth_aware":
-        raise ValueError("bandwidth: only the 'bandwidth_aware' scheme takes a given bandwidth")
-    loads_in = None if loads is None else _check_loads(system, loads, integral=True)
-    bandwidth_in = None if bandwidth is None else _check_bandwidth(system, bandwidth)
+    if tol != 1e-9:
+        tol = tolerance("tol", tol)
+    _check_method(scheme, method)
+    previous_loads = _check_previous(system, scheme, previous)
+    loads_in = bandwidth_in = None
+    if loads is not None:
+        if scheme != "parameter_aware":
+            raise ValueError("loads: only the 'parameter_aware' scheme takes given loads")
+        loads_in = _check_loads(system, loads, integral=True)
+    if bandwidth is not None:
+        if scheme != "bandwidth_aware":
+            raise ValueError("bandwidth: only the 'bandwidth_aware' scheme takes a given "
+                             "bandwidth")
+        bandwidth_in = _check_bandwidth(system, bandwidth)
 
     result = _backend.module(name).allocate(
-        scheme, system.beta, system.compute, system.alpha, system.tau, system.groups,
-        system.n_groups, float(system.params), system.bandwidth, loads_in, bandwidth_in, tol)
+        scheme, *system._kernel, loads_in, bandwidth_in, tol, method, previous_loads)
     if result["status"] == 2:
         raise InfeasibleError(
             "bandwidth: no group has bandwidth for all of its members, so no group can take load")
     return Allocation(
-        loads=readonly(result["loads"]),
-        bandwidth=readonly(result["bandwidth"]),
-        latency=float(result["latency"]),
-        relaxed_latency=float(result["relaxed_latency"]),
-        relaxed_loads=readonly(result["relaxed_loads"]),
-        worker_latency=readonly(result["worker_latency"]),
-        scheme=scheme,
-        backend=name,
-        iterations=int(result["iterations"]),
-        converged=result["status"] == 0,
+        readonly(result["loads"]),
+        readonly(result["bandwidth"]),
+        result["latency"],
+        result["relaxed_latency"],
+        readonly(result["relaxed_loads"]),
+        readonly(result["worker_latency"]),
+        scheme,
+        name,
+        result["iterations"],
+        result["status"] == 0,
+        result["method"],
     )
 
 
@@ -188,7 +233,7 @@ def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) ->
     name = _backend.resolve(backend)
     loads = _check_loads(system, loads, integral=False)
     bandwidth = _check_bandwidth(system, bandwidth)
+    beta, compute, alpha, tau, groups, n_groups, _, _ = system._kernel
     latency, worker = _backend.module(name).evaluate(
-        system.beta, system.compute, system.alpha, system.tau, system.groups, system.n_groups,
-        loads, bandwidth)
+        beta, compute, alpha, tau, groups, n_groups, loads, bandwidth)
     return Latency(float(latency), readonly(worker))

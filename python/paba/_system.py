@@ -26,11 +26,16 @@ def _check_scale(beta, compute, alpha, tau, params, bandwidth) -> None:
     its top; raises a ValueError naming the argument and the first worker out of range."""
     low, high = SECONDS_RANGE
     with np.errstate(over="ignore", under="ignore"):
-        checks = (("beta", beta * params / bandwidth, "beta * params / bandwidth", low),
-                  ("compute", compute * params, "compute * params", low),
-                  ("alpha", alpha / bandwidth, "alpha / bandwidth", 0.0),
-                  ("tau", tau, "tau", 0.0))
-        for name, seconds, what, minimum in checks:
+        # The same expressions as the kernels' normalise(), so both draw the line alike.
+        checks = (("beta", beta, lambda v: v * params / bandwidth, "beta * params / bandwidth",
+                   low),
+                  ("compute", compute, lambda v: v * params, "compute * params", low),
+                  ("alpha", alpha, lambda v: v / bandwidth, "alpha / bandwidth", 0.0),
+                  ("tau", tau, lambda v: v, "tau", 0.0))
+        for name, values, to_seconds, what, minimum in checks:
+            if values is None:  # a default of zeros
+                continue
+            seconds = to_seconds(values)
             bad = ~((seconds <= high) & ((seconds >= minimum) if minimum else True))
             if np.any(bad):
                 raise ValueError(
@@ -79,18 +84,17 @@ class System:
     """
 
     __slots__ = ("_beta", "_compute", "_alpha", "_tau", "_groups", "_params", "_bandwidth",
-                 "_n_groups")
+                 "_n_groups", "_kernel")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
         beta = float_array("beta", beta, positive=True)
         K = beta.size
         compute = float_array("compute", compute, size=K, positive=True)
-        alpha = (readonly(np.zeros(K)) if alpha is None
-                 else float_array("alpha", alpha, size=K, nonnegative=True))
-        tau = (readonly(np.zeros(K)) if tau is None
-               else float_array("tau", tau, size=K, nonnegative=True))
+        if alpha is not None:
+            alpha = float_array("alpha", alpha, size=K, nonnegative=True)
+        if tau is not None:
+            tau = float_array("tau", tau, size=K, nonnegative=True)
         if groups is None:
-            groups = readonly(np.arange(K, dtype=np.int64))
             n_groups = K
         else:
             groups = int_array("groups", groups, size=K)
@@ -114,6 +118,15 @@ class System:
         set_(self, "_params", params)
         set_(self, "_bandwidth", bandwidth)
         set_(self, "_n_groups", n_groups)
+        # What the kernels read: zero fixed costs and one worker per group travel as None, which
+        # spares a K-sized array each and lets the joint scheme use its exact method.
+        identity = groups is None or (n_groups == K and bool(np.all(groups == np.arange(K))))
+        set_(self, "_kernel", (
+            beta, compute,
+            None if alpha is None or not np.any(alpha) else alpha,
+            None if tau is None or not np.any(tau) else tau,
+            None if identity else groups,
+            n_groups, float(params), bandwidth))
 
     @classmethod
     def from_radio(cls, efficiency_down, efficiency_up, cpu_frequency, samples, params,
@@ -193,18 +206,30 @@ class System:
         """A new System with some fields changed (same names as the constructor)."""
         fields = dict(beta=self._beta, compute=self._compute, params=self._params,
                       bandwidth=self._bandwidth, groups=self._groups, alpha=self._alpha,
-                      tau=self._tau)
+                      tau=self._tau)  # defaults stay defaults (None)
         unknown = set(changes) - set(fields)
         if unknown:
             raise ValueError(f"replace: unknown fields {sorted(unknown)}")
         fields.update(changes)
         return System(**fields)
 
+    def _default(self, name: str, make) -> np.ndarray:
+        """The array in slot `name`, created read-only on first use when it was not given."""
+        value = getattr(self, name)
+        if value is None:
+            value = readonly(make())
+            object.__setattr__(self, name, value)
+        return value
+
     beta = property(lambda self: self._beta, doc="Seconds x Hz per parameter, shape (K,).")
     compute = property(lambda self: self._compute, doc="Seconds per parameter, shape (K,).")
-    alpha = property(lambda self: self._alpha, doc="Fixed seconds x Hz per iteration, shape (K,).")
-    tau = property(lambda self: self._tau, doc="Fixed seconds per iteration, shape (K,).")
-    groups = property(lambda self: self._groups, doc="Group id of each worker, shape (K,).")
+    alpha = property(lambda self: self._default("_alpha", lambda: np.zeros(self.n_workers)),
+                     doc="Fixed seconds x Hz per iteration, shape (K,).")
+    tau = property(lambda self: self._default("_tau", lambda: np.zeros(self.n_workers)),
+                   doc="Fixed seconds per iteration, shape (K,).")
+    groups = property(
+        lambda self: self._default("_groups", lambda: np.arange(self.n_workers, dtype=np.int64)),
+        doc="Group id of each worker, shape (K,).")
     params = property(lambda self: self._params, doc="Model size L in parameters.")
     bandwidth = property(lambda self: self._bandwidth, doc="Total bandwidth B in Hz.")
     n_groups = property(lambda self: self._n_groups, doc="Number of groups N (blocks).")
@@ -219,6 +244,6 @@ class System:
             return NotImplemented
         return (self._params == other._params and self._bandwidth == other._bandwidth
                 and all(np.array_equal(getattr(self, f), getattr(other, f))
-                        for f in ("_beta", "_compute", "_alpha", "_tau", "_groups")))
+                        for f in ("beta", "compute", "alpha", "tau", "groups")))
 
     __hash__ = None

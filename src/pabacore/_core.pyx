@@ -5,12 +5,13 @@ Callers (``paba._allocation``) pass validated, contiguous float64/int64 arrays; 
 only what memory safety needs (sizes), allocates the outputs, and releases the GIL around the
 kernels. The functions have the signatures of ``paba.reference.allocation``.
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-from _kernels cimport Problem, Result, Scheme
-from _kernels cimport allocate as c_allocate, evaluate as c_evaluate
+from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme
+from _kernels cimport allocate as c_allocate, allocate_batch as c_allocate_batch
+from _kernels cimport evaluate as c_evaluate
 
 _SCHEMES = {
     "equal": Scheme.equal,
@@ -19,6 +20,23 @@ _SCHEMES = {
     "sequential": Scheme.sequential,
     "joint": Scheme.joint,
 }
+
+_METHODS = {
+    "auto": Method.automatic,
+    "exact": Method.exact,
+    "bisection": Method.bisection,
+}
+METHOD_NAMES = (None, "exact", "bisection")
+
+
+cdef Options _options(double tol, str method) except *:
+    if method not in _METHODS:
+        raise ValueError(f"method: must be one of {tuple(_METHODS)}, got {method!r}")
+    cdef Options o
+    o.tol = tol
+    o.method = _METHODS[method]
+    o.previous_loads = NULL
+    return o
 
 
 cdef Problem _problem(const double[::1] beta, const double[::1] compute, const double[::1] alpha,
@@ -29,22 +47,30 @@ cdef Problem _problem(const double[::1] beta, const double[::1] compute, const d
         raise ValueError("beta: needs at least one worker")
     if compute.shape[0] != K:
         raise ValueError("compute: must have one entry per worker (the length of beta)")
-    if alpha.shape[0] != K:
+    if alpha is not None and alpha.shape[0] != K:
         raise ValueError("alpha: must have one entry per worker (the length of beta)")
-    if tau.shape[0] != K:
+    if tau is not None and tau.shape[0] != K:
         raise ValueError("tau: must have one entry per worker (the length of beta)")
-    if group.shape[0] != K:
+    if group is not None and group.shape[0] != K:
         raise ValueError("groups: must have one entry per worker (the length of beta)")
     if n_groups < 1 or n_groups > K:
         raise ValueError("groups: the number of groups must be in [1, n_workers]")
+    if group is None and n_groups != K:
+        raise ValueError("groups: without group ids every worker is its own group")
     cdef Problem p
     p.n_workers = <size_t>K
     p.n_groups = <size_t>n_groups
     p.beta = &beta[0]
     p.compute = &compute[0]
-    p.alpha = &alpha[0]
-    p.tau = &tau[0]
-    p.group = &group[0]
+    p.alpha = NULL
+    if alpha is not None:
+        p.alpha = &alpha[0]
+    p.tau = NULL
+    if tau is not None:
+        p.tau = &tau[0]
+    p.group = NULL
+    if group is not None:
+        p.group = &group[0]
     p.params = params
     p.bandwidth = bandwidth
     return p
@@ -53,13 +79,21 @@ cdef Problem _problem(const double[::1] beta, const double[::1] compute, const d
 def allocate(str scheme, const double[::1] beta, const double[::1] compute,
              const double[::1] alpha, const double[::1] tau, const int64_t[::1] group,
              Py_ssize_t n_groups, double params, double bandwidth, loads_in=None,
-             bandwidth_in=None, double tol=1e-9):
-    """Solve one instance with one scheme; returns a dict of results (see paba.hpp: Result)."""
+             bandwidth_in=None, double tol=1e-9, str method="auto", previous_loads=None):
+    """Solve one instance with one scheme; returns a dict of results (see paba.hpp: Result).
+    alpha, tau and group may be None (zero; one worker per group)."""
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     cdef Scheme which = _SCHEMES[scheme]
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
+    cdef Options options = _options(tol, method)
     cdef Py_ssize_t K = beta.shape[0]
+    cdef const int64_t[::1] previous_view
+    if previous_loads is not None:
+        previous_view = previous_loads
+        if previous_view.shape[0] != n_groups:
+            raise ValueError("previous: its loads must have one entry per group")
+        options.previous_loads = &previous_view[0]
     cdef const int64_t[::1] loads_view
     cdef const double[::1] bandwidth_view
     cdef const int64_t* loads_ptr = NULL
@@ -91,7 +125,7 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
     # Safe without the GIL: the kernel touches only the buffers above, which the memoryviews
     # keep alive, and no Python object.
     with nogil:
-        c_allocate(p, which, loads_ptr, bandwidth_ptr, tol, r)
+        c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
         return {"status": 2}
     return {
@@ -103,6 +137,94 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
         "relaxed_latency": r.relaxed_latency,
         "iterations": r.iterations,
         "status": r.status,
+        "method": METHOD_NAMES[r.method],
+    }
+
+
+def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] beta,
+                   const double[::1] compute, const double[::1] alpha, const double[::1] tau,
+                   const double[::1] params, const double[::1] bandwidth,
+                   const int64_t[::1] previous_loads=None, double tol=1e-9, str method="auto",
+                   int n_threads=1):
+    """Solve M instances of one worker per group, concatenated (instance i owns the workers
+    offsets[i]:offsets[i + 1]); returns a dict of arrays (see paba.hpp: BatchResult)."""
+    if scheme not in _SCHEMES:
+        raise ValueError(f"scheme: unknown scheme {scheme!r}")
+    if n_threads < 1:
+        raise ValueError("n_threads: must be at least 1")
+    cdef Scheme which = _SCHEMES[scheme]
+    cdef Options options = _options(tol, method)
+    cdef Py_ssize_t M = offsets.shape[0] - 1
+    if M < 1:
+        raise ValueError("offsets: needs at least two entries (one instance)")
+    cdef Py_ssize_t W = beta.shape[0]
+    if offsets[M] != W:
+        raise ValueError("offsets: the last offset must equal the number of workers (len(beta))")
+    for name, values in (("compute", compute), ("alpha", alpha), ("tau", tau),
+                         ("previous", previous_loads)):
+        if values is not None and values.shape[0] != W:
+            raise ValueError(f"{name}: must have one entry per worker (the length of beta)")
+    if params.shape[0] != M or bandwidth.shape[0] != M:
+        raise ValueError("params: params and bandwidth need one entry per instance")
+    cdef Batch batch
+    batch.n_instances = <size_t>M
+    batch.offsets = &offsets[0]
+    batch.beta = &beta[0]
+    batch.compute = &compute[0]
+    batch.alpha = NULL
+    if alpha is not None:
+        batch.alpha = &alpha[0]
+    batch.tau = NULL
+    if tau is not None:
+        batch.tau = &tau[0]
+    batch.params = &params[0]
+    batch.bandwidth = &bandwidth[0]
+    batch.previous_loads = NULL
+    if previous_loads is not None:
+        batch.previous_loads = &previous_loads[0]
+
+    loads = np.empty(W, dtype=np.int64)
+    relaxed_loads = np.empty(W, dtype=np.float64)
+    bandwidth_out = np.empty(W, dtype=np.float64)
+    worker_latency = np.empty(W, dtype=np.float64)
+    latency = np.empty(M, dtype=np.float64)
+    relaxed_latency = np.empty(M, dtype=np.float64)
+    iterations = np.empty(M, dtype=np.int64)
+    status = np.empty(M, dtype=np.int32)
+    method_used = np.empty(M, dtype=np.int32)
+    cdef int64_t[::1] loads_view = loads
+    cdef double[::1] relaxed_view = relaxed_loads
+    cdef double[::1] bandwidth_view = bandwidth_out
+    cdef double[::1] worker_view = worker_latency
+    cdef double[::1] latency_view = latency
+    cdef double[::1] relaxed_latency_view = relaxed_latency
+    cdef int64_t[::1] iterations_view = iterations
+    cdef int32_t[::1] status_view = status
+    cdef int32_t[::1] method_view = method_used
+    cdef BatchResult r
+    r.loads = &loads_view[0]
+    r.relaxed_loads = &relaxed_view[0]
+    r.bandwidth = &bandwidth_view[0]
+    r.worker_latency = &worker_view[0]
+    r.latency = &latency_view[0]
+    r.relaxed_latency = &relaxed_latency_view[0]
+    r.iterations = &iterations_view[0]
+    r.status = &status_view[0]
+    r.method = &method_view[0]
+    # Safe without the GIL: the kernel's threads touch only the buffers above, which the
+    # memoryviews keep alive until it returns, and no Python object.
+    with nogil:
+        c_allocate_batch(batch, which, options, r, n_threads)
+    return {
+        "loads": loads,
+        "relaxed_loads": relaxed_loads,
+        "bandwidth": bandwidth_out,
+        "worker_latency": worker_latency,
+        "latency": latency,
+        "relaxed_latency": relaxed_latency,
+        "iterations": iterations,
+        "status": status,
+        "method": method_used,
     }
 
 

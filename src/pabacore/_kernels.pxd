@@ -1,5 +1,5 @@
 # Declarations of the C++ kernels (src/pabacore/paba.hpp) for the private binding module.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 
 cdef extern from "paba.hpp" namespace "paba" nogil:
@@ -9,6 +9,11 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         parameter_aware
         sequential
         joint
+
+    cdef enum class Method(int):
+        automatic
+        exact
+        bisection
 
     cdef struct Problem:
         size_t n_workers
@@ -30,8 +35,38 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         double relaxed_latency
         long iterations
         int status
+        int method
+
+    cdef struct Options:
+        double tol
+        Method method
+        const int64_t* previous_loads
+
+    cdef struct Batch:
+        size_t n_instances
+        const int64_t* offsets
+        const double* beta
+        const double* compute
+        const double* alpha
+        const double* tau
+        const double* params
+        const double* bandwidth
+        const int64_t* previous_loads
+
+    cdef struct BatchResult:
+        int64_t* loads
+        double* relaxed_loads
+        double* bandwidth
+        double* worker_latency
+        double* latency
+        double* relaxed_latency
+        int64_t* iterations
+        int32_t* status
+        int32_t* method
 
     void allocate(const Problem& problem, Scheme scheme, const int64_t* loads_in,
-                  const double* bandwidth_in, double tol, Result& result) except +
+                  const double* bandwidth_in, const Options& options, Result& result) except +
+    void allocate_batch(const Batch& batch, Scheme scheme, const Options& options,
+                        BatchResult& result, int n_threads) except +
     double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                     double* worker_latency) except +

@@ -19,8 +19,9 @@
 //                        with fixed costs (f > 0) are priced on the convex envelope of their cost
 //                        (participation_threshold).
 //   joint                bisection on T around min_bandwidth (docs/algorithms.md 3.5).
-//   round_loads          integer loads (docs/algorithms.md 3.6) with a heap, O(N log N).
+//   round_loads          integer loads (docs/algorithms.md 3.6): selection, or a heap (internal.hpp).
 #include "paba.hpp"
+#include "internal.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,14 +35,9 @@
 namespace paba {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kEps = std::numeric_limits<double>::epsilon();
-constexpr int kMaxNewton = 200;
-constexpr int kMaxBisection = 400;
-constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
+using namespace detail;
+
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
-constexpr double kMinSeconds = 1e-80;    // range of the normalised seconds (paba.System checks
-constexpr double kMaxSeconds = 1e80;     // the same): no product or cube below overflows
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -56,11 +52,10 @@ Instance normalise(const Problem& p) {
   if (p.n_workers == 0) throw std::invalid_argument("beta: needs at least one worker");
   if (p.n_groups == 0 || p.n_groups > p.n_workers)
     throw std::invalid_argument("groups: the number of groups must be in [1, n_workers]");
-  if (!p.beta || !p.compute || !p.group) throw std::invalid_argument("beta: null input");
-  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0) || p.params != std::floor(p.params))
-    throw std::invalid_argument("params: must be an integer in [1, 2**53]");
-  if (!(p.bandwidth > 0.0) || !std::isfinite(p.bandwidth))
-    throw std::invalid_argument("bandwidth: must be positive and finite");
+  if (!p.beta || !p.compute) throw std::invalid_argument("beta: null input");
+  if (!p.group && p.n_groups != p.n_workers)
+    throw std::invalid_argument("groups: without group ids every worker is its own group");
+  check_scalars(p);
   Instance in;
   in.K = p.n_workers;
   in.N = p.n_groups;
@@ -72,7 +67,7 @@ Instance normalise(const Problem& p) {
   in.offset.assign(in.N + 1, 0);
   const double L = p.params, B = p.bandwidth;
   for (std::size_t k = 0; k < in.K; ++k) {
-    const std::int64_t g = p.group[k];
+    const std::int64_t g = p.group ? p.group[k] : static_cast<std::int64_t>(k);
     if (g < 0 || static_cast<std::uint64_t>(g) >= in.N)
       throw std::invalid_argument("groups: group id out of range");
     in.group[k] = static_cast<std::size_t>(g);
@@ -103,20 +98,9 @@ Instance normalise(const Problem& p) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parameter-aware bandwidth allocation (docs/algorithms.md 3.3).
-// All loaded workers finish together at T = dmax + z, where z > 0 solves
-//   F(z) = sum_k num_k / (z + gap_k) - 1 = 0,  num_k = f_k + a_k x_n,  d_k = tau_k + e_k x_n,
-//   gap_k = dmax - d_k >= 0.
-// Solving for the slack z rather than T keeps full relative precision when T - dmax is below the
-// resolution of T (a worker whose compute dwarfs its communication). F is convex and strictly
-// decreasing, so Newton steps taken from a point with F >= 0 stay left of the root and increase
-// monotonically. Invariant: F(z) >= 0 (up to rounding) and z < hi where F(hi) <= 0.
-struct RootStats {
-  double T = 0.0;
-  long iterations = 0;
-  bool converged = true;
-};
-
+// Parameter-aware bandwidth allocation (docs/algorithms.md 3.3): every loaded worker finishes at
+// T = dmax + z, z the root of sum_k num_k / (z + gap_k) = 1 with num_k = f_k + a_k x_n,
+// d_k = tau_k + e_k x_n, gap_k = dmax - d_k (solve_slack in internal.hpp). Writes the shares b.
 RootStats parameter_aware(const Instance& in, const double* x, double* b) {
   std::vector<double> num(in.K, 0.0), gap(in.K, 0.0);
   double dmax = -kInf, numsum = 0.0;
@@ -136,48 +120,10 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
       gapmax = std::max(gapmax, gap[k]);
     }
   }
-  auto F = [&](double z, double* slope) {
-    double s = 0.0, ds = 0.0;
-    for (std::size_t k = 0; k < in.K; ++k) {
-      if (x[in.group[k]] > 0.0) {
-        const double q = num[k] / (z + gap[k]);
-        s += q;
-        ds += q / (z + gap[k]);
-      }
-    }
-    if (slope) *slope = ds;
-    return s - 1.0;
-  };
-  RootStats st;
-  double hi = numsum;          // F(hi) <= 0; F(0) = +inf
-  double z = numsum - gapmax;  // F(z) >= 0 whenever z > 0: every gap is at most gapmax
-  if (!(z > 0.0)) {
-    z = 0.5 * hi;
-    while (F(z, nullptr) < 0.0 && st.iterations < kMaxBisection) {
-      hi = z;
-      z = 0.5 * hi;
-      ++st.iterations;
-    }
-  }
-  st.converged = false;
-  for (int it = 0; it < kMaxNewton; ++it) {
-    ++st.iterations;
-    double slope = 0.0;
-    const double value = F(z, &slope);
-    if (value <= 0.0) {  // at the root, or past it by rounding
-      st.converged = true;
-      break;
-    }
-    const double step = value / slope;
-    double next = z + step;
-    if (!(next < hi)) next = z + 0.5 * (hi - z);  // never in exact arithmetic
-    if (!(next > z) || step <= 4.0 * kEps * z) {
-      z = std::max(z, next);
-      st.converged = true;
-      break;
-    }
-    z = next;
-  }
+  RootStats st = solve_slack(
+      in.K, [&](std::size_t k) { return x[in.group[k]] > 0.0; },
+      [&](std::size_t k) { return num[k]; }, [&](std::size_t k) { return gap[k]; }, numsum, gapmax);
+  const double z = st.T;
   double total = 0.0;
   for (std::size_t k = 0; k < in.K; ++k) {
     b[k] = x[in.group[k]] > 0.0 ? num[k] / (z + gap[k]) : 0.0;
@@ -549,41 +495,21 @@ double group_latency(const Instance& in, std::size_t n, const double* s, const d
   return t;
 }
 
+// value: N doubles of scratch (see round_to_total).
 void round_loads(const Instance& in, const double* x, double L, const double* s, const double* r,
-                 std::int64_t* loads) {
-  const auto total = static_cast<std::int64_t>(L);
-  std::int64_t assigned = 0;
+                 std::int64_t* loads, std::vector<std::size_t>& index, double* value) {
   for (std::size_t n = 0; n < in.N; ++n) {
-    double v = std::floor(x[n] * L);
-    v = std::min(std::max(v, 0.0), L);
-    loads[n] = static_cast<std::int64_t>(v);
-    assigned += loads[n];
+    const double v = std::floor(x[n] * L);
+    loads[n] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;  // NaN-safe clamp
   }
-  // Floors may overshoot by rounding in x: take back from the slowest loaded group.
-  while (assigned > total) {
-    std::size_t worst = in.N;
-    double worst_t = -kInf;
-    for (std::size_t n = 0; n < in.N; ++n) {
-      if (loads[n] > 0) {
-        const double t = group_latency(in, n, s, r, static_cast<double>(loads[n]) / L);
-        if (t > worst_t) { worst_t = t; worst = n; }
-      }
-    }
-    --loads[worst];
-    --assigned;
-  }
-  using Entry = std::pair<double, std::size_t>;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
-  for (std::size_t n = 0; n < in.N && assigned < total; ++n) {
-    heap.emplace(group_latency(in, n, s, r, static_cast<double>(loads[n] + 1) / L), n);
-  }
-  while (assigned < total) {
-    const std::size_t n = heap.top().second;
-    heap.pop();
-    ++loads[n];
-    ++assigned;
-    heap.emplace(group_latency(in, n, s, r, static_cast<double>(loads[n] + 1) / L), n);
-  }
+  index.resize(in.N);
+  round_to_total(
+      in.N, static_cast<std::int64_t>(L),
+      [&](std::size_t n) -> std::int64_t& { return loads[n]; },
+      [&](std::size_t n, std::int64_t m) {
+        return group_latency(in, n, s, r, static_cast<double>(m) / L);
+      },
+      index.data(), value);
 }
 
 void equal_loads(std::size_t N, double L, std::int64_t* loads) {
@@ -630,35 +556,49 @@ RootStats joint(const Instance& in, double tol, double* x_best) {
 
 double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                 double* worker_latency) {
-  if (problem.n_workers == 0 || !problem.group) return 0.0;
-  double worst = 0.0;
-  for (std::size_t k = 0; k < problem.n_workers; ++k) {
-    const std::int64_t g = problem.group[k];
-    if (g < 0 || static_cast<std::uint64_t>(g) >= problem.n_groups)
-      throw std::invalid_argument("groups: group id out of range");
-    const double load = loads[g];
-    const double Bk = bandwidth[k];
-    double t = 0.0;
-    if (load > 0.0) {
-      const double alpha = problem.alpha ? problem.alpha[k] : 0.0;
-      const double tau = problem.tau ? problem.tau[k] : 0.0;
-      t = Bk > 0.0 ? load * (problem.beta[k] / Bk + problem.compute[k]) + alpha / Bk + tau : kInf;
-    }
-    worker_latency[k] = t;
-    worst = std::max(worst, t);
-  }
-  return worst;
+  if (problem.n_workers == 0) return 0.0;
+  if (!problem.group && problem.n_groups != problem.n_workers)
+    throw std::invalid_argument("groups: without group ids every worker is its own group");
+  return latency_of(problem, loads, bandwidth, worker_latency);
 }
 
 void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
               const double* bandwidth_in, double tol, Result& out) {
+  Options options;
+  options.tol = tol;
+  allocate(problem, scheme, loads_in, bandwidth_in, options, out);
+}
+
+void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+              const double* bandwidth_in, const Options& options, Result& out) {
+  std::vector<std::size_t> index;
+  detail::allocate_into(problem, scheme, loads_in, bandwidth_in, options, out, index);
+}
+
+void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+                           const double* bandwidth_in, const Options& options, Result& out,
+                           std::vector<std::size_t>& index) {
+  const double tol = options.tol;
   if (!(tol > 0.0) || !(tol < 1.0)) throw std::invalid_argument("tol: must be in (0, 1)");
+  out.status = status_ok;
+  out.iterations = 0;
+  out.method = 0;
+  if (scheme == Scheme::joint) {
+    const bool exact = options.method != Method::bisection && detail::exact_applies(problem);
+    if (options.method == Method::exact && !exact)
+      throw std::invalid_argument(
+          "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')");
+    if (exact) {
+      detail::allocate_exact(problem, options.previous_loads, out, index);
+      out.method = static_cast<int>(Method::exact);
+      return;
+    }
+    out.method = static_cast<int>(Method::bisection);
+  }
   const Instance in = normalise(problem);
   const std::size_t K = in.K, N = in.N;
   const double L = problem.params, B = problem.bandwidth;
   std::vector<double> x(N), b(K), s(K), r(K);
-  out.status = status_ok;
-  out.iterations = 0;
   bool converged = true;
   auto parameter_aware_bandwidth = [&]() {
     converged = parameter_aware(in, x.data(), b.data()).converged && converged;
@@ -687,7 +627,7 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       }
       out.iterations = st.iterations;
       converged = st.converged;
-      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads, index, out.worker_latency);
       break;
     }
     case Scheme::parameter_aware: {
@@ -715,7 +655,7 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       const RootStats st = fixed_rate_loads(in, s.data(), r.data(), x.data());
       out.iterations = st.iterations;
       converged = st.converged;
-      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads, index, out.worker_latency);
       parameter_aware_bandwidth();
       break;
     }
@@ -725,7 +665,7 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
       converged = st.converged;
       parameter_aware_bandwidth();
       rates(in, b.data(), s.data(), r.data());
-      round_loads(in, x.data(), L, s.data(), r.data(), out.loads);
+      round_loads(in, x.data(), L, s.data(), r.data(), out.loads, index, out.worker_latency);
       break;
     }
     default:
@@ -757,9 +697,7 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
     parameter_aware_bandwidth();
     for (std::size_t k = 0; k < K; ++k) out.bandwidth[k] = b[k] * B;
   }
-  std::vector<double> loads_double(N);
-  for (std::size_t n = 0; n < N; ++n) loads_double[n] = static_cast<double>(out.loads[n]);
-  out.latency = evaluate(problem, loads_double.data(), out.bandwidth, out.worker_latency);
+  out.latency = latency_of(problem, out.loads, out.bandwidth, out.worker_latency);
   if (!converged) out.status = status_not_converged;
 }
 

@@ -29,6 +29,15 @@ enum class Scheme : int {
   joint = 4,
 };
 
+// How the joint scheme is solved: the exact method (docs/algorithms.md 3.7; one worker per group
+// and alpha = tau = 0), the nested bisection (3.5; any instance), or automatic (the exact method
+// whenever it applies).
+enum class Method : int {
+  automatic = 0,
+  exact = 1,
+  bisection = 2,
+};
+
 enum Status : int {
   status_ok = 0,
   status_not_converged = 1,
@@ -43,7 +52,8 @@ struct Problem {
   const double* compute = nullptr;
   const double* alpha = nullptr;
   const double* tau = nullptr;
-  const std::int64_t* group = nullptr;  // n_workers ids in [0, n_groups), every group non-empty
+  const std::int64_t* group = nullptr;  // n_workers ids in [0, n_groups), every group non-empty;
+                                         // null: worker k is group k (n_groups == n_workers)
   double params = 0.0;                   // L, a positive integer held in a double (<= 2^53)
   double bandwidth = 0.0;                // B in Hz
 };
@@ -58,6 +68,14 @@ struct Result {
   double relaxed_latency = 0.0;           // seconds, of the relaxed loads
   long iterations = 0;                    // outer iterations of the scheme's root search
   int status = status_ok;
+  int method = 0;                         // joint scheme: the Method used; 0 for other schemes
+};
+
+struct Options {
+  double tol = 1e-9;                      // relative tolerance on the joint latency (bisection)
+  Method method = Method::automatic;
+  const std::int64_t* previous_loads = nullptr;  // n_groups loads of an earlier allocation: warm
+                                                 // start of the exact method (may be null)
 };
 
 // Solves one instance with one scheme. loads_in (n_groups integers summing to params) is read by
@@ -65,11 +83,45 @@ struct Result {
 // for the default equal split. tol is the relative tolerance on the latency of the joint scheme.
 void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
               const double* bandwidth_in, double tol, Result& result);
+void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+              const double* bandwidth_in, const Options& options, Result& result);
 
 // Latency of a given allocation: loads (n_groups, parameters, may be fractional) and bandwidth
 // (n_workers, Hz). Writes per-worker latencies and returns their maximum (inf when a worker
 // with load has no bandwidth).
 double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                 double* worker_latency);
+
+// Many instances with one worker per group, concatenated: instance i owns the workers
+// [offsets[i], offsets[i + 1]) of every per-worker array (and of the outputs).
+struct Batch {
+  std::size_t n_instances = 0;
+  const std::int64_t* offsets = nullptr;  // n_instances + 1, from 0, strictly increasing
+  const double* beta = nullptr;
+  const double* compute = nullptr;
+  const double* alpha = nullptr;          // may be null (all zero)
+  const double* tau = nullptr;            // may be null (all zero)
+  const double* params = nullptr;         // n_instances
+  const double* bandwidth = nullptr;      // n_instances, Hz
+  const std::int64_t* previous_loads = nullptr;  // per worker, may be null (warm starts)
+};
+
+struct BatchResult {
+  std::int64_t* loads = nullptr;          // per worker (one worker per group)
+  double* relaxed_loads = nullptr;        // per worker
+  double* bandwidth = nullptr;            // per worker, Hz
+  double* worker_latency = nullptr;       // per worker, seconds
+  double* latency = nullptr;              // n_instances
+  double* relaxed_latency = nullptr;      // n_instances
+  std::int64_t* iterations = nullptr;     // n_instances
+  std::int32_t* status = nullptr;         // n_instances
+  std::int32_t* method = nullptr;         // n_instances
+};
+
+// Solves every instance of a batch with one scheme (options.previous_loads is ignored: the
+// batch's own previous_loads is used), on n_threads std::threads (1 = the calling thread only).
+// Malformed input throws std::invalid_argument naming the argument and the instance.
+void allocate_batch(const Batch& batch, Scheme scheme, const Options& options,
+                    BatchResult& result, int n_threads);
 
 }  // namespace paba

@@ -41,11 +41,17 @@ int main(int argc, char** argv) {
     for (std::size_t n = 0; n < N; ++n) { loads[n] = n + 1 == N ? remaining : remaining / 2; remaining -= loads[n]; }
     paba::Problem p; p.n_workers = K; p.n_groups = N; p.beta = beta.data(); p.compute = compute.data();
     p.alpha = alpha.data(); p.tau = tau.data(); p.group = group.data(); p.params = params; p.bandwidth = B;
+    // One worker per group without group ids or fixed costs half of the time: the exact method.
+    if (N == K && rng() % 2) { p.group = nullptr; p.alpha = nullptr; p.tau = rng() % 2 ? nullptr : p.tau; }
     std::vector<std::int64_t> out_loads(N); std::vector<double> rl(N), ob(K), wl(K);
     paba::Result r; r.loads = out_loads.data(); r.relaxed_loads = rl.data(); r.bandwidth = ob.data(); r.worker_latency = wl.data();
     for (int scheme = 0; scheme < 5; ++scheme) {
       try {
-        paba::allocate(p, static_cast<paba::Scheme>(scheme), rng() % 2 ? loads.data() : nullptr, rng() % 2 ? bw.data() : nullptr, pick({1e-9, 1e-15, 0.1}), r);
+        paba::Options options;
+        options.tol = pick({1e-9, 1e-15, 0.1});
+        options.method = static_cast<paba::Method>(rng() % 3);
+        options.previous_loads = rng() % 2 ? loads.data() : nullptr;
+        paba::allocate(p, static_cast<paba::Scheme>(scheme), rng() % 2 ? loads.data() : nullptr, rng() % 2 ? bw.data() : nullptr, options, r);
         if (r.status == paba::status_infeasible) ++infeasible; else if (r.status == paba::status_not_converged) ++notconv; else ++ok;
         if (r.status != paba::status_infeasible && !garbage) {
           std::int64_t sum = 0; for (auto l : out_loads) sum += l;
@@ -54,6 +60,44 @@ int main(int argc, char** argv) {
             std::printf("non-finite latency scheme %d K=%zu\n", scheme, K);
             return 1;
           }
+        }
+      } catch (const std::invalid_argument&) { ++invalid; }
+    }
+  }
+  // Batches: ragged instances on 1 and 2 threads, with some malformed ones.
+  for (int trial = 0; trial < trials / 20; ++trial) {
+    const std::size_t M = 1 + rng() % 12;
+    std::vector<std::int64_t> offsets(M + 1, 0);
+    for (std::size_t i = 0; i < M; ++i) offsets[i + 1] = offsets[i] + 1 + static_cast<std::int64_t>(rng() % 30);
+    const std::size_t W = static_cast<std::size_t>(offsets[M]);
+    std::vector<double> beta(W), compute(W), params(M), B(M);
+    std::vector<std::int64_t> previous(W);
+    const bool garbage = rng() % 5 == 0;
+    for (std::size_t k = 0; k < W; ++k) {
+      beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng));
+      previous[k] = rng() % 2;
+      if (garbage && rng() % 10 == 0) beta[k] = pick({0.0, nan, -inf});
+    }
+    for (std::size_t i = 0; i < M; ++i) { params[i] = pick({1.0, 1e6, 1e9}); B[i] = std::pow(10.0, u(rng)); }
+    if (garbage && rng() % 2) offsets[rng() % M + 1] = offsets[0];
+    std::vector<std::int64_t> lo(W), it(M); std::vector<double> rlo(W), bo(W), wlo(W), lat(M), rlat(M);
+    std::vector<std::int32_t> st(M), me(M);
+    paba::Batch batch; batch.n_instances = M; batch.offsets = offsets.data(); batch.beta = beta.data();
+    batch.compute = compute.data(); batch.params = params.data(); batch.bandwidth = B.data();
+    batch.previous_loads = rng() % 2 ? previous.data() : nullptr;
+    paba::BatchResult out; out.loads = lo.data(); out.relaxed_loads = rlo.data(); out.bandwidth = bo.data();
+    out.worker_latency = wlo.data(); out.latency = lat.data(); out.relaxed_latency = rlat.data();
+    out.iterations = it.data(); out.status = st.data(); out.method = me.data();
+    for (int scheme = 0; scheme < 5; ++scheme) {
+      try {
+        paba::Options options;
+        options.method = static_cast<paba::Method>(rng() % 3);
+        paba::allocate_batch(batch, static_cast<paba::Scheme>(scheme), options, out, 1 + static_cast<int>(rng() % 2));
+        ++ok;
+        for (std::size_t i = 0; i < M && !garbage; ++i) {
+          std::int64_t sum = 0;
+          for (auto k = offsets[i]; k < offsets[i + 1]; ++k) sum += lo[k];
+          if ((double)sum != params[i] || !std::isfinite(lat[i])) { std::printf("batch instance %zu broken\n", i); return 1; }
         }
       } catch (const std::invalid_argument&) { ++invalid; }
     }

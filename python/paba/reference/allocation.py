@@ -81,14 +81,16 @@ def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> 
 # Parameter-aware bandwidth allocation (docs/algorithms.md 3.3)
 
 
-def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, int, bool]:
+def parameter_aware(inst: Instance, x: np.ndarray,
+                    start: float = 0.0) -> tuple[float, np.ndarray, int, bool]:
     """All loaded workers finish together at the root T of sum_k b_k(T) = 1.
 
     b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The search runs on
     the slack z = T - max_k d_k, which keeps its relative precision when T - max d is below the
     resolution of T. F(z) = sum_k num_k / (z + gap_k) - 1 is convex and decreasing, so Newton
-    steps from a point with F >= 0 move right monotonically towards the root.
-    Returns (T, b, iterations, converged).
+    steps from a point with F >= 0 move right monotonically towards the root. `start` is an
+    optional guess of T (from a nearby solution): from the right of the root one Newton step lands
+    left of it. Returns (T, b, iterations, converged).
     """
     xk = x[inst.group]
     active = xk > 0
@@ -103,7 +105,20 @@ def parameter_aware(inst: Instance, x: np.ndarray) -> tuple[float, np.ndarray, i
 
     iterations = 0
     hi = num.sum()
-    z = hi - gap.max()
+    z = 0.0
+    guess = start - dmax
+    if 0.0 < guess < hi:
+        value, slope = F(guess)
+        iterations += 1
+        if value >= 0.0:
+            z = guess
+        else:
+            hi = guess
+            nxt = guess + value / slope
+            if nxt > 0.0:
+                z = nxt
+    if not z > 0.0:
+        z = min(hi - gap.max(), hi)
     if not z > 0.0:
         z = 0.5 * hi
         while F(z)[0] < 0.0 and iterations < MAX_BISECTION:
@@ -386,29 +401,34 @@ def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: f
     return float(np.max(share * s[ks] + r[ks], initial=0.0))
 
 
-def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
-                r: np.ndarray) -> np.ndarray:
-    """Floor, then give the remaining parameters one at a time to the group whose latency after one
-    more parameter is smallest (ties: lowest group id)."""
-    total = int(L)
-    loads = np.clip(np.floor(x * L), 0.0, L).astype(np.int64)
+def round_to_total(loads: np.ndarray, total: int, latency) -> np.ndarray:
+    """From floors to loads summing to `total`: floors that overshoot give back one parameter at a
+    time from the slowest loaded group (ties: lowest id); the remaining parameters go one at a
+    time to the group whose latency after one more parameter is smallest (ties: lowest id).
+    latency(n, m) is group n's latency with m parameters."""
+    loads = loads.copy()
     assigned = int(loads.sum())
-    while assigned > total:  # floors pushed up by rounding in x: take back from the slowest
-        worst = max(
-            (n for n in range(inst.n_groups) if loads[n] > 0),
-            key=lambda n: (group_latency(inst, n, s, r, loads[n] / L), -n),
-        )
+    while assigned > total:
+        worst = max((n for n in range(loads.size) if loads[n] > 0),
+                    key=lambda n: (latency(n, loads[n]), -n))
         loads[worst] -= 1
         assigned -= 1
     if assigned < total:
-        heap = [(group_latency(inst, n, s, r, (loads[n] + 1) / L), n) for n in range(inst.n_groups)]
+        heap = [(latency(n, loads[n] + 1), n) for n in range(loads.size)]
         heapq.heapify(heap)
         while assigned < total:
             _, n = heapq.heappop(heap)
             loads[n] += 1
             assigned += 1
-            heapq.heappush(heap, (group_latency(inst, n, s, r, (loads[n] + 1) / L), n))
+            heapq.heappush(heap, (latency(n, loads[n] + 1), n))
     return loads
+
+
+def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
+                r: np.ndarray) -> np.ndarray:
+    """Integer loads from shares x at fixed rates s, r (docs/algorithms.md 3.6)."""
+    floors = np.nan_to_num(np.clip(np.floor(x * L), 0.0, L)).astype(np.int64)
+    return round_to_total(floors, int(L), lambda n, m: group_latency(inst, n, s, r, m / L))
 
 
 def equal_loads(N: int, L: float) -> np.ndarray:
@@ -444,24 +464,153 @@ def joint(inst: Instance, tol: float):
 
 
 # ---------------------------------------------------------------------------------------------
+# The exact joint method for the basic model (docs/algorithms.md 3.7)
+
+NEWTON_PASSES = 8
+
+
+def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
+    """One worker per group (worker k in group k) and no fixed costs."""
+    K = beta.size
+    return (n_groups == K
+            and (group is None or bool(np.array_equal(group, np.arange(K))))
+            and (alpha is None or not np.any(alpha))
+            and (tau is None or not np.any(tau)))
+
+
+def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None):
+    """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), as delta = s - min r on
+    the offsets d = r - min r (s - r formed directly cancels): Newton passes, each the closed form
+    delta = (1 + sum w d) / sum w of the active set {d < delta}, then a sorted scan if they have
+    not settled. Returns (r_min, delta, passes)."""
+    K = r.size
+    r_min = r.min()
+    d = r - r_min
+    P_all, Q_all = w.sum(), (w * d).sum()
+    warm = previous_active is not None and w[previous_active].sum() > 0.0
+    if warm:
+        delta = (1.0 + (w * d)[previous_active].sum()) / w[previous_active].sum()
+        previous = K + 1  # a warm set may lie left of the root
+    else:
+        delta = (1.0 + Q_all) / P_all
+        previous = K
+    passes = 1
+    while passes <= NEWTON_PASSES:
+        passes += 1
+        active = d < delta
+        count = int(active.sum())
+        if count >= previous:  # the active set repeats: delta is the root
+            return r_min, delta, passes
+        nxt = (1.0 + (w * d)[active].sum()) / w[active].sum()
+        if nxt == delta:
+            return r_min, delta, passes
+        previous = count if nxt < delta else K + 1
+        delta = nxt
+    # Sorted scan of the candidates: the root is on the first prefix whose line reaches 1 before
+    # the next d.
+    candidates = np.flatnonzero(d < delta)
+    order = candidates[np.lexsort((candidates, r[candidates]))]
+    P, Q = np.cumsum(w[order]), np.cumsum(w[order] * d[order])
+    roots = (1.0 + Q) / P
+    nxt = np.append(d[order][1:], np.inf)
+    return r_min, float(roots[np.argmax(roots <= nxt)]), passes
+
+
+def allocate_exact(beta, compute, params, bandwidth, previous_loads):
+    """The exact method: price, relaxed optimum, integer loads, bandwidth for them (the same steps
+    as the native kernel). Returns the result dict."""
+    L, B = float(params), float(bandwidth)
+    a, e = beta * L / B, compute * L
+    if not np.all((a >= 1e-80) & (a <= 1e80)):
+        raise ValueError("beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds")
+    if not np.all((e >= 1e-80) & (e <= 1e80)):
+        raise ValueError("compute: compute * params must lie in [1e-80, 1e80] seconds")
+    r = np.sqrt(a)
+    w = r / e
+    r_min, delta, passes = exact_price(r, w,
+                                       None if previous_loads is None else previous_loads > 0)
+    d = r - r_min
+    active = d < delta
+    b = np.where(active, w * (delta - d), 0.0)
+    h = np.where(active, b / (r * (r_min + delta)), 0.0)
+    T = 1.0 / h.sum()
+    total = b.sum()
+    scale = (1.0 - BUDGET_MARGIN) / total if total > 1.0 - BUDGET_MARGIN else 1.0
+    bandwidth_out = b * (scale * B)
+    relaxed_loads = h * (T * L)
+    K = beta.size
+    none = np.zeros(K)
+    relaxed_latency = evaluate(beta, compute, none, none, np.arange(K), K, relaxed_loads,
+                               bandwidth_out)[0]
+    with np.errstate(divide="ignore"):
+        speed = np.where(bandwidth_out > 0, beta / bandwidth_out + compute, np.inf)
+    floors = np.clip(np.floor(relaxed_loads), 0.0, L).astype(np.int64)
+    loads = round_to_total(floors, int(L), lambda k, m: float(m) * speed[k])
+    inst = Instance(a=a, e=e, f=none, tau=none, group=np.arange(K), offset=np.arange(K + 1),
+                    member=np.arange(K), n_groups=K)
+    # Bandwidth for the integer loads: the parameter-aware step on the slack, started from the
+    # relaxed optimum.
+    _, b, _, converged = parameter_aware(inst, loads / L, start=T)
+    bandwidth_out = b * B
+    latency, worker_latency = evaluate(beta, compute, none, none, np.arange(K), K, loads,
+                                       bandwidth_out)
+    return {
+        "loads": loads,
+        "relaxed_loads": relaxed_loads,
+        "bandwidth": bandwidth_out,
+        "worker_latency": worker_latency,
+        "latency": latency,
+        "relaxed_latency": relaxed_latency,
+        "iterations": passes,
+        "status": STATUS_OK if converged else STATUS_NOT_CONVERGED,
+        "method": "exact",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Entry points with the signature of the native module
 
 
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
-    """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz)."""
-    load = np.asarray(loads, dtype=np.float64)[group]
+    """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz); alpha,
+    tau and group may be None (zero; one worker per group)."""
+    load = np.asarray(loads, dtype=np.float64)
+    load = load if group is None else load[group]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t = load * (beta / bandwidth + compute) + alpha / bandwidth + tau
+        t = load * (beta / bandwidth + compute)
+        if alpha is not None:
+            t = t + alpha / bandwidth
+        if tau is not None:
+            t = t + tau
     t = np.where(bandwidth > 0, t, np.inf)
     t = np.where(load > 0, t, 0.0)
     return float(t.max(initial=0.0)), t
 
 
+METHODS = ("auto", "exact", "bisection")
+
+
 def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-             loads_in=None, bandwidth_in=None, tol=1e-9):
-    """Solve one instance; returns a dict with the fields of the native result."""
+             loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None):
+    """Solve one instance; returns a dict with the fields of the native result. alpha, tau and
+    group may be None (zero; one worker per group)."""
     if not (0.0 < tol < 1.0):
         raise ValueError("tol: must be in (0, 1)")
+    if method not in METHODS:
+        raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
+    used = None
+    if scheme == "joint":
+        exact = method != "bisection" and exact_applies(beta, alpha, tau, group, n_groups)
+        if method == "exact" and not exact:
+            raise ValueError(
+                "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')")
+        if exact:
+            return allocate_exact(beta, compute, params, bandwidth, previous_loads)
+        used = "bisection"
+    K = beta.size
+    alpha = np.zeros(K) if alpha is None else alpha
+    tau = np.zeros(K) if tau is None else tau
+    group = np.arange(K) if group is None else group
     inst = normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
     K, N, L, B = inst.n_workers, n_groups, float(params), float(bandwidth)
     iterations, converged = 0, True
@@ -523,4 +672,33 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         "relaxed_latency": relaxed_latency,
         "iterations": iterations,
         "status": STATUS_OK if converged else STATUS_NOT_CONVERGED,
+        "method": used,
+    }
+
+
+def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth,
+                   previous_loads=None, tol=1e-9, method="auto", n_threads=1):
+    """Solve the instances one by one (instance i owns the workers offsets[i]:offsets[i + 1]);
+    returns a dict of concatenated arrays, as the native batch does. n_threads is ignored."""
+    M = offsets.size - 1
+    parts = []
+    for i in range(M):
+        part = slice(offsets[i], offsets[i + 1])
+        K = offsets[i + 1] - offsets[i]
+        try:
+            parts.append(allocate(
+                scheme, beta[part], compute[part], None if alpha is None else alpha[part],
+                None if tau is None else tau[part], None, K, params[i], bandwidth[i],
+                tol=tol, method=method,
+                previous_loads=None if previous_loads is None else previous_loads[part]))
+        except ValueError as error:
+            raise ValueError(f"{error} (instance {i})") from None
+    codes = {None: 0, "exact": 1, "bisection": 2}
+    return {
+        **{name: np.concatenate([p[name] for p in parts])
+           for name in ("loads", "relaxed_loads", "bandwidth", "worker_latency")},
+        **{name: np.array([p[name] for p in parts], dtype=dtype)
+           for name, dtype in (("latency", np.float64), ("relaxed_latency", np.float64),
+                               ("iterations", np.int64), ("status", np.int32))},
+        "method": np.array([codes[p["method"]] for p in parts], dtype=np.int32),
     }

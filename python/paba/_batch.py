@@ -1,0 +1,233 @@
+"""Many instances in one call: ``allocate_batch`` (same K as 2-D arrays, or ragged instances
+concatenated with offsets), solved on a thread pool with the GIL released."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _backend
+from ._allocation import METHODS, SCHEMES, Allocation
+from ._validation import MAX_PARAMS, readonly, tolerance
+
+_METHOD_NAMES = (None, "exact", "bisection")
+
+
+@dataclass(frozen=True, eq=False)
+class BatchAllocation:
+    """The result of :func:`allocate_batch`. Arrays are read-only.
+
+    Per-worker arrays have the layout of the inputs: shape (M, K) for 2-D inputs, or the
+    concatenated workers of ragged instances (instance i owns ``offsets[i]:offsets[i + 1]``).
+    Every instance has one worker per group, so ``loads`` is per worker too.
+
+    Attributes
+    ----------
+    loads : ndarray of int64
+        Parameters of each worker's block; each instance's sum is its ``params``.
+    relaxed_loads : ndarray of float64
+        Continuous loads before rounding, in parameters.
+    bandwidth : ndarray of float64
+        Hz per worker; each instance's sum is at most its ``bandwidth``.
+    worker_latency : ndarray of float64
+        Seconds per worker (0 without load).
+    latency, relaxed_latency : ndarray of float64, shape (M,)
+        Iteration latency in seconds of each instance (integer loads; relaxed optimum).
+    iterations : ndarray of int64, shape (M,)
+    converged : ndarray of bool, shape (M,)
+    method : tuple of (str or None), length M
+        For the joint scheme, ``"exact"`` or ``"bisection"`` per instance.
+    offsets : ndarray of int64, shape (M + 1,)
+        Where each instance's workers start in the flattened per-worker arrays.
+    scheme, backend : str
+    """
+
+    loads: np.ndarray
+    relaxed_loads: np.ndarray
+    bandwidth: np.ndarray
+    worker_latency: np.ndarray
+    latency: np.ndarray
+    relaxed_latency: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    method: tuple
+    offsets: np.ndarray
+    scheme: str
+    backend: str
+
+    def __len__(self) -> int:
+        return self.latency.size
+
+    def __getitem__(self, i: int) -> Allocation:
+        """Instance i as an :class:`Allocation`."""
+        M = len(self)
+        if not isinstance(i, (int, np.integer)) or not -M <= i < M:
+            raise IndexError(f"instance index {i!r} out of range for {M} instances")
+        i = int(i) % M
+        part = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+        flat = (lambda a: a.reshape(-1))
+        return Allocation(
+            loads=readonly(flat(self.loads)[part].copy()),
+            bandwidth=readonly(flat(self.bandwidth)[part].copy()),
+            latency=float(self.latency[i]),
+            relaxed_latency=float(self.relaxed_latency[i]),
+            relaxed_loads=readonly(flat(self.relaxed_loads)[part].copy()),
+            worker_latency=readonly(flat(self.worker_latency)[part].copy()),
+            scheme=self.scheme, backend=self.backend, iterations=int(self.iterations[i]),
+            converged=bool(self.converged[i]), method=self.method[i])
+
+    def __repr__(self) -> str:
+        return (f"BatchAllocation(scheme={self.scheme!r}, instances={len(self)}, "
+                f"workers={self.offsets[-1]}, backend={self.backend!r}, "
+                f"converged={int(self.converged.sum())}/{len(self)})")
+
+
+def _per_worker(name: str, values, shape: tuple, *, positive: bool) -> np.ndarray:
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(f"{name}: must have shape {shape} (like beta), got {array.shape}")
+    ok = array > 0 if positive else array >= 0
+    if not np.all(ok & np.isfinite(array)):
+        rule = "positive" if positive else "non-negative"
+        raise ValueError(f"{name}: entries must be {rule} and finite")
+    return array.reshape(-1)
+
+
+def _per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
+                                   or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name}: must be a number or one number per instance")
+    array = np.broadcast_to(array.astype(np.float64), (M,)) if array.ndim == 0 else array
+    if array.shape != (M,):
+        raise ValueError(f"{name}: must be a number or have shape ({M},), got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array) & (array > 0)):
+        raise ValueError(f"{name}: entries must be positive and finite")
+    if integral and not np.all((array == np.floor(array)) & (array <= MAX_PARAMS)):
+        raise ValueError(f"{name}: entries must be integers in [1, 2**53]")
+    return array
+
+
+def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
+                   method: str = "auto", alpha=None, tau=None, offsets=None, previous=None,
+                   n_threads: int = 1, tol: float = 1e-9,
+                   backend: str | None = None) -> BatchAllocation:
+    """Solve many instances (one worker per group) with one scheme, on a pool of threads.
+
+    Each instance is solved exactly as :func:`allocate` would solve it alone (same answers);
+    the loop, the thread pool and the outputs live in the native layer, with the GIL released.
+
+    Parameters
+    ----------
+    beta, compute : array_like
+        Seconds x Hz per parameter and seconds per parameter (see :class:`System`), either of
+        shape (M, K) (M instances of K workers) or 1-D concatenations of ragged instances, with
+        ``offsets``.
+    params : int or array_like of int, shape (M,)
+        Model size of each instance in parameters.
+    bandwidth : float or array_like, shape (M,)
+        Pool of each instance in Hz.
+    scheme : str, default "joint"
+        Any of :data:`paba.SCHEMES`; ``bandwidth_aware`` and ``parameter_aware`` start from equal
+        splits.
+    method : {"auto", "exact", "bisection"}, default "auto"
+        Joint scheme only, as in :func:`allocate`.
+    alpha, tau : array_like, optional
+        Fixed seconds x Hz and seconds per worker, shaped like ``beta``. Default 0.
+    offsets : array_like of int, shape (M + 1,), optional
+        For 1-D inputs: instance i owns workers ``offsets[i]:offsets[i + 1]``; starts at 0,
+        increases strictly, ends at ``len(beta)``. Default: one instance of all workers.
+    previous : BatchAllocation or array_like of int, optional
+        Joint scheme only: loads of an earlier batch of the same layout, to warm-start each
+        instance's exact method (see :func:`allocate`).
+    n_threads : int, default 1
+        Threads of the native pool (``std::thread``); 1 runs on the calling thread.
+    tol : float, default 1e-9
+        As in :func:`allocate`.
+    backend : {"native", "reference"}, optional
+        The reference backend solves the instances one by one in NumPy.
+
+    Returns
+    -------
+    BatchAllocation
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for malformed shapes, offsets or values, an unknown scheme or
+        method, or an instance the kernels reject (the message names the instance).
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+    if method not in METHODS:
+        raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
+    if method != "auto" and scheme != "joint":
+        raise ValueError("method: only the 'joint' scheme takes a method")
+    name = _backend.resolve(backend)
+    tol = tolerance("tol", tol)
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)) \
+            or not 1 <= n_threads <= 1024:
+        raise ValueError(f"n_threads: must be an integer in [1, 1024], got {n_threads!r}")
+
+    beta_array = np.ascontiguousarray(beta, dtype=np.float64)
+    shape = beta_array.shape
+    if beta_array.ndim == 2:
+        if offsets is not None:
+            raise ValueError("offsets: only for 1-D (concatenated) inputs")
+        M, K = shape
+        if M < 1 or K < 1:
+            raise ValueError(f"beta: needs at least one instance and one worker, got {shape}")
+        offset_array = np.arange(0, (M + 1) * K, K, dtype=np.int64)
+    elif beta_array.ndim == 1:
+        if beta_array.size < 1:
+            raise ValueError("beta: needs at least one worker")
+        if offsets is None:
+            offset_array = np.array([0, beta_array.size], dtype=np.int64)
+        else:
+            offset_array = np.ascontiguousarray(offsets)
+            if offset_array.ndim != 1 or offset_array.size < 2 \
+                    or not np.issubdtype(offset_array.dtype, np.integer):
+                raise ValueError("offsets: must be a 1-D integer array of at least 2 entries")
+            offset_array = offset_array.astype(np.int64)
+            if offset_array[0] != 0 or offset_array[-1] != beta_array.size \
+                    or np.any(np.diff(offset_array) <= 0):
+                raise ValueError("offsets: must start at 0, increase strictly and end at "
+                                 f"len(beta) = {beta_array.size}")
+        M = offset_array.size - 1
+    else:
+        raise ValueError(f"beta: must be 1-D (with offsets) or 2-D (M, K), got shape {shape}")
+    flat_beta = _per_worker("beta", beta_array, shape, positive=True)
+    flat_compute = _per_worker("compute", compute, shape, positive=True)
+    flat_alpha = None if alpha is None else _per_worker("alpha", alpha, shape, positive=False)
+    flat_tau = None if tau is None else _per_worker("tau", tau, shape, positive=False)
+    params_array = _per_instance("params", params, M, integral=True)
+    bandwidth_array = _per_instance("bandwidth", bandwidth, M, integral=False)
+    previous_loads = None
+    if previous is not None:
+        if scheme != "joint":
+            raise ValueError("previous: only the 'joint' scheme takes a warm start")
+        loads = previous.loads if isinstance(previous, BatchAllocation) else previous
+        loads = np.asarray(loads)
+        if loads.shape != shape or not np.issubdtype(loads.dtype, np.integer):
+            raise ValueError(f"previous: must be integer loads of shape {shape} (like beta)")
+        previous_loads = np.ascontiguousarray(loads, dtype=np.int64).reshape(-1)
+
+    result = _backend.module(name).allocate_batch(
+        scheme, offset_array, flat_beta, flat_compute, flat_alpha, flat_tau, params_array,
+        bandwidth_array, previous_loads, tol, method, int(n_threads))
+    return BatchAllocation(
+        loads=readonly(result["loads"].reshape(shape)),
+        relaxed_loads=readonly(result["relaxed_loads"].reshape(shape)),
+        bandwidth=readonly(result["bandwidth"].reshape(shape)),
+        worker_latency=readonly(result["worker_latency"].reshape(shape)),
+        latency=readonly(result["latency"]),
+        relaxed_latency=readonly(result["relaxed_latency"]),
+        iterations=readonly(result["iterations"]),
+        converged=readonly(result["status"] == 0),
+        method=tuple(_METHOD_NAMES[code] for code in result["method"].tolist()),
+        offsets=readonly(offset_array.copy()),
+        scheme=scheme,
+        backend=name,
+    )

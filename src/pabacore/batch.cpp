@@ -1,0 +1,109 @@
+// Many instances at once (paba.allocate_batch): each instance is solved by allocate() exactly as
+// a single call would solve it, on a plain std::thread pool (no OpenMP runtime: PyTorch brings its
+// own). Threads take instances from a shared atomic counter in small chunks, so uneven instances
+// balance out; each thread keeps one scratch index vector for all its instances. The first
+// exception stops the others and is rethrown on the calling thread, naming the instance.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "internal.hpp"
+#include "paba.hpp"
+
+namespace paba {
+namespace {
+
+void check_batch(const Batch& batch) {
+  if (!batch.offsets || !batch.params || !batch.bandwidth)
+    throw std::invalid_argument("offsets: null input");
+  if (batch.offsets[0] != 0) throw std::invalid_argument("offsets: must start at 0");
+  for (std::size_t i = 0; i < batch.n_instances; ++i) {
+    if (!(batch.offsets[i + 1] > batch.offsets[i]))
+      throw std::invalid_argument("offsets: must increase strictly (every instance needs a worker)");
+  }
+  if (batch.offsets[batch.n_instances] > 0 && (!batch.beta || !batch.compute))
+    throw std::invalid_argument("beta: null input");
+}
+
+}  // namespace
+
+void allocate_batch(const Batch& batch, Scheme scheme, const Options& options, BatchResult& out,
+                    int n_threads) {
+  if (n_threads < 1) throw std::invalid_argument("n_threads: must be at least 1");
+  check_batch(batch);
+  const std::size_t M = batch.n_instances;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  // Chunks of a few instances amortise the counter without unbalancing small batches.
+  const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(16, M / (8 * n_threads)));
+
+  auto work = [&]() {
+    std::vector<std::size_t> index;  // this thread's scratch, reused for all its instances
+    std::size_t i = 0;
+    try {
+      while (!failed.load(std::memory_order_relaxed)) {
+        const std::size_t first = next.fetch_add(chunk, std::memory_order_relaxed);
+        if (first >= M) break;
+        const std::size_t last = std::min(M, first + chunk);
+        for (i = first; i < last; ++i) {
+          const auto begin = static_cast<std::size_t>(batch.offsets[i]);
+          const auto K = static_cast<std::size_t>(batch.offsets[i + 1]) - begin;
+          Problem p;
+          p.n_workers = K;
+          p.n_groups = K;
+          p.beta = batch.beta + begin;
+          p.compute = batch.compute + begin;
+          p.alpha = batch.alpha ? batch.alpha + begin : nullptr;
+          p.tau = batch.tau ? batch.tau + begin : nullptr;
+          p.params = batch.params[i];
+          p.bandwidth = batch.bandwidth[i];
+          Result r;
+          r.loads = out.loads + begin;
+          r.relaxed_loads = out.relaxed_loads + begin;
+          r.bandwidth = out.bandwidth + begin;
+          r.worker_latency = out.worker_latency + begin;
+          Options o = options;
+          o.previous_loads = batch.previous_loads ? batch.previous_loads + begin : nullptr;
+          detail::allocate_into(p, scheme, nullptr, nullptr, o, r, index);
+          out.latency[i] = r.latency;
+          out.relaxed_latency[i] = r.relaxed_latency;
+          out.iterations[i] = r.iterations;
+          out.status[i] = r.status;
+          out.method[i] = r.method;
+        }
+      }
+    } catch (const std::invalid_argument& e) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!failed.exchange(true))
+        error = std::make_exception_ptr(
+            std::invalid_argument(std::string(e.what()) + " (instance " + std::to_string(i) + ")"));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!failed.exchange(true)) error = std::current_exception();
+    }
+  };
+
+  const std::size_t helpers = static_cast<std::size_t>(n_threads) - 1;
+  std::vector<std::thread> threads;
+  threads.reserve(helpers);
+  try {
+    for (std::size_t t = 0; t < helpers && t + 1 < M; ++t) threads.emplace_back(work);
+  } catch (...) {
+    failed = true;  // could not start a thread: stop the started ones, then report
+    for (auto& thread : threads) thread.join();
+    throw;
+  }
+  work();
+  for (auto& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace paba

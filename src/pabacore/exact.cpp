@@ -1,0 +1,298 @@
+// The exact joint method for the basic model (docs/algorithms.md 3.7): one worker per group,
+// alpha = tau = 0, no caps.
+//
+// With shares x_k = L_k / L and b_k = B_k / B, a_k = beta_k L / B and e_k = c_k L (seconds),
+// worker k carries x_k = T h_k(b_k), h_k(b) = b / (a_k + e_k b), by time T; T factors out, so
+// T* = 1 / max { sum_k h_k(b_k) : sum_k b_k = 1 }. Each h_k is concave with h_k'(0) = 1 / a_k,
+// and KKT gives a_k / (a_k + e_k b_k)^2 = lambda for every worker with bandwidth. With
+// r_k = sqrt(a_k) and the price variable s = lambda^(-1/2):
+//
+//   b_k = [r_k (s - r_k)]^+ / e_k     (active iff r_k < s: a prefix in the order of beta),
+//   F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1.
+//
+// F is convex, increasing and piecewise linear; on an active set A it is s P_A - Q_A with
+// P_A = sum r / e and Q_A = sum r^2 / e, so the Newton step from s is the closed form
+// s' = (1 + Q_A) / P_A of A = {r < s}. Every such line lies below F, so from any point with an
+// active worker one step lands at or right of the root; from there the steps decrease
+// monotonically and the active set shrinks until it repeats, which makes s' the root exactly.
+// Each pass is O(K) at most and reads only the workers still active (compacted into the index
+// buffer); after kNewtonPasses passes the remaining candidates are sorted and scanned instead
+// (O(m log m)), which bounds the worst case.
+//
+// The search runs on the offsets d_k = r_k - r_min >= 0 and delta = s - r_min (the same steps:
+// active iff d_k < delta, delta' = (1 + sum w d) / sum w, b_k = w_k (delta - d_k)), because s - r_k
+// formed directly cancels: a worker whose communication dwarfs its computation has s - r_k far
+// below the resolution of r_k.
+// Then a_k + e_k b_k = r_k s, so h_k = b_k / (r_k s), T* = 1 / sum h and x_k = T* h_k.
+// Memory: the outputs serve as scratch before they are written (r_k in worker_latency, r_k / e_k in
+// relaxed_loads); the only other buffer is the caller's index vector.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "internal.hpp"
+#include "paba.hpp"
+
+namespace paba {
+namespace detail {
+namespace {
+
+constexpr int kNewtonPasses = 8;
+
+struct Sums {
+  std::size_t count = 0;  // active workers
+  double P = 0.0;         // sum of w = r / e over them
+  double Q = 0.0;         // sum of w d over them, d = r - r_min
+};
+
+// One Newton pass: sums over the candidates with d < delta, which are also compacted to the front
+// of `index`. The candidates are index[0..m), or every worker when `all` is set.
+Sums active_sums(const double* r, const double* w, double r_min, double delta,
+                 std::size_t* index, std::size_t m, bool all) {
+  Sums sums;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = all ? i : index[i];
+    const double d = r[k] - r_min;
+    if (d < delta) {
+      index[sums.count++] = k;
+      sums.P += w[k];
+      sums.Q += w[k] * d;
+    }
+  }
+  return sums;
+}
+
+// The root by sorting the candidates index[0..m) (those with d < delta, delta at or right of the
+// root): between consecutive sorted d the active set is a prefix, and the root lies on the first
+// prefix whose line reaches 1 before the next d.
+double root_by_sort(const double* r, const double* w, double r_min, double delta,
+                    std::size_t* index, std::size_t m) {
+  std::sort(index, index + m, [&](std::size_t i, std::size_t j) {
+    return r[i] < r[j] || (r[i] == r[j] && i < j);
+  });
+  double P = 0.0, Q = 0.0;
+  for (std::size_t j = 0; j < m; ++j) {
+    P += w[index[j]];
+    Q += w[index[j]] * (r[index[j]] - r_min);
+    const double root = (1.0 + Q) / P;
+    const double next = j + 1 < m ? r[index[j + 1]] - r_min : kInf;
+    if (root <= next) return root;
+  }
+  return delta;  // not reached: the last prefix is the set active at delta, whose root is below
+}
+
+// Latencies of the listed workers (the only ones with load; worker_latency is zero elsewhere),
+// as latency_of computes them; returns their maximum.
+template <class Load>
+double active_latency(const Problem& p, const Load* loads, const double* bandwidth,
+                      double* worker_latency, const std::size_t* list, std::size_t m) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = list[i];
+    const double load = static_cast<double>(loads[k]);
+    const double Bk = bandwidth[k];
+    const double t = load > 0.0 ? (Bk > 0.0 ? load * (p.beta[k] / Bk + p.compute[k]) : kInf) : 0.0;
+    worker_latency[k] = t;
+    worst = std::max(worst, t);
+  }
+  return worst;
+}
+
+}  // namespace
+
+bool exact_applies(const Problem& p) {
+  if (p.n_workers == 0 || p.n_groups != p.n_workers) return false;
+  for (std::size_t k = 0; k < p.n_workers; ++k) {
+    if (p.group && p.group[k] != static_cast<std::int64_t>(k)) return false;
+    if (p.alpha && p.alpha[k] != 0.0) return false;
+    if (p.tau && p.tau[k] != 0.0) return false;
+  }
+  return true;
+}
+
+void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result& out,
+                    std::vector<std::size_t>& index) {
+  if (!p.beta || !p.compute) throw std::invalid_argument("beta: null input");
+  check_scalars(p);
+  const std::size_t K = p.n_workers;
+  const double L = p.params, B = p.bandwidth;
+  double* r = out.worker_latency;  // scratch until the latencies are written
+  double* w = out.relaxed_loads;   // scratch until the loads are written
+
+  // One pass over the inputs: r, w, r_min, and the sums of a first Newton step from every worker
+  // (or the warm set), taken about r_0 since r_min is not known yet. Range checks are collected
+  // without branching and reported after the loop, so that the loop vectorises.
+  const double r0 = std::sqrt(p.beta[0] * L / B);
+  double r_min = kInf;
+  bool bad = false;
+  Sums all, warm;
+  for (std::size_t k = 0; k < K; ++k) {
+    const double a = p.beta[k] * L / B, e = p.compute[k] * L;
+    bad |= !(a >= kMinSeconds && a <= kMaxSeconds) || !(e >= kMinSeconds && e <= kMaxSeconds);
+    r[k] = std::sqrt(a);
+    w[k] = r[k] / e;
+    r_min = std::min(r_min, r[k]);
+    all.P += w[k];
+    all.Q += w[k] * (r[k] - r0);
+  }
+  if (bad) {
+    // The ranges of paba.System (SECONDS_RANGE), named as in the nested bisection's normalise().
+    for (std::size_t k = 0; k < K; ++k) {
+      const double a = p.beta[k] * L / B, e = p.compute[k] * L;
+      if (!(a >= kMinSeconds && a <= kMaxSeconds))
+        throw std::invalid_argument(
+            "beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds");
+      if (!(e >= kMinSeconds && e <= kMaxSeconds))
+        throw std::invalid_argument("compute: compute * params must lie in [1e-80, 1e80] seconds");
+    }
+  }
+  if (previous_loads) {
+    for (std::size_t k = 0; k < K; ++k) {
+      if (previous_loads[k] > 0) {
+        warm.P += w[k];
+        warm.Q += w[k] * (r[k] - r0);
+      }
+    }
+  }
+
+  // Newton passes on delta = s - r_min (see the top of the file). Each pass compacts the workers
+  // with d < delta to the front of `index`; once a step has come from the right of the root, the
+  // later steps only move left, so the passes after it read those candidates alone. `previous`
+  // counts the active set of the point delta was computed from when that point lay right of the
+  // root (K + 1: unknown, as for the first step, whose sums were taken about r_0). The worker with
+  // d = 0 is active at any delta > 0, so every pass has P > 0.
+  index.resize(K);
+  const Sums& first = warm.P > 0.0 ? warm : all;
+  double delta = (r0 - r_min) + (1.0 + first.Q) / first.P;
+  if (!(delta > 0.0)) delta = kInf;  // rounding in the sums about r_0: start from everyone
+  std::size_t previous = K + 1;
+  std::size_t m = K;  // candidates: index[0..m), or every worker until `compact`
+  bool compact = false;
+  long passes = 0;
+  bool done = false;
+  while (passes < kNewtonPasses) {
+    ++passes;
+    const Sums at = active_sums(r, w, r_min, delta, index.data(), m, !compact);
+    if (at.count >= previous) {  // the active set repeats: delta is the root
+      done = true;
+      m = at.count;
+      break;
+    }
+    const double next = (1.0 + at.Q) / at.P;
+    if (next == delta) {
+      done = true;
+      m = at.count;
+      break;
+    }
+    if (next < delta) {  // delta lay right of the root: its active set holds every candidate
+      previous = at.count;
+      m = at.count;
+      compact = true;
+    } else {  // a step to the right from a start left of the root
+      previous = K + 1;
+    }
+    delta = next;
+  }
+  if (!done) {
+    // delta lies right of the root (every step lands there); sort what is active at it.
+    m = active_sums(r, w, r_min, delta, index.data(), m, !compact).count;
+    delta = root_by_sort(r, w, r_min, delta, index.data(), m);
+  }
+  out.iterations = passes;
+  // The active workers, a subset of index[0..m): compact them (their number is m from here on;
+  // the pass below tests the same d < delta on every worker).
+  {
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      if (r[index[i]] - r_min < delta) index[j++] = index[i];
+    }
+    m = j;
+  }
+
+  // The relaxed optimum in one pass over every worker, which also clears the outputs of the
+  // inactive ones (and the scratch r, w): shares b and h = b / (r s), then scaled for the active.
+  const double s = r_min + delta;
+  double sum_b = 0.0, sum_h = 0.0;
+  for (std::size_t k = 0; k < K; ++k) {
+    const double d = r[k] - r_min;
+    double b = 0.0, h = 0.0;
+    if (d < delta) {
+      b = w[k] * (delta - d);
+      h = b / (r[k] * s);
+    }
+    out.bandwidth[k] = b;
+    out.relaxed_loads[k] = h;  // over w
+    out.worker_latency[k] = 0.0;  // over r
+    out.loads[k] = 0;
+    sum_b += b;
+    sum_h += h;
+  }
+  const double T = 1.0 / sum_h;
+  // Keep the pool's budget strict under rounding, as the parameter-aware step does.
+  const double scale = sum_b > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / sum_b : 1.0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = index[i];
+    out.bandwidth[k] *= scale * B;
+    out.relaxed_loads[k] *= T * L;
+  }
+  out.relaxed_latency = active_latency(p, out.relaxed_loads, out.bandwidth, out.worker_latency,
+                                       index.data(), m);
+
+  // Integer loads (docs/algorithms.md 3.6) of the active workers at the relaxed bandwidth; the
+  // rounding's scratch is index[m..2m) and worker_latency (cleared after).
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = index[i];
+    const double v = std::floor(out.relaxed_loads[k]);
+    out.loads[k] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
+  }
+  if (index.size() < 2 * m) index.resize(2 * m);
+  std::size_t* active = index.data();
+  round_to_total(
+      m, static_cast<std::int64_t>(L),
+      [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
+      [&](std::size_t i, std::int64_t load) {
+        const std::size_t k = active[i];
+        return static_cast<double>(load) * (p.beta[k] / out.bandwidth[k] + p.compute[k]);
+      },
+      active + m, out.worker_latency);
+  std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch (by slot)
+
+  // Bandwidth for the integer loads (the parameter-aware step, docs/algorithms.md 3.3) over the
+  // loaded workers, started from the relaxed optimum's slack, which the integer loads barely move.
+  std::size_t loaded = 0;
+  double dmax = 0.0, numsum = 0.0, dmin = kInf;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = active[i];
+    out.bandwidth[k] = 0.0;
+    out.worker_latency[k] = 0.0;
+    if (out.loads[k] > 0) {
+      active[loaded++] = k;
+      const double d = p.compute[k] * static_cast<double>(out.loads[k]);
+      dmax = std::max(dmax, d);
+      dmin = std::min(dmin, d);
+      numsum += p.beta[k] * static_cast<double>(out.loads[k]) / B;
+    }
+  }
+  auto num = [&](std::size_t i) {
+    return p.beta[active[i]] * static_cast<double>(out.loads[active[i]]) / B;
+  };
+  auto gap = [&](std::size_t i) {
+    return dmax - p.compute[active[i]] * static_cast<double>(out.loads[active[i]]);
+  };
+  const RootStats st = solve_slack(loaded, [](std::size_t) { return true; }, num, gap, numsum,
+                                   dmax - dmin, T - dmax);
+  double total = 0.0;
+  for (std::size_t i = 0; i < loaded; ++i) {
+    out.bandwidth[active[i]] = num(i) / (st.T + gap(i));
+    total += out.bandwidth[active[i]];
+  }
+  const double rescale = total > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / total : 1.0;
+  for (std::size_t i = 0; i < loaded; ++i) out.bandwidth[active[i]] *= rescale * B;
+  out.latency = active_latency(p, out.loads, out.bandwidth, out.worker_latency, active, loaded);
+  out.status = st.converged ? status_ok : status_not_converged;
+}
+
+}  // namespace detail
+}  // namespace paba

@@ -1,0 +1,246 @@
+// Building blocks shared by the kernel files (allocation.cpp, exact.cpp, batch.cpp); not part of
+// the public kernel API (paba.hpp).
+//
+//   solve_slack     the parameter-aware root search on the slack z = T - max_k d_k
+//                   (docs/algorithms.md 3.3), over per-worker accessors, with an optional start;
+//   round_to_total  integer loads from floors (docs/algorithms.md 3.6): O(N) selection in the
+//                   usual case, a heap on the caller's index buffer otherwise; no allocation;
+//   latency_of      per-worker latencies of given loads and bandwidth in raw units.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "paba.hpp"
+
+namespace paba {
+namespace detail {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+constexpr int kMaxNewton = 200;
+constexpr int kMaxBisection = 400;
+constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
+constexpr double kMinSeconds = 1e-80;    // range of the normalised seconds (paba.System checks
+constexpr double kMaxSeconds = 1e80;     // the same): no product or cube in a search overflows
+
+struct RootStats {
+  double T = 0.0;
+  long iterations = 0;
+  bool converged = true;
+};
+
+// Checks params and bandwidth of a Problem (the same rules and messages for every path).
+inline void check_scalars(const Problem& p) {
+  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0) || p.params != std::floor(p.params))
+    throw std::invalid_argument("params: must be an integer in [1, 2**53]");
+  if (!(p.bandwidth > 0.0) || !std::isfinite(p.bandwidth))
+    throw std::invalid_argument("bandwidth: must be positive and finite");
+}
+
+// Parameter-aware step on the slack (docs/algorithms.md 3.3). Workers k in [0, K) with
+// active(k) finish together at T = dmax + z, where z > 0 solves
+//   F(z) = sum_k num(k) / (z + gap(k)) - 1 = 0,   gap(k) = dmax - d_k >= 0.
+// F is convex and strictly decreasing, so Newton steps from a point with F >= 0 increase
+// monotonically to the root. `start` (> 0, optional) is a guess of z, for example from a nearby
+// solution: from its right side one Newton step lands left of the root (the tangent of a convex
+// function lies below it), and the monotone phase follows. Returns T - dmax in `T`.
+template <class Active, class Num, class Gap>
+RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double numsum,
+                      double gapmax, double start = 0.0) {
+  auto F = [&](double z, double* slope) {
+    double s = 0.0, ds = 0.0;
+    for (std::size_t k = 0; k < K; ++k) {
+      if (active(k)) {
+        const double y = z + gap(k);
+        const double q = num(k) / y;
+        s += q;
+        ds += q / y;
+      }
+    }
+    if (slope) *slope = ds;
+    return s - 1.0;
+  };
+  RootStats st;
+  double hi = numsum;  // F(hi) <= 0; F(0) = +inf
+  double z = 0.0;
+  if (start > 0.0 && start < hi) {
+    double slope = 0.0;
+    const double value = F(start, &slope);
+    ++st.iterations;
+    if (value >= 0.0) {
+      z = start;
+    } else {
+      hi = start;
+      const double next = start + value / slope;  // a step to the left, landing left of the root
+      if (next > 0.0) z = next;
+    }
+  }
+  if (!(z > 0.0)) {
+    z = std::min(numsum - gapmax, hi);  // F(z) >= 0 whenever z > 0: every gap is at most gapmax
+  }
+  if (!(z > 0.0)) {
+    z = 0.5 * hi;
+    while (F(z, nullptr) < 0.0 && st.iterations < kMaxBisection) {
+      hi = z;
+      z = 0.5 * hi;
+      ++st.iterations;
+    }
+  }
+  st.converged = false;
+  for (int it = 0; it < kMaxNewton; ++it) {
+    ++st.iterations;
+    double slope = 0.0;
+    const double value = F(z, &slope);
+    if (value <= 0.0) {  // at the root, or past it by rounding
+      st.converged = true;
+      break;
+    }
+    const double step = value / slope;
+    double next = z + step;
+    if (!(next < hi)) next = z + 0.5 * (hi - z);  // never in exact arithmetic
+    if (!(next > z) || step <= 4.0 * kEps * z) {
+      z = std::max(z, next);
+      st.converged = true;
+      break;
+    }
+    z = next;
+  }
+  st.T = z;
+  return st;
+}
+
+// Integer loads from floors (docs/algorithms.md 3.6), over N slots: load(n) is a reference to
+// slot n's load (a group, or a listed worker). On entry load(n) holds floor(x_n L);
+// on exit the loads sum to `total`: floors that overshoot give back one parameter at a time from
+// the slowest loaded group, and the remaining R parameters go one at a time to the group whose
+// latency after one more parameter is smallest (ties: lowest group id), exactly as a heap over
+// the groups would hand them out. latency(n, m) is group n's latency with m parameters (inf if it
+// cannot take load). `index` (N entries) and `value` (N doubles) are the caller's scratch.
+//
+// Usual case: the R smallest next-parameter latencies are found by selection (O(N)); when no
+// group among them would also win its second parameter, they are exactly the heap's choice.
+// Otherwise the heap runs over those R groups only, in `index`: O(N + R log R).
+template <class Load, class Latency>
+void round_to_total(std::size_t N, std::int64_t total, Load load, Latency latency,
+                    std::size_t* index, double* value) {
+  std::int64_t assigned = 0;
+  for (std::size_t n = 0; n < N; ++n) assigned += load(n);
+  if (assigned > total) {
+    // Max-heap of loaded groups by (latency at the current load, lowest id first on ties).
+    std::size_t m = 0;
+    for (std::size_t n = 0; n < N; ++n) {
+      if (load(n) > 0) {
+        index[m++] = n;
+        value[n] = latency(n, load(n));
+      }
+    }
+    auto slower = [&](std::size_t i, std::size_t j) {
+      return value[i] < value[j] || (value[i] == value[j] && i > j);
+    };
+    std::make_heap(index, index + m, slower);
+    while (assigned > total && m > 0) {
+      std::pop_heap(index, index + m, slower);
+      const std::size_t n = index[m - 1];
+      --load(n);
+      --assigned;
+      if (load(n) > 0) {
+        value[n] = latency(n, load(n));
+        std::push_heap(index, index + m, slower);
+      } else {
+        --m;
+      }
+    }
+  }
+  if (assigned >= total) return;
+  const std::int64_t R = total - assigned;
+  // Candidates: the groups that can take a parameter at all (finite latency), or every group
+  // when none can (the heap then hands out by id, as over all of them).
+  std::size_t m = 0;
+  for (std::size_t n = 0; n < N; ++n) {
+    value[n] = latency(n, load(n) + 1);
+    if (value[n] < kInf) index[m++] = n;
+  }
+  if (m == 0) {
+    for (std::size_t n = 0; n < N; ++n) index[n] = n;
+    m = N;
+  }
+  auto before = [&](std::size_t i, std::size_t j) {
+    return value[i] < value[j] || (value[i] == value[j] && i < j);
+  };
+  if (static_cast<std::uint64_t>(R) <= m) {
+    // The R smallest first values; every parameter handed out goes to one of these groups, since
+    // R elements of the union are already at most the R-th of them.
+    const auto last = index + (R - 1);
+    std::nth_element(index, last, index + m, before);
+    const std::size_t edge = *last;
+    bool single = true;
+    for (std::int64_t i = 0; i < R && single; ++i) {
+      const std::size_t n = index[i];
+      const double second = latency(n, load(n) + 2);
+      single = !(second < value[edge] || (second == value[edge] && n < edge));
+    }
+    if (single) {  // no group also wins its second parameter: exactly the heap's choice
+      for (std::int64_t i = 0; i < R; ++i) ++load(index[i]);
+      return;
+    }
+    m = static_cast<std::size_t>(R);
+  }
+  // Min-heap by (latency after one more parameter, lowest id on ties) over the candidates.
+  auto after = [&](std::size_t i, std::size_t j) { return before(j, i); };
+  const auto end = index + m;
+  std::make_heap(index, end, after);
+  for (std::int64_t given = 0; given < R; ++given) {
+    std::pop_heap(index, end, after);
+    const std::size_t n = *(end - 1);
+    ++load(n);
+    value[n] = latency(n, load(n) + 1);
+    std::push_heap(index, end, after);
+  }
+}
+
+// Per-worker latencies (seconds) of loads (per group, any arithmetic type) and bandwidth (Hz);
+// returns their maximum. Worker k's group is group[k], or k when group is null.
+template <class Load>
+double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
+                  double* worker_latency) {
+  double worst = 0.0;
+  for (std::size_t k = 0; k < p.n_workers; ++k) {
+    std::size_t n = k;
+    if (p.group) {
+      const std::int64_t g = p.group[k];
+      if (g < 0 || static_cast<std::uint64_t>(g) >= p.n_groups)
+        throw std::invalid_argument("groups: group id out of range");
+      n = static_cast<std::size_t>(g);
+    }
+    const double load = static_cast<double>(loads[n]);
+    const double Bk = bandwidth[k];
+    double t = 0.0;
+    if (load > 0.0) {
+      const double alpha = p.alpha ? p.alpha[k] : 0.0;
+      const double tau = p.tau ? p.tau[k] : 0.0;
+      t = Bk > 0.0 ? load * (p.beta[k] / Bk + p.compute[k]) + alpha / Bk + tau : kInf;
+    }
+    worker_latency[k] = t;
+    worst = std::max(worst, t);
+  }
+  return worst;
+}
+
+// allocate() with the caller's scratch index vector (reused across the instances of a batch).
+void allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+                   const double* bandwidth_in, const Options& options, Result& result,
+                   std::vector<std::size_t>& index);
+
+// The exact joint method (exact.cpp): whether it applies, and the solver.
+bool exact_applies(const Problem& p);
+void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result& out,
+                    std::vector<std::size_t>& index);
+
+}  // namespace detail
+}  // namespace paba
