@@ -196,19 +196,20 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     if result["status"] == 2:
         raise InfeasibleError(
             "bandwidth: no group has bandwidth for all of its members, so no group can take load")
-    return Allocation(
-        readonly(result["loads"]),
-        readonly(result["bandwidth"]),
-        result["latency"],
-        result["relaxed_latency"],
-        readonly(result["relaxed_loads"]),
-        readonly(result["worker_latency"]),
-        scheme,
-        name,
-        result["iterations"],
-        result["status"] == 0,
-        result["method"],
-    )
+    # The native arrays come back as read-only views already; the reference's are made so here.
+    if name != "native":
+        for field in ("loads", "bandwidth", "relaxed_loads", "worker_latency"):
+            result[field] = readonly(result[field])
+    allocation = object.__new__(Allocation)
+    # A frozen dataclass assigns field by field through object.__setattr__; filling the instance
+    # dict at once gives the same object for a fraction of the per-call cost.
+    allocation.__dict__.update(
+        loads=result["loads"], bandwidth=result["bandwidth"], latency=result["latency"],
+        relaxed_latency=result["relaxed_latency"], relaxed_loads=result["relaxed_loads"],
+        worker_latency=result["worker_latency"], scheme=scheme, backend=name,
+        iterations=result["iterations"], converged=result["status"] == 0,
+        method=result["method"])
+    return allocation
 
 
 def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:

@@ -10,16 +10,25 @@ BACKENDS = ("native", "reference")
 def resolve(backend: str | None) -> str:
     """The backend to use: the argument, else the PABA_BACKEND environment variable, else native."""
     name = backend if backend is not None else os.environ.get("PABA_BACKEND", "native")
+    if name == "native":
+        return name
     if name not in BACKENDS:
         source = "backend" if backend is not None else "PABA_BACKEND"
         raise ValueError(f"{source}: must be one of {BACKENDS}, got {name!r}")
     return name
 
 
+_MODULES: dict = {}
+
+
 def module(name: str):
-    """The module implementing ``allocate`` and ``evaluate`` for a backend name."""
-    if name == "native":
-        from . import _core
-        return _core
-    from .reference import allocation
-    return allocation
+    """The module implementing ``allocate``, ``allocate_batch`` and ``evaluate`` for a backend
+    name (imported once)."""
+    found = _MODULES.get(name)
+    if found is None:
+        if name == "native":
+            from . import _core as found
+        else:
+            from .reference import allocation as found
+        _MODULES[name] = found
+    return found

@@ -109,30 +109,30 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
             raise ValueError("bandwidth: must have one entry per worker")
         bandwidth_ptr = &bandwidth_view[0]
 
+    # Two buffers hold every output: after the kernel they are made read-only, and the results
+    # are views of them, which cannot be made writeable again.
     loads = np.empty(n_groups, dtype=np.int64)
-    relaxed_loads = np.empty(n_groups, dtype=np.float64)
-    bandwidth_out = np.empty(K, dtype=np.float64)
-    worker_latency = np.empty(K, dtype=np.float64)
+    floats = np.empty(n_groups + 2 * K, dtype=np.float64)
     cdef int64_t[::1] loads_out_view = loads
-    cdef double[::1] relaxed_view = relaxed_loads
-    cdef double[::1] bandwidth_out_view = bandwidth_out
-    cdef double[::1] latency_view = worker_latency
+    cdef double[::1] floats_view = floats
     cdef Result r
     r.loads = &loads_out_view[0]
-    r.relaxed_loads = &relaxed_view[0]
-    r.bandwidth = &bandwidth_out_view[0]
-    r.worker_latency = &latency_view[0]
+    r.relaxed_loads = &floats_view[0]
+    r.bandwidth = &floats_view[n_groups]
+    r.worker_latency = &floats_view[n_groups + K]
     # Safe without the GIL: the kernel touches only the buffers above, which the memoryviews
     # keep alive, and no Python object.
     with nogil:
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
         return {"status": 2}
+    loads.flags.writeable = False
+    floats.flags.writeable = False
     return {
-        "loads": loads,
-        "relaxed_loads": relaxed_loads,
-        "bandwidth": bandwidth_out,
-        "worker_latency": worker_latency,
+        "loads": loads[:],
+        "relaxed_loads": floats[:n_groups],
+        "bandwidth": floats[n_groups:n_groups + K],
+        "worker_latency": floats[n_groups + K:],
         "latency": r.latency,
         "relaxed_latency": r.relaxed_latency,
         "iterations": r.iterations,

@@ -40,6 +40,7 @@ namespace detail {
 namespace {
 
 constexpr int kNewtonPasses = 8;
+constexpr std::size_t kSampleFrom = 1 << 16;  // workers from which the start is sampled
 
 struct Sums {
   std::size_t count = 0;  // active workers
@@ -47,21 +48,48 @@ struct Sums {
   double Q = 0.0;         // sum of w d over them, d = r - r_min
 };
 
-// One Newton pass: sums over the candidates with d < delta, which are also compacted to the front
-// of `index`. The candidates are index[0..m), or every worker when `all` is set.
+// One Newton pass: sums over the candidates with d < delta; the candidates with d < keep
+// (keep >= delta) are compacted to the front of `index` (their number in `kept`). The candidates
+// are index[0..m), or every worker when `all` is set.
 Sums active_sums(const double* r, const double* w, double r_min, double delta,
-                 std::size_t* index, std::size_t m, bool all) {
+                 std::size_t* index, std::size_t m, bool all, double keep, std::size_t* kept) {
   Sums sums;
+  std::size_t j = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = all ? i : index[i];
     const double d = r[k] - r_min;
+    if (d < keep) index[j++] = k;
     if (d < delta) {
-      index[sums.count++] = k;
+      ++sums.count;
       sums.P += w[k];
       sums.Q += w[k] * d;
     }
   }
+  *kept = j;
   return sums;
+}
+
+// A starting delta for large instances: the root of the same problem on every 32nd worker, each
+// standing for 32 (the pool share 1 scaled to the sample). A start anywhere is valid (the
+// passes below handle either side); a good one lets the first full pass keep few candidates.
+double sampled_start(const double* r, const double* w, double r_min, std::size_t K,
+                     std::size_t* index) {
+  constexpr std::size_t kStride = 32;
+  std::size_t m = (K + kStride - 1) / kStride;
+  for (std::size_t j = 0; j < m; ++j) index[j] = j * kStride;
+  const double share = static_cast<double>(m) / static_cast<double>(K);
+  double delta = kInf;
+  std::size_t previous = m + 1;
+  for (int pass = 0; pass < 64; ++pass) {  // Newton from the right, on the sample
+    std::size_t kept = 0;
+    const Sums at = active_sums(r, w, r_min, delta, index, m, false, delta, &kept);
+    if (at.count == 0 || at.count >= previous) break;
+    const double next = (share + at.Q) / at.P;
+    previous = m = at.count;
+    if (!(next < delta)) break;
+    delta = next;
+  }
+  return delta;
 }
 
 // The root by sorting the candidates index[0..m) (those with d < delta, delta at or right of the
@@ -125,17 +153,35 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result
   // (or the warm set), taken about r_0 since r_min is not known yet. Range checks are collected
   // without branching and reported after the loop, so that the loop vectorises.
   const double r0 = std::sqrt(p.beta[0] * L / B);
-  double r_min = kInf;
-  bool bad = false;
-  Sums all, warm;
+  bool ok = true;
   for (std::size_t k = 0; k < K; ++k) {
     const double a = p.beta[k] * L / B, e = p.compute[k] * L;
-    bad |= !(a >= kMinSeconds && a <= kMaxSeconds) || !(e >= kMinSeconds && e <= kMaxSeconds);
+    ok &= (a >= kMinSeconds) & (a <= kMaxSeconds) & (e >= kMinSeconds) & (e <= kMaxSeconds);
     r[k] = std::sqrt(a);
     w[k] = r[k] / e;
-    r_min = std::min(r_min, r[k]);
-    all.P += w[k];
-    all.Q += w[k] * (r[k] - r0);
+  }
+  const bool bad = !ok;
+  // Four running minima and sums break the dependency chains of the reductions.
+  double r_min = kInf;
+  Sums all, warm;
+  {
+    double m4[4] = {kInf, kInf, kInf, kInf}, P4[4] = {0, 0, 0, 0}, Q4[4] = {0, 0, 0, 0};
+    std::size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+      for (int j = 0; j < 4; ++j) {
+        m4[j] = std::min(m4[j], r[k + j]);
+        P4[j] += w[k + j];
+        Q4[j] += w[k + j] * (r[k + j] - r0);
+      }
+    }
+    for (; k < K; ++k) {
+      m4[0] = std::min(m4[0], r[k]);
+      P4[0] += w[k];
+      Q4[0] += w[k] * (r[k] - r0);
+    }
+    r_min = std::min(std::min(m4[0], m4[1]), std::min(m4[2], m4[3]));
+    all.P = (P4[0] + P4[1]) + (P4[2] + P4[3]);
+    all.Q = (Q4[0] + Q4[1]) + (Q4[2] + Q4[3]);
   }
   if (bad) {
     // The ranges of paba.System (SECONDS_RANGE), named as in the nested bisection's normalise().
@@ -167,6 +213,13 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result
   const Sums& first = warm.P > 0.0 ? warm : all;
   double delta = (r0 - r_min) + (1.0 + first.Q) / first.P;
   if (!(delta > 0.0)) delta = kInf;  // rounding in the sums about r_0: start from everyone
+  // Large cold instances start from a sample's root, and the first pass keeps the candidates
+  // up to half as far again, so that the step after it usually needs no second full pass.
+  double keep = delta;
+  if (K >= kSampleFrom && warm.P == 0.0) {
+    delta = sampled_start(r, w, r_min, K, index.data());
+    keep = 1.5 * delta;
+  }
   std::size_t previous = K + 1;
   std::size_t m = K;  // candidates: index[0..m), or every worker until `compact`
   bool compact = false;
@@ -174,30 +227,31 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result
   bool done = false;
   while (passes < kNewtonPasses) {
     ++passes;
-    const Sums at = active_sums(r, w, r_min, delta, index.data(), m, !compact);
+    std::size_t kept = 0;
+    const Sums at = active_sums(r, w, r_min, delta, index.data(), m, !compact, keep, &kept);
     if (at.count >= previous) {  // the active set repeats: delta is the root
       done = true;
-      m = at.count;
+      m = kept;
       break;
     }
     const double next = (1.0 + at.Q) / at.P;
-    if (next == delta) {
+    if (next == delta || (compact && next > delta)) {  // a repeat, up to rounding
       done = true;
-      m = at.count;
+      m = kept;
       break;
     }
-    if (next < delta) {  // delta lay right of the root: its active set holds every candidate
-      previous = at.count;
-      m = at.count;
-      compact = true;
-    } else {  // a step to the right from a start left of the root
-      previous = K + 1;
-    }
+    // Every step lands right of the root and the steps after it move left, so once a step
+    // stays within the kept candidates they hold every worker that can be active.
+    compact = compact || next <= keep;
+    m = compact ? kept : K;
+    // From the right of the root (next < delta) the active set only shrinks from here.
+    previous = next < delta ? at.count : K + 1;
     delta = next;
+    keep = delta;
   }
   if (!done) {
     // delta lies right of the root (every step lands there); sort what is active at it.
-    m = active_sums(r, w, r_min, delta, index.data(), m, !compact).count;
+    active_sums(r, w, r_min, delta, index.data(), m, !compact, delta, &m);
     delta = root_by_sort(r, w, r_min, delta, index.data(), m);
   }
   out.iterations = passes;

@@ -478,37 +478,67 @@ def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
             and (tau is None or not np.any(tau)))
 
 
+SAMPLE_FROM = 1 << 16  # workers from which the exact method's start is sampled
+SAMPLE_STRIDE = 32
+
+
+def sampled_start(d: np.ndarray, w: np.ndarray) -> float:
+    """A start for large instances: the root on every 32nd worker, each standing for 32 (Newton
+    from the right on the sample)."""
+    sample = np.arange(0, d.size, SAMPLE_STRIDE)
+    share = sample.size / d.size
+    delta, previous = np.inf, sample.size + 1
+    for _ in range(64):
+        active = sample[d[sample] < delta]
+        if active.size == 0 or active.size >= previous:
+            break
+        nxt = (share + (w * d)[active].sum()) / w[active].sum()
+        previous, sample = active.size, active
+        if not nxt < delta:
+            break
+        delta = nxt
+    return delta
+
+
 def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None):
     """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), as delta = s - min r on
     the offsets d = r - min r (s - r formed directly cancels): Newton passes, each the closed form
     delta = (1 + sum w d) / sum w of the active set {d < delta}, then a sorted scan if they have
-    not settled. Returns (r_min, delta, passes)."""
+    not settled. Large cold instances start from a sample's root and keep the candidates up to
+    1.5 times it. Returns (r_min, delta, passes)."""
     K = r.size
     r_min = r.min()
     d = r - r_min
-    P_all, Q_all = w.sum(), (w * d).sum()
+    r0 = r[0]
     warm = previous_active is not None and w[previous_active].sum() > 0.0
-    if warm:
-        delta = (1.0 + (w * d)[previous_active].sum()) / w[previous_active].sum()
-        previous = K + 1  # a warm set may lie left of the root
-    else:
-        delta = (1.0 + Q_all) / P_all
-        previous = K
-    passes = 1
-    while passes <= NEWTON_PASSES:
+    chosen = previous_active if warm else np.ones(K, dtype=bool)
+    delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
+    if not delta > 0.0:
+        delta = np.inf
+    keep = delta
+    if K >= SAMPLE_FROM and not warm:
+        delta = sampled_start(d, w)
+        keep = 1.5 * delta
+    previous = K + 1
+    candidates = np.arange(K)  # every worker until a step stays within the kept ones
+    compact = False
+    passes = 0
+    while passes < NEWTON_PASSES:
         passes += 1
-        active = d < delta
-        count = int(active.sum())
-        if count >= previous:  # the active set repeats: delta is the root
+        kept = candidates[d[candidates] < keep]
+        active = candidates[d[candidates] < delta]
+        if active.size >= previous:  # the active set repeats: delta is the root
             return r_min, delta, passes
         nxt = (1.0 + (w * d)[active].sum()) / w[active].sum()
-        if nxt == delta:
+        if nxt == delta or (compact and nxt > delta):
             return r_min, delta, passes
-        previous = count if nxt < delta else K + 1
-        delta = nxt
+        compact = compact or nxt <= keep
+        candidates = kept if compact else np.arange(K)
+        previous = active.size if nxt < delta else K + 1
+        delta = keep = nxt
     # Sorted scan of the candidates: the root is on the first prefix whose line reaches 1 before
     # the next d.
-    candidates = np.flatnonzero(d < delta)
+    candidates = candidates[d[candidates] < delta]
     order = candidates[np.lexsort((candidates, r[candidates]))]
     P, Q = np.cumsum(w[order]), np.cumsum(w[order] * d[order])
     roots = (1.0 + Q) / P
