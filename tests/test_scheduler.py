@@ -2,13 +2,12 @@
 draws across schemes, channel-knowledge modes, churn, jitter, both paths (per iteration and
 batch) agreeing, records and validation (docs/scenarios.md)."""
 
-import inspect
 
 import numpy as np
 import pytest
 
 import paba
-from paba._scheduler import _batch_allocator, phase_latencies
+from paba._scheduler import phase_latencies
 
 #: Integer rounding lets the joint scheme's latency exceed its relaxed optimum by about one
 #: parameter's time at a loaded worker, that is by about 1 / (its load) relative: with
@@ -220,18 +219,9 @@ def test_summary_record_mode(faded):
 
 
 def test_warm_start_changes_nothing_but_speed(faded):
-    if "previous" not in inspect.signature(paba.allocate).parameters:
-        pytest.skip("paba.allocate has no previous= yet")
     warm = paba.Scheduler(faded, "joint", iterations=40, warm_start=True).run(batch=False)
     cold = paba.Scheduler(faded, "joint", iterations=40, warm_start=False).run(batch=False)
     np.testing.assert_allclose(warm.latency, cold.latency, rtol=1e-7)
-
-
-def test_batch_path_uses_allocate_batch_when_present():
-    if hasattr(paba, "allocate_batch"):
-        assert _batch_allocator() is paba.allocate_batch
-    else:
-        assert _batch_allocator() is None
 
 
 @pytest.mark.parametrize("argument,value", [

@@ -66,14 +66,15 @@ class BatchAllocation:
             raise IndexError(f"instance index {i!r} out of range for {M} instances")
         i = int(i) % M
         part = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
-        flat = (lambda a: a.reshape(-1))
+
+        def own(array: np.ndarray) -> np.ndarray:
+            return readonly(array.reshape(-1)[part].copy())
+
         return Allocation(
-            loads=readonly(flat(self.loads)[part].copy()),
-            bandwidth=readonly(flat(self.bandwidth)[part].copy()),
+            loads=own(self.loads), bandwidth=own(self.bandwidth),
             latency=float(self.latency[i]),
             relaxed_latency=float(self.relaxed_latency[i]),
-            relaxed_loads=readonly(flat(self.relaxed_loads)[part].copy()),
-            worker_latency=readonly(flat(self.worker_latency)[part].copy()),
+            relaxed_loads=own(self.relaxed_loads), worker_latency=own(self.worker_latency),
             scheme=self.scheme, backend=self.backend, iterations=int(self.iterations[i]),
             converged=bool(self.converged[i]), method=self.method[i])
 

@@ -18,7 +18,6 @@ estimation errors, and so does every scheme for the same scenario seed.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections import deque
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._allocation import SCHEMES, Allocation, allocate, evaluate
+from ._batch import allocate_batch
 from ._scenario import Scenario
 from ._system import System
 from ._validation import positive_integer, readonly, tolerance
@@ -206,49 +206,6 @@ def _real_in(name: str, value, low: float, high: float, *, open_high: bool = Fal
     return result
 
 
-def _allocate_batch_loop(beta, compute, params, bandwidth, *, scheme="joint", method="auto",
-                         offsets=None, n_threads=1, tol=1e-9, backend=None):
-    """The subset of the ``paba.allocate_batch`` contract the scheduler uses, one
-    :func:`paba.allocate` call per instance: the batch path's fallback where the batch API is
-    missing (same answers, no speed-up)."""
-    del method, n_threads
-    beta = np.asarray(beta, dtype=np.float64)
-    compute = np.asarray(compute, dtype=np.float64)
-    if offsets is None:
-        M, K = beta.shape
-        offsets = np.arange(0, (M + 1) * K, K)
-        flat_beta, flat_compute = beta.ravel(), compute.ravel()
-    else:
-        flat_beta, flat_compute = beta, compute
-    M = len(offsets) - 1
-    loads = np.zeros(flat_beta.size, dtype=np.int64)
-    width = np.zeros(flat_beta.size)
-    latency, relaxed = np.empty(M), np.empty(M)
-    for i in range(M):
-        rows = slice(offsets[i], offsets[i + 1])
-        system = System(flat_beta[rows], flat_compute[rows], params=params,
-                        bandwidth=bandwidth)
-        result = allocate(system, scheme, backend=backend, tol=tol)
-        loads[rows], width[rows] = result.loads, result.bandwidth
-        latency[i], relaxed[i] = result.latency, result.relaxed_latency
-
-    class _Result:
-        pass
-
-    out = _Result()
-    out.loads = loads.reshape(beta.shape)
-    out.bandwidth = width.reshape(beta.shape)
-    out.latency, out.relaxed_latency = latency, relaxed
-    return out
-
-
-def _batch_allocator():
-    """``paba.allocate_batch``, or None where it does not exist yet."""
-    import paba  # at call time: the package has finished importing by then
-    from . import _allocation
-    return getattr(paba, "allocate_batch", None) or getattr(_allocation, "allocate_batch", None)
-
-
 class Scheduler:
     """Re-allocate every training iteration of a scenario with one scheme.
 
@@ -398,11 +355,7 @@ class Scheduler:
         return draw
 
     def _allocate_options(self) -> dict:
-        parameters = inspect.signature(allocate).parameters
-        options = {}
-        if "method" in parameters and self.scheme == "joint":
-            options["method"] = self.method
-        return options
+        return {"method": self.method} if self.scheme == "joint" else {}
 
     # -- the per-iteration path ---------------------------------------------------------------
 
@@ -414,8 +367,7 @@ class Scheduler:
         self.history = history = History(self.scheme, self.iterations, K, self.record)
         draw = self._inputs()
         options = self._allocate_options()
-        supports_previous = "previous" in inspect.signature(allocate).parameters
-        warm = self.warm_start and supports_previous and self.scheme == "joint"
+        warm = self.warm_start and self.scheme == "joint"
         compute_profile = scenario.compute_per_parameter
         previous, previous_present = None, None
         for t in range(self.iterations):
@@ -472,16 +424,15 @@ class Scheduler:
         Parameters
         ----------
         batch : bool, optional
-            Solve many iterations per call through ``paba.allocate_batch`` (``True``) or one by
-            one (``False``). Default: the batch path where ``paba.allocate_batch`` exists.
-            Without it, ``True`` still runs the batch path with one allocate call per
-            iteration (same answers).
+            Solve many iterations per call through :func:`paba.allocate_batch` (``True``, the
+            default) or one by one (``False``, which also warm-starts each joint solve from the
+            previous iteration's allocation). Both give the same allocations.
         progress : callable, optional
             Called with the number of iterations completed so far, after each iteration or
             chunk (for a progress bar).
         """
         if batch is None:
-            batch = _batch_allocator() is not None
+            batch = True
         if not batch:
             for record in self:
                 if progress is not None:
@@ -493,7 +444,6 @@ class Scheduler:
         scenario = self.scenario
         K = scenario.n_workers
         self.history = history = History(self.scheme, self.iterations, K, self.record)
-        allocate_batch = _batch_allocator() or _allocate_batch_loop
         draw = self._inputs()
         compute_profile = scenario.compute_per_parameter
         q = scenario.bits_per_parameter

@@ -2,18 +2,13 @@
 joint scheme, through the batch path (channels drawn in chunks, paba.allocate_batch, realised
 latencies evaluated in NumPy), keeping per-iteration summaries only.
 
-Run: python -m pytest bench/test_scheduler.py --benchmark-enable
+Run: python -m pytest bench/test_scheduler_scale.py --benchmark-enable
 (with timing off, as in the test command, it runs a 100-iteration smoke version).
 """
 
 import numpy as np
-import pytest
 
 import paba
-
-pytestmark = pytest.mark.skipif(not hasattr(paba, "allocate_batch"),
-                                reason="needs paba.allocate_batch")
-
 
 def test_scheduler_joint_10000_iterations_1000_workers(benchmark):
     iterations = 100 if benchmark.disabled else 10_000
