@@ -20,7 +20,7 @@ DESCRIPTIONS = {
     "bandwidth_aware": "parameters for an equal bandwidth split",
     "parameter_aware": "bandwidth for an equal parameter split",
     "sequential": "bandwidth-aware, then parameter-aware",
-    "joint": "joint optimum (nested bisection)",
+    "joint": "joint optimum (exact method where it applies)",
 }
 
 
