@@ -84,8 +84,17 @@ class BatchAllocation:
                 f"converged={int(self.converged.sum())}/{len(self)})")
 
 
+def _float_array(name: str, values) -> np.ndarray:
+    """values as a C-contiguous float64 array of its own shape (0-D stays 0-D)."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be an array of real numbers ({error})") from None
+    return array if array.ndim == 0 else np.ascontiguousarray(array)
+
+
 def _per_worker(name: str, values, shape: tuple, *, positive: bool) -> np.ndarray:
-    array = np.ascontiguousarray(values, dtype=np.float64)
+    array = _float_array(name, values)
     if array.shape != shape:
         raise ValueError(f"{name}: must have shape {shape} (like beta), got {array.shape}")
     ok = array > 0 if positive else array >= 0
@@ -96,7 +105,11 @@ def _per_worker(name: str, values, shape: tuple, *, positive: bool) -> np.ndarra
 
 
 def _per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be a number or one number per instance ({error})") \
+            from None
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
         raise ValueError(f"{name}: must be a number or one number per instance")
@@ -172,7 +185,7 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
             or not 1 <= n_threads <= 1024:
         raise ValueError(f"n_threads: must be an integer in [1, 1024], got {n_threads!r}")
 
-    beta_array = np.ascontiguousarray(beta, dtype=np.float64)
+    beta_array = _float_array("beta", beta)
     shape = beta_array.shape
     if beta_array.ndim == 2:
         if offsets is not None:

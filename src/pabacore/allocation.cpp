@@ -450,8 +450,11 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& wo
   }
   // Without fixed costs the sum is continuous in sigma and the last point is the root up to
   // rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+  // A last point well below the root is never scaled up: where the sum falls from above 1 to far
+  // below it within the resolution of sigma (near-tied, communication-bound workers), its loads
+  // may all be zero; the lo side, at or above 1, is scaled down instead.
   double surplus = value;
-  if (work.any_fixed && !(std::fabs(value) <= kJumpTolerance)) {
+  if (value < -kJumpTolerance || (work.any_fixed && !(std::fabs(value) <= kJumpTolerance))) {
     std::copy(work.x_lo.begin(), work.x_lo.end(), x);
     work.z = work.z_lo;
     surplus = value_lo;

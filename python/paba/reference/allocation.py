@@ -59,8 +59,26 @@ class Instance:
         return ufunc.reduceat(values[self.member], self.offset[:-1])
 
 
+def check_ranges(a, e, f=None, tau=None) -> None:
+    """The normalised seconds must lie in [1e-80, 1e80] (alpha / B and tau in [0, 1e80]), as the
+    native normalise() checks them, with its messages (first offending worker, beta before
+    compute, before alpha, before tau)."""
+    rules = [(a, 1e-80, "beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds"),
+             (e, 1e-80, "compute: compute * params must lie in [1e-80, 1e80] seconds")]
+    if f is not None:
+        rules.append((f, 0.0, "alpha: alpha / bandwidth must lie in [0, 1e80] seconds"))
+    if tau is not None:
+        rules.append((tau, 0.0, "tau: must lie in [0, 1e80] seconds"))
+    bad = [~((values >= low) & (values <= 1e80)) for values, low, _ in rules]
+    first = min((int(np.argmax(mask)), i) for i, mask in enumerate(bad) if mask.any()) \
+        if any(mask.any() for mask in bad) else None
+    if first is not None:
+        raise ValueError(rules[first[1]][2])
+
+
 def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> Instance:
     L, B = float(params), float(bandwidth)
+    check_ranges(beta * L / B, compute * L, alpha / B, tau)
     group = np.asarray(group, dtype=np.int64)
     counts = np.bincount(group, minlength=n_groups)
     offset = np.concatenate(([0], np.cumsum(counts)))
@@ -373,8 +391,11 @@ def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
             break
     # Without fixed costs the sum is continuous in sigma and the last point is the root up to
     # rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+    # A last point well below the root is never scaled up: where the sum falls from above 1 to
+    # far below it within the resolution of sigma (near-tied, communication-bound workers), its
+    # loads may all be zero; the lo side, at or above 1, is scaled down instead.
     x, z, surplus = x.copy(), z.copy(), value
-    if any_fixed and not abs(value) <= JUMP_TOLERANCE:
+    if value < -JUMP_TOLERANCE or (any_fixed and not abs(value) <= JUMP_TOLERANCE):
         x, z, surplus = x_lo.copy(), z_lo.copy(), value_lo
     if any_fixed and surplus > 4.0 * EPS:
         x_hi = loads_at_price(inst, T, hi, threshold)[0]
@@ -551,10 +572,7 @@ def allocate_exact(beta, compute, params, bandwidth, previous_loads):
     as the native kernel). Returns the result dict."""
     L, B = float(params), float(bandwidth)
     a, e = beta * L / B, compute * L
-    if not np.all((a >= 1e-80) & (a <= 1e80)):
-        raise ValueError("beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds")
-    if not np.all((e >= 1e-80) & (e <= 1e80)):
-        raise ValueError("compute: compute * params must lie in [1e-80, 1e80] seconds")
+    check_ranges(a, e)
     r = np.sqrt(a)
     w = r / e
     r_min, delta, passes = exact_price(r, w,
