@@ -13,13 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import paba
+import paba._core
+from paba.reference import allocation as reference
 from paba.testing import CORPUS_NAMES, assert_allocations_close, assert_backends_agree, \
     corpus_instance
 
 from strategies import systems
 
 RTOL = 1e-9
-NEWTON_PASSES = 8  # exact.cpp kNewtonPasses: iterations == 8 when the passes ran out
+NEWTON_PASSES = 12  # paba.hpp Options::exact_passes: probes before the sorted scan takes over
 
 
 def exact_applies(system: paba.System) -> bool:
@@ -58,8 +60,8 @@ def water_filling(system: paba.System):
 
 
 def newton_passes_to_settle(system: paba.System) -> int:
-    """How many Newton passes on the price a cold start from every worker needs before its
-    active set repeats (the iteration of exact.cpp, in plain Python, on the offsets d)."""
+    """How many plain Newton passes from the right (a cold start from every worker, each the
+    closed form of the current active set) the price needs before its active set repeats."""
     L, B = float(system.params), float(system.bandwidth)
     r = np.sqrt(system.beta * L / B)
     w = r / (system.compute * L)
@@ -73,6 +75,15 @@ def newton_passes_to_settle(system: paba.System) -> int:
         if np.array_equal(now, active):
             return passes
         active = now
+
+
+def forced_scan(system: paba.System, backend: str, passes: int = 1) -> dict:
+    """The exact method with its probes capped (a private argument of both backends), so that
+    the sorted scan finds the root."""
+    module = paba._core if backend == "native" else reference
+    return module.allocate("joint", system.beta, system.compute, None, None, None,
+                           system.n_workers, float(system.params), system.bandwidth,
+                           method="exact", exact_passes=passes)
 
 
 def check_loads_close(a: paba.Allocation, b: paba.Allocation, system: paba.System) -> None:
@@ -343,14 +354,27 @@ SORT_FALLBACK = [(100, 1.2, 1e-5), (200, 1.1, 1e-5), (200, 1.2, 1e-8), (400, 1.5
 @pytest.mark.parametrize("K,ratio,compute", SORT_FALLBACK)
 def test_sort_fallback_agrees_with_bisection(K, ratio, compute, backend):
     system = geometric_system(K, ratio, compute)
-    assert newton_passes_to_settle(system) > NEWTON_PASSES + 1  # the passes alone would not settle
+    # Plain Newton from the right would need many passes here; the bracketed probes do not.
+    assert newton_passes_to_settle(system) > 8
     exact = check_against_bisection(system, backend)
-    if backend == "native":
-        assert exact.iterations == NEWTON_PASSES
+    assert exact.iterations < NEWTON_PASSES
     check_exact_properties(system, exact)
     latency, active = water_filling(system)
     assert exact.relaxed_latency == pytest.approx(latency, rel=RTOL)
     np.testing.assert_array_equal(exact.relaxed_loads > 0, active)
+    # The sorted scan, forced after one and two probes, finds the same optimum.
+    for passes in (1, 2):
+        scanned = forced_scan(system, backend, passes)
+        assert scanned["iterations"] == passes
+        assert scanned["relaxed_latency"] == pytest.approx(latency, rel=RTOL)
+        np.testing.assert_array_equal(scanned["relaxed_loads"] > 0, active)
+        np.testing.assert_allclose(scanned["relaxed_loads"], exact.relaxed_loads, rtol=1e-9,
+                                   atol=1e-9 * system.params)
+
+
+def test_exact_passes_must_be_positive(backend):
+    with pytest.raises(ValueError, match="^exact_passes:"):
+        forced_scan(geometric_system(10, 1.5, 1e-5), backend, passes=0)
 
 
 @pytest.mark.parametrize("K,ratio,compute", SORT_FALLBACK)
@@ -370,10 +394,16 @@ def test_sort_fallback_with_shuffled_order_and_ties():
     shuffled = paba.System(beta[order], compute[order], params=10**6, bandwidth=1e7)
     a = check_against_bisection(tied)
     b = check_against_bisection(shuffled)
-    assert a.iterations == b.iterations == NEWTON_PASSES
     assert a.relaxed_latency == pytest.approx(b.relaxed_latency, rel=1e-12)
     np.testing.assert_allclose(a.relaxed_loads[order], b.relaxed_loads, rtol=1e-9,
                                atol=1e-9 * tied.params)
+    for backend in ("native", "reference"):  # the sorted scan itself, with ties everywhere
+        scan_tied = forced_scan(tied, backend)
+        scan_shuffled = forced_scan(shuffled, backend)
+        assert scan_tied["relaxed_latency"] == pytest.approx(a.relaxed_latency, rel=1e-12)
+        np.testing.assert_allclose(scan_tied["relaxed_loads"][order],
+                                   scan_shuffled["relaxed_loads"], rtol=1e-9,
+                                   atol=1e-9 * tied.params)
     # Twins (equal beta and compute) get equal relaxed loads.
     np.testing.assert_allclose(a.relaxed_loads[0::2], a.relaxed_loads[1::2], rtol=1e-12)
     check_exact_properties(tied, a)

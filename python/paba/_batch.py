@@ -93,14 +93,14 @@ def _float_array(name: str, values) -> np.ndarray:
     return array if array.ndim == 0 else np.ascontiguousarray(array)
 
 
-def _per_worker(name: str, values, shape: tuple, *, positive: bool) -> np.ndarray:
+def _per_worker(name: str, values, shape: tuple) -> np.ndarray:
+    """A per-worker input as flat contiguous float64. Its values are checked by the kernels
+    (each worker's seconds must lie in the ranges of docs/algorithms.md 2.1, which excludes NaN,
+    infinities and non-positive beta or compute), with errors that name the argument and the
+    instance; checking them here too would double the serial part of a batch."""
     array = _float_array(name, values)
     if array.shape != shape:
         raise ValueError(f"{name}: must have shape {shape} (like beta), got {array.shape}")
-    ok = array > 0 if positive else array >= 0
-    if not np.all(ok & np.isfinite(array)):
-        rule = "positive" if positive else "non-negative"
-        raise ValueError(f"{name}: entries must be {rule} and finite")
     return array.reshape(-1)
 
 
@@ -212,10 +212,10 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         M = offset_array.size - 1
     else:
         raise ValueError(f"beta: must be 1-D (with offsets) or 2-D (M, K), got shape {shape}")
-    flat_beta = _per_worker("beta", beta_array, shape, positive=True)
-    flat_compute = _per_worker("compute", compute, shape, positive=True)
-    flat_alpha = None if alpha is None else _per_worker("alpha", alpha, shape, positive=False)
-    flat_tau = None if tau is None else _per_worker("tau", tau, shape, positive=False)
+    flat_beta = _per_worker("beta", beta_array, shape)
+    flat_compute = _per_worker("compute", compute, shape)
+    flat_alpha = None if alpha is None else _per_worker("alpha", alpha, shape)
+    flat_tau = None if tau is None else _per_worker("tau", tau, shape)
     params_array = _per_instance("params", params, M, integral=True)
     bandwidth_array = _per_instance("bandwidth", bandwidth, M, integral=False)
     previous_loads = None

@@ -29,13 +29,14 @@ _METHODS = {
 METHOD_NAMES = (None, "exact", "bisection")
 
 
-cdef Options _options(double tol, str method) except *:
+cdef Options _options(double tol, str method, int exact_passes=12) except *:
     if method not in _METHODS:
         raise ValueError(f"method: must be one of {tuple(_METHODS)}, got {method!r}")
     cdef Options o
     o.tol = tol
     o.method = _METHODS[method]
     o.previous_loads = NULL
+    o.exact_passes = exact_passes
     return o
 
 
@@ -79,14 +80,16 @@ cdef Problem _problem(const double[::1] beta, const double[::1] compute, const d
 def allocate(str scheme, const double[::1] beta, const double[::1] compute,
              const double[::1] alpha, const double[::1] tau, const int64_t[::1] group,
              Py_ssize_t n_groups, double params, double bandwidth, loads_in=None,
-             bandwidth_in=None, double tol=1e-9, str method="auto", previous_loads=None):
+             bandwidth_in=None, double tol=1e-9, str method="auto", previous_loads=None,
+             int exact_passes=12):
     """Solve one instance with one scheme; returns a dict of results (see paba.hpp: Result).
-    alpha, tau and group may be None (zero; one worker per group)."""
+    alpha, tau and group may be None (zero; one worker per group). exact_passes (tests only)
+    caps the exact method's probes before its sorted scan."""
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     cdef Scheme which = _SCHEMES[scheme]
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
-    cdef Options options = _options(tol, method)
+    cdef Options options = _options(tol, method, exact_passes)
     cdef Py_ssize_t K = beta.shape[0]
     cdef const int64_t[::1] previous_view
     if previous_loads is not None:

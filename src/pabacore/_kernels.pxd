@@ -41,6 +41,7 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         double tol
         Method method
         const int64_t* previous_loads
+        int exact_passes
 
     cdef struct Batch:
         size_t n_instances

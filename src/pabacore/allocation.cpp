@@ -592,7 +592,8 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       throw std::invalid_argument(
           "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')");
     if (exact) {
-      detail::allocate_exact(problem, options.previous_loads, out, index);
+      if (options.exact_passes < 1) throw std::invalid_argument("exact_passes: must be at least 1");
+      detail::allocate_exact(problem, options.previous_loads, options.exact_passes, out, index);
       out.method = static_cast<int>(Method::exact);
       return;
     }

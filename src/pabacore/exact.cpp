@@ -16,7 +16,7 @@
 // active worker one step lands at or right of the root; from there the steps decrease
 // monotonically and the active set shrinks until it repeats, which makes s' the root exactly.
 // Each pass is O(K) at most and reads only the workers still active (compacted into the index
-// buffer); after kNewtonPasses passes the remaining candidates are sorted and scanned instead
+// buffer); after Options::exact_passes probes the remaining candidates are sorted and scanned instead
 // (O(m log m)), which bounds the worst case.
 //
 // The search runs on the offsets d_k = r_k - r_min >= 0 and delta = s - r_min (the same steps:
@@ -39,8 +39,7 @@ namespace paba {
 namespace detail {
 namespace {
 
-constexpr int kNewtonPasses = 8;
-constexpr std::size_t kSampleFrom = 1 << 16;  // workers from which the start is sampled
+constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
 
 struct Sums {
   std::size_t count = 0;  // active workers
@@ -48,41 +47,52 @@ struct Sums {
   double Q = 0.0;         // sum of w d over them, d = r - r_min
 };
 
-// One Newton pass: sums over the candidates with d < delta; the candidates with d < keep
-// (keep >= delta) are compacted to the front of `index` (their number in `kept`). The candidates
-// are index[0..m), or every worker when `all` is set.
-Sums active_sums(const double* r, const double* w, double r_min, double delta,
-                 std::size_t* index, std::size_t m, bool all, double keep, std::size_t* kept) {
-  Sums sums;
+// The sums of one pass, with the piece of F around delta: `below` is the largest d under delta,
+// `above` the smallest d at or above it (among the candidates read).
+struct Piece {
+  std::size_t count = 0;  // active workers (d < delta)
+  double P = 0.0;         // sum of w = r / e over them
+  double Q = 0.0;         // sum of w d over them, d = r - r_min
+  double below = -kInf;
+  double above = kInf;
+};
+
+// One pass over the candidates (index[0..m), or every worker when `all` is set) at delta. The
+// candidates with d < keep are compacted to the front of `index`, their number in `kept`.
+Piece active_sums(const double* r, const double* w, double r_min, double delta,
+                  std::size_t* index, std::size_t m, bool all, double keep, std::size_t* kept) {
+  Piece piece;
   std::size_t j = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = all ? i : index[i];
     const double d = r[k] - r_min;
     if (d < keep) index[j++] = k;
     if (d < delta) {
-      ++sums.count;
-      sums.P += w[k];
-      sums.Q += w[k] * d;
+      ++piece.count;
+      piece.P += w[k];
+      piece.Q += w[k] * d;
+      piece.below = std::max(piece.below, d);
+    } else {
+      piece.above = std::min(piece.above, d);
     }
   }
   *kept = j;
-  return sums;
+  return piece;
 }
 
-// A starting delta for large instances: the root of the same problem on every 32nd worker, each
-// standing for 32 (the pool share 1 scaled to the sample). A start anywhere is valid (the
+// A starting delta for large instances: the root of the same problem on every stride-th worker,
+// each standing for `stride` (the pool share 1 scaled to the sample). A start anywhere is valid (the
 // passes below handle either side); a good one lets the first full pass keep few candidates.
 double sampled_start(const double* r, const double* w, double r_min, std::size_t K,
-                     std::size_t* index) {
-  constexpr std::size_t kStride = 32;
-  std::size_t m = (K + kStride - 1) / kStride;
-  for (std::size_t j = 0; j < m; ++j) index[j] = j * kStride;
+                     std::size_t stride, std::size_t* index) {
+  std::size_t m = (K + stride - 1) / stride;
+  for (std::size_t j = 0; j < m; ++j) index[j] = j * stride;
   const double share = static_cast<double>(m) / static_cast<double>(K);
   double delta = kInf;
   std::size_t previous = m + 1;
   for (int pass = 0; pass < 64; ++pass) {  // Newton from the right, on the sample
     std::size_t kept = 0;
-    const Sums at = active_sums(r, w, r_min, delta, index, m, false, delta, &kept);
+    const Piece at = active_sums(r, w, r_min, delta, index, m, false, delta, &kept);
     if (at.count == 0 || at.count >= previous) break;
     const double next = (share + at.Q) / at.P;
     previous = m = at.count;
@@ -140,8 +150,8 @@ bool exact_applies(const Problem& p) {
   return true;
 }
 
-void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result& out,
-                    std::vector<std::size_t>& index) {
+void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int max_passes,
+                    Result& out, std::vector<std::size_t>& index) {
   if (!p.beta || !p.compute) throw std::invalid_argument("beta: null input");
   check_scalars(p);
   const std::size_t K = p.n_workers;
@@ -203,77 +213,100 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result
     }
   }
 
-  // Newton passes on delta = s - r_min (see the top of the file). Each pass compacts the workers
-  // with d < delta to the front of `index`; once a step has come from the right of the root, the
-  // later steps only move left, so the passes after it read those candidates alone. `previous`
-  // counts the active set of the point delta was computed from when that point lay right of the
-  // root (K + 1: unknown, as for the first step, whose sums were taken about r_0). The worker with
-  // d = 0 is active at any delta > 0, so every pass has P > 0.
+  // The search for delta = s - r_min (see the top of the file). Each pass reads the candidates
+  // at one probe delta and gives the Newton point next = (1 + Q) / P of its active set, which is
+  // never left of the root, and the piece of F around delta. If next lies on that piece, F is
+  // linear between them and next is the root, exactly. Otherwise the bracket lo < root <= hi
+  // narrows (hi: every Newton point; lo: a probe whose Newton point lies right of it), and the
+  // next probe is a Newton step on log F against log delta (exact where F ~ c delta^p, which the
+  // sums of ramps follow far better than a line) when it falls inside the bracket, else next.
+  // Candidates: every worker with d < hi, compacted to the front of `index` as hi falls; a
+  // start from a sample may keep fewer (up to `keep`) if the first bound confirms it.
   index.resize(K);
   const Sums& first = warm.P > 0.0 ? warm : all;
-  double delta = (r0 - r_min) + (1.0 + first.Q) / first.P;
-  if (!(delta > 0.0)) delta = kInf;  // rounding in the sums about r_0: start from everyone
-  // Large cold instances start from a sample's root, and the first pass keeps the candidates
-  // up to half as far again, so that the step after it usually needs no second full pass.
-  double keep = delta;
+  double delta = (r0 - r_min) + (1.0 + first.Q) / first.P;  // about r_0: a probe, not a bound
+  if (!(delta > 0.0)) delta = kInf;
+  double keep = kInf;
   if (K >= kSampleFrom && warm.P == 0.0) {
-    delta = sampled_start(r, w, r_min, K, index.data());
+    delta = sampled_start(r, w, r_min, K, std::min<std::size_t>(32, K / 2048), index.data());
     keep = 1.5 * delta;
   }
-  std::size_t previous = K + 1;
-  std::size_t m = K;  // candidates: index[0..m), or every worker until `compact`
+  double lo = 0.0, hi = kInf;  // F(0) = 0 < 1: the worker with d = 0 is always active
+  std::size_t m = K;           // candidates: index[0..m), or every worker until `compact`
   bool compact = false;
   long passes = 0;
   bool done = false;
-  while (passes < kNewtonPasses) {
+  while (passes < max_passes) {
     ++passes;
     std::size_t kept = 0;
-    const Sums at = active_sums(r, w, r_min, delta, index.data(), m, !compact, keep, &kept);
-    if (at.count >= previous) {  // the active set repeats: delta is the root
-      done = true;
-      m = kept;
-      break;
-    }
+    const double keep_used = compact ? keep : kInf;  // candidates not read have d >= this
+    const Piece at = active_sums(r, w, r_min, delta, index.data(), m, !compact, keep, &kept);
     const double next = (1.0 + at.Q) / at.P;
-    if (next == delta || (compact && next > delta)) {  // a repeat, up to rounding
+    if (next > at.below && next <= std::min(at.above, keep_used)) {  // on delta's piece
+      delta = next;
       done = true;
       m = kept;
       break;
     }
-    // Every step lands right of the root and the steps after it move left, so once a step
-    // stays within the kept candidates they hold every worker that can be active.
-    compact = compact || next <= keep;
+    hi = std::min(hi, next);
+    if (next > delta) lo = std::max(lo, delta);
+    // The kept candidates (d < keep) hold every worker below hi once hi <= keep.
+    compact = compact || hi <= keep;
     m = compact ? kept : K;
-    // From the right of the root (next < delta) the active set only shrinks from here.
-    previous = next < delta ? at.count : K + 1;
-    delta = next;
-    keep = delta;
+    keep = hi;
+    double probe = next;
+    const double F = delta * at.P - at.Q;
+    if (F > 0.0 && std::isfinite(delta)) {
+      const double power = std::exp(-std::log(F) * F / (delta * at.P));
+      const double step = delta * power;
+      if (step > lo && step < hi) probe = step;
+    }
+    delta = probe;
   }
   if (!done) {
-    // delta lies right of the root (every step lands there); sort what is active at it.
-    active_sums(r, w, r_min, delta, index.data(), m, !compact, delta, &m);
-    delta = root_by_sort(r, w, r_min, delta, index.data(), m);
+    // Sort the candidates below hi, which brackets the root from the right.
+    active_sums(r, w, r_min, hi, index.data(), m, !compact, hi, &m);
+    delta = root_by_sort(r, w, r_min, hi, index.data(), m);
   }
   out.iterations = passes;
   // The active workers, a subset of index[0..m): compact them (their number is m from here on;
-  // the pass below tests the same d < delta on every worker).
+  // the pass below tests the same d < delta on every worker). The price is then re-anchored at
+  // the active worker of largest w: b_k = w_k (s - r_k) multiplies the error of s - r_k by w_k,
+  // and about r_min that error is eps times d, which for a heavy worker far from r_min is not
+  // small (a worker with w = 1e5 and d = 376 lost 6e-9 of the latency this way). About r_* the
+  // heavy worker's s - r_* = (1 + sum_j w_j (r_j - r_*)) / P has no cancellation.
+  std::size_t heavy = K;
   {
     std::size_t j = 0;
     for (std::size_t i = 0; i < m; ++i) {
-      if (r[index[i]] - r_min < delta) index[j++] = index[i];
+      const std::size_t k = index[i];
+      if (r[k] - r_min < delta) {
+        index[j++] = k;
+        if (heavy == K || w[k] > w[heavy]) heavy = k;
+      }
     }
     m = j;
+  }
+  const double r_star = r[heavy];
+  double gap_star = 0.0;  // s - r_*
+  {
+    double P = 0.0, Q = 0.0;
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::size_t k = index[i];
+      P += w[k];
+      Q += w[k] * (r[k] - r_star);
+    }
+    gap_star = (1.0 + Q) / P;
   }
 
   // The relaxed optimum in one pass over every worker, which also clears the outputs of the
   // inactive ones (and the scratch r, w): shares b and h = b / (r s), then scaled for the active.
-  const double s = r_min + delta;
+  const double s = r_star + gap_star;
   double sum_b = 0.0, sum_h = 0.0;
   for (std::size_t k = 0; k < K; ++k) {
-    const double d = r[k] - r_min;
     double b = 0.0, h = 0.0;
-    if (d < delta) {
-      b = w[k] * (delta - d);
+    if (r[k] - r_min < delta) {
+      b = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
       h = b / (r[k] * s);
     }
     out.bandwidth[k] = b;

@@ -239,8 +239,8 @@ void allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* lo
 
 // The exact joint method (exact.cpp): whether it applies, and the solver.
 bool exact_applies(const Problem& p);
-void allocate_exact(const Problem& p, const std::int64_t* previous_loads, Result& out,
-                    std::vector<std::size_t>& index);
+void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int max_passes,
+                    Result& out, std::vector<std::size_t>& index);
 
 }  // namespace detail
 }  // namespace paba

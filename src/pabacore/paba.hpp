@@ -76,6 +76,8 @@ struct Options {
   Method method = Method::automatic;
   const std::int64_t* previous_loads = nullptr;  // n_groups loads of an earlier allocation: warm
                                                  // start of the exact method (may be null)
+  int exact_passes = 12;  // exact method: probes before the sorted scan takes over (>= 1; the
+                          // tests lower it to reach the scan)
 };
 
 // Solves one instance with one scheme. loads_in (n_groups integers summing to params) is read by

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
         options.tol = pick({1e-9, 1e-15, 0.1});
         options.method = static_cast<paba::Method>(rng() % 3);
         options.previous_loads = rng() % 2 ? loads.data() : nullptr;
+        options.exact_passes = static_cast<int>(pick({12.0, 1.0, 2.0, 0.0}));
         paba::allocate(p, static_cast<paba::Scheme>(scheme), rng() % 2 ? loads.data() : nullptr, rng() % 2 ? bw.data() : nullptr, options, r);
         if (r.status == paba::status_infeasible) ++infeasible; else if (r.status == paba::status_not_converged) ++notconv; else ++ok;
         if (r.status != paba::status_infeasible && !garbage) {
@@ -63,6 +64,23 @@ int main(int argc, char** argv) {
         }
       } catch (const std::invalid_argument&) { ++invalid; }
     }
+  }
+  // Large instances for the exact method's sampled start (K >= 8192), some with a capped search.
+  for (int trial = 0; trial < 6; ++trial) {
+    const std::size_t K = 8192 + rng() % 20000;
+    std::vector<double> beta(K), compute(K), rl(K), ob(K), wl(K);
+    std::vector<std::int64_t> out_loads(K);
+    for (std::size_t k = 0; k < K; ++k) { beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng)); }
+    paba::Problem p; p.n_workers = K; p.n_groups = K; p.beta = beta.data(); p.compute = compute.data();
+    p.params = pick({1.0, 1e6, 1e9}); p.bandwidth = std::pow(10.0, u(rng));
+    paba::Result r; r.loads = out_loads.data(); r.relaxed_loads = rl.data(); r.bandwidth = ob.data(); r.worker_latency = wl.data();
+    paba::Options options; options.exact_passes = trial % 2 ? 12 : 1;
+    try {
+      paba::allocate(p, paba::Scheme::joint, nullptr, nullptr, options, r);
+      std::int64_t sum = 0; for (auto l : out_loads) sum += l;
+      if ((double)sum != p.params || !std::isfinite(r.latency)) { std::printf("large instance broken\n"); return 1; }
+      ++ok;
+    } catch (const std::invalid_argument&) { ++invalid; }
   }
   // Batches: ragged instances on 1 and 2 threads, with some malformed ones.
   for (int trial = 0; trial < trials / 20; ++trial) {

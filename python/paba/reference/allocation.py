@@ -487,7 +487,7 @@ def joint(inst: Instance, tol: float):
 # ---------------------------------------------------------------------------------------------
 # The exact joint method for the basic model (docs/algorithms.md 3.7)
 
-NEWTON_PASSES = 8
+NEWTON_PASSES = 12
 
 
 def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
@@ -499,14 +499,13 @@ def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
             and (tau is None or not np.any(tau)))
 
 
-SAMPLE_FROM = 1 << 16  # workers from which the exact method's start is sampled
-SAMPLE_STRIDE = 32
+SAMPLE_FROM = 8192  # workers from which the exact method's start is sampled
 
 
-def sampled_start(d: np.ndarray, w: np.ndarray) -> float:
-    """A start for large instances: the root on every 32nd worker, each standing for 32 (Newton
-    from the right on the sample)."""
-    sample = np.arange(0, d.size, SAMPLE_STRIDE)
+def sampled_start(d: np.ndarray, w: np.ndarray, stride: int) -> float:
+    """A start for large instances: the root on every stride-th worker, each standing for
+    `stride` (Newton from the right on the sample)."""
+    sample = np.arange(0, d.size, stride)
     share = sample.size / d.size
     delta, previous = np.inf, sample.size + 1
     for _ in range(64):
@@ -521,12 +520,15 @@ def sampled_start(d: np.ndarray, w: np.ndarray) -> float:
     return delta
 
 
-def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None):
-    """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), as delta = s - min r on
-    the offsets d = r - min r (s - r formed directly cancels): Newton passes, each the closed form
-    delta = (1 + sum w d) / sum w of the active set {d < delta}, then a sorted scan if they have
-    not settled. Large cold instances start from a sample's root and keep the candidates up to
-    1.5 times it. Returns (r_min, delta, passes)."""
+def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None,
+                max_passes: int = NEWTON_PASSES):
+    """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), searched as
+    delta = s - min r on the offsets d = r - min r. Each pass reads the candidates at a probe
+    delta and gives the Newton point next = (1 + sum w d) / sum w of its active set (never left
+    of the root) and the piece of F around delta; next on that piece is the root. Otherwise the
+    bracket (lo, hi] narrows and the next probe is a Newton step on log F against log delta when
+    it falls inside it, else next. Candidates are the workers with d below hi; a sampled start
+    may keep fewer until the first bound confirms them. Returns (r_min, delta, passes, active)."""
     K = r.size
     r_min = r.min()
     d = r - r_min
@@ -536,38 +538,50 @@ def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None
     delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
     if not delta > 0.0:
         delta = np.inf
-    keep = delta
+    keep = np.inf
     if K >= SAMPLE_FROM and not warm:
-        delta = sampled_start(d, w)
+        delta = sampled_start(d, w, min(32, K // 2048))
         keep = 1.5 * delta
-    previous = K + 1
-    candidates = np.arange(K)  # every worker until a step stays within the kept ones
+    lo, hi = 0.0, np.inf
+    candidates = np.arange(K)
     compact = False
     passes = 0
-    while passes < NEWTON_PASSES:
+    while passes < max_passes:
         passes += 1
+        keep_used = keep if compact else np.inf
         kept = candidates[d[candidates] < keep]
         active = candidates[d[candidates] < delta]
-        if active.size >= previous:  # the active set repeats: delta is the root
-            return r_min, delta, passes
-        nxt = (1.0 + (w * d)[active].sum()) / w[active].sum()
-        if nxt == delta or (compact and nxt > delta):
-            return r_min, delta, passes
-        compact = compact or nxt <= keep
+        idle = candidates[d[candidates] >= delta]
+        P, Q = w[active].sum(), (w * d)[active].sum()
+        nxt = (1.0 + Q) / P
+        below = d[active].max()
+        above = min(d[idle].min(initial=np.inf), keep_used)
+        if below < nxt <= above:  # next is on delta's piece: the root
+            return r_min, nxt, passes, kept
+        hi = min(hi, nxt)
+        if nxt > delta:
+            lo = max(lo, delta)
+        compact = compact or hi <= keep
         candidates = kept if compact else np.arange(K)
-        previous = active.size if nxt < delta else K + 1
-        delta = keep = nxt
-    # Sorted scan of the candidates: the root is on the first prefix whose line reaches 1 before
-    # the next d.
-    candidates = candidates[d[candidates] < delta]
+        keep = hi
+        probe = nxt
+        F = delta * P - Q
+        if F > 0.0 and np.isfinite(delta):
+            step = delta * math.exp(-math.log(F) * F / (delta * P))
+            if lo < step < hi:
+                probe = step
+        delta = probe
+    # Sorted scan of the candidates below hi: the root is on the first prefix whose line
+    # reaches 1 before the next d.
+    candidates = candidates[d[candidates] < hi]
     order = candidates[np.lexsort((candidates, r[candidates]))]
     P, Q = np.cumsum(w[order]), np.cumsum(w[order] * d[order])
     roots = (1.0 + Q) / P
     nxt = np.append(d[order][1:], np.inf)
-    return r_min, float(roots[np.argmax(roots <= nxt)]), passes
+    return r_min, float(roots[np.argmax(roots <= nxt)]), passes, candidates
 
 
-def allocate_exact(beta, compute, params, bandwidth, previous_loads):
+def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=NEWTON_PASSES):
     """The exact method: price, relaxed optimum, integer loads, bandwidth for them (the same steps
     as the native kernel). Returns the result dict."""
     L, B = float(params), float(bandwidth)
@@ -575,12 +589,19 @@ def allocate_exact(beta, compute, params, bandwidth, previous_loads):
     check_ranges(a, e)
     r = np.sqrt(a)
     w = r / e
-    r_min, delta, passes = exact_price(r, w,
-                                       None if previous_loads is None else previous_loads > 0)
+    r_min, delta, passes, candidates = exact_price(
+        r, w, None if previous_loads is None else previous_loads > 0, max_passes)
     d = r - r_min
     active = d < delta
-    b = np.where(active, w * (delta - d), 0.0)
-    h = np.where(active, b / (r * (r_min + delta)), 0.0)
+    # Re-anchor the price at the active worker of largest w (as the kernel does): b = w (s - r)
+    # multiplies the error of s - r by w, and about r_min that error grows with d.
+    members = candidates[d[candidates] < delta]
+    heavy = members[np.argmax(w[members])]
+    r_star = r[heavy]
+    gap_star = (1.0 + (w * (r - r_star))[members].sum()) / w[members].sum()
+    s_price = r_star + gap_star
+    b = np.where(active, np.maximum(0.0, w * (gap_star - (r - r_star))), 0.0)
+    h = np.where(active, b / (r * s_price), 0.0)
     T = 1.0 / h.sum()
     total = b.sum()
     scale = (1.0 - BUDGET_MARGIN) / total if total > 1.0 - BUDGET_MARGIN else 1.0
@@ -639,7 +660,8 @@ METHODS = ("auto", "exact", "bisection")
 
 
 def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-             loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None):
+             loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None,
+             exact_passes=NEWTON_PASSES):
     """Solve one instance; returns a dict with the fields of the native result. alpha, tau and
     group may be None (zero; one worker per group)."""
     if not (0.0 < tol < 1.0):
@@ -653,7 +675,9 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
             raise ValueError(
                 "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')")
         if exact:
-            return allocate_exact(beta, compute, params, bandwidth, previous_loads)
+            if exact_passes < 1:
+                raise ValueError("exact_passes: must be at least 1")
+            return allocate_exact(beta, compute, params, bandwidth, previous_loads, exact_passes)
         used = "bisection"
     K = beta.size
     alpha = np.zeros(K) if alpha is None else alpha
