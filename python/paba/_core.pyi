@@ -5,26 +5,45 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+METHOD_NAMES: tuple[str | None, ...]
+
 def allocate(
     scheme: str,
     beta: npt.NDArray[np.float64],
     compute: npt.NDArray[np.float64],
-    alpha: npt.NDArray[np.float64],
-    tau: npt.NDArray[np.float64],
-    group: npt.NDArray[np.int64],
+    alpha: npt.NDArray[np.float64] | None,
+    tau: npt.NDArray[np.float64] | None,
+    group: npt.NDArray[np.int64] | None,
     n_groups: int,
     params: float,
     bandwidth: float,
     loads_in: npt.NDArray[np.int64] | None = None,
     bandwidth_in: npt.NDArray[np.float64] | None = None,
     tol: float = 1e-9,
+    method: str = "auto",
+    previous_loads: npt.NDArray[np.int64] | None = None,
+    exact_passes: int = 12,
 ) -> dict[str, Any]: ...
+def allocate_batch(
+    scheme: str,
+    offsets: npt.NDArray[np.int64],
+    beta: npt.NDArray[np.float64],
+    compute: npt.NDArray[np.float64],
+    alpha: npt.NDArray[np.float64] | None,
+    tau: npt.NDArray[np.float64] | None,
+    params: npt.NDArray[np.float64],
+    bandwidth: npt.NDArray[np.float64],
+    previous_loads: npt.NDArray[np.int64] | None = None,
+    tol: float = 1e-9,
+    method: str = "auto",
+    n_threads: int = 1,
+) -> dict[str, npt.NDArray[Any]]: ...
 def evaluate(
     beta: npt.NDArray[np.float64],
     compute: npt.NDArray[np.float64],
-    alpha: npt.NDArray[np.float64],
-    tau: npt.NDArray[np.float64],
-    group: npt.NDArray[np.int64],
+    alpha: npt.NDArray[np.float64] | None,
+    tau: npt.NDArray[np.float64] | None,
+    group: npt.NDArray[np.int64] | None,
     n_groups: int,
     loads: npt.NDArray[np.float64],
     bandwidth: npt.NDArray[np.float64],
