@@ -163,32 +163,39 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // (or the warm set), taken about r_0 since r_min is not known yet. Range checks are collected
   // without branching and reported after the loop, so that the loop vectorises.
   const double r0 = std::sqrt(p.beta[0] * L / B);
-  bool ok = true;
-  for (std::size_t k = 0; k < K; ++k) {
-    const double a = p.beta[k] * L / B, e = p.compute[k] * L;
-    ok &= (a >= kMinSeconds) & (a <= kMaxSeconds) & (e >= kMinSeconds) & (e <= kMaxSeconds);
-    r[k] = std::sqrt(a);
-    w[k] = r[k] / e;
+  for (std::size_t k = 0; k < K; ++k) {  // vectorises: no branch, no errno (-fno-math-errno)
+    r[k] = std::sqrt(p.beta[k] * L / B);
+    w[k] = r[k] / (p.compute[k] * L);
   }
-  const bool bad = !ok;
-  // Four running minima and sums break the dependency chains of the reductions.
+  // Four running minima and sums break the dependency chains of the reductions; the range
+  // checks ride along without branching.
   double r_min = kInf;
   Sums all, warm;
+  bool bad = false;
   {
     double m4[4] = {kInf, kInf, kInf, kInf}, P4[4] = {0, 0, 0, 0}, Q4[4] = {0, 0, 0, 0};
+    int out_of_range = 0;
+    auto check = [&](std::size_t k) {
+      const double a = p.beta[k] * L / B, e = p.compute[k] * L;
+      return static_cast<int>(!(a >= kMinSeconds) | !(a <= kMaxSeconds) | !(e >= kMinSeconds) |
+                              !(e <= kMaxSeconds));
+    };
     std::size_t k = 0;
     for (; k + 4 <= K; k += 4) {
       for (int j = 0; j < 4; ++j) {
         m4[j] = std::min(m4[j], r[k + j]);
         P4[j] += w[k + j];
         Q4[j] += w[k + j] * (r[k + j] - r0);
+        out_of_range |= check(k + j);
       }
     }
     for (; k < K; ++k) {
       m4[0] = std::min(m4[0], r[k]);
       P4[0] += w[k];
       Q4[0] += w[k] * (r[k] - r0);
+      out_of_range |= check(k);
     }
+    bad = out_of_range != 0;
     r_min = std::min(std::min(m4[0], m4[1]), std::min(m4[2], m4[3]));
     all.P = (P4[0] + P4[1]) + (P4[2] + P4[3]);
     all.Q = (Q4[0] + Q4[1]) + (Q4[2] + Q4[3]);
