@@ -40,6 +40,13 @@ cdef Options _options(double tol, str method, int exact_passes=12) except *:
     return o
 
 
+cdef inline const double* _optional(const double[::1] values):
+    """The data of an optional per-worker array, or NULL for None (zero in the kernels)."""
+    if values is None:
+        return NULL
+    return &values[0]
+
+
 cdef Problem _problem(const double[::1] beta, const double[::1] compute, const double[::1] alpha,
                       const double[::1] tau, const int64_t[::1] group, Py_ssize_t n_groups,
                       double params, double bandwidth) except *:
@@ -63,12 +70,8 @@ cdef Problem _problem(const double[::1] beta, const double[::1] compute, const d
     p.n_groups = <size_t>n_groups
     p.beta = &beta[0]
     p.compute = &compute[0]
-    p.alpha = NULL
-    if alpha is not None:
-        p.alpha = &alpha[0]
-    p.tau = NULL
-    if tau is not None:
-        p.tau = &tau[0]
+    p.alpha = _optional(alpha)
+    p.tau = _optional(tau)
     p.group = NULL
     if group is not None:
         p.group = &group[0]
@@ -174,12 +177,8 @@ def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] bet
     batch.offsets = &offsets[0]
     batch.beta = &beta[0]
     batch.compute = &compute[0]
-    batch.alpha = NULL
-    if alpha is not None:
-        batch.alpha = &alpha[0]
-    batch.tau = NULL
-    if tau is not None:
-        batch.tau = &tau[0]
+    batch.alpha = _optional(alpha)
+    batch.tau = _optional(tau)
     batch.params = &params[0]
     batch.bandwidth = &bandwidth[0]
     batch.previous_loads = NULL

@@ -484,6 +484,15 @@ def joint(inst: Instance, tol: float):
     return hi, x_best, iterations, converged
 
 
+def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
+           converged, method) -> dict:
+    """The result dict of the native binding's allocate."""
+    return {"loads": loads, "relaxed_loads": relaxed_loads, "bandwidth": bandwidth,
+            "worker_latency": worker_latency, "latency": latency,
+            "relaxed_latency": relaxed_latency, "iterations": iterations,
+            "status": STATUS_OK if converged else STATUS_NOT_CONVERGED, "method": method}
+
+
 # ---------------------------------------------------------------------------------------------
 # The exact joint method for the basic model (docs/algorithms.md 3.7)
 
@@ -623,17 +632,8 @@ def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=
     bandwidth_out = b * B
     latency, worker_latency = evaluate(beta, compute, none, none, np.arange(K), K, loads,
                                        bandwidth_out)
-    return {
-        "loads": loads,
-        "relaxed_loads": relaxed_loads,
-        "bandwidth": bandwidth_out,
-        "worker_latency": worker_latency,
-        "latency": latency,
-        "relaxed_latency": relaxed_latency,
-        "iterations": passes,
-        "status": STATUS_OK if converged else STATUS_NOT_CONVERGED,
-        "method": "exact",
-    }
+    return result(loads, relaxed_loads, bandwidth_out, worker_latency, latency, relaxed_latency,
+                  passes, converged, "exact")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,17 +735,8 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         converged = converged and pa_converged
         bandwidth_out = b * B
     latency, worker_latency = evaluate(beta, compute, alpha, tau, group, N, loads, bandwidth_out)
-    return {
-        "loads": loads,
-        "relaxed_loads": relaxed_loads,
-        "bandwidth": bandwidth_out,
-        "worker_latency": worker_latency,
-        "latency": latency,
-        "relaxed_latency": relaxed_latency,
-        "iterations": iterations,
-        "status": STATUS_OK if converged else STATUS_NOT_CONVERGED,
-        "method": used,
-    }
+    return result(loads, relaxed_loads, bandwidth_out, worker_latency, latency, relaxed_latency,
+                  iterations, converged, used)
 
 
 def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth,
