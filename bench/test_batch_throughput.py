@@ -6,7 +6,7 @@ Each benchmark checks its answer first: the first instances against the NumPy re
 one, and 2 threads bit-identical to 1 thread. With timing off (the test command) the batch has
 1,000 instances instead of 20,000.
 
-Run: python -m pytest bench/test_batch.py --benchmark-enable --benchmark-group-by=group
+Run: python -m pytest bench/test_batch_throughput.py --benchmark-enable --benchmark-group-by=group
 """
 
 import functools
