@@ -338,7 +338,9 @@ def test_exact_beats_random_feasible_allocations(system, data):
     # Given that bandwidth, the best loads make every worker finish together.
     s = system.beta / bandwidth + system.compute
     best_at_bandwidth = system.params / (1.0 / s).sum()
-    assert exact.relaxed_latency <= best_at_bandwidth * (1 + 1e-12)
+    # The optimum leaves 1e-12 of the pool unused against rounding (docs/algorithms.md 3.3),
+    # which costs up to 1e-12 of latency; a split of the whole pool may be that much faster.
+    assert exact.relaxed_latency <= best_at_bandwidth * (1 + 2e-12)
 
 
 def geometric_system(K: int, ratio: float, compute: float) -> paba.System:

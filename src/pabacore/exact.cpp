@@ -355,26 +355,31 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
 
   // Bandwidth for the integer loads (the parameter-aware step, docs/algorithms.md 3.3) over the
   // loaded workers, started from the relaxed optimum's slack, which the integer loads barely move.
+  // Its terms are formed in normalised units exactly as the reference twin forms them
+  // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
+  // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
+  auto num = [&](std::size_t i) {
+    const std::size_t k = active[i];
+    return p.beta[k] * L / B * (static_cast<double>(out.loads[k]) / L);
+  };
+  auto work = [&](std::size_t i) {
+    const std::size_t k = active[i];
+    return p.compute[k] * L * (static_cast<double>(out.loads[k]) / L);
+  };
   std::size_t loaded = 0;
-  double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
     out.bandwidth[k] = 0.0;
     out.worker_latency[k] = 0.0;
-    if (out.loads[k] > 0) {
-      active[loaded++] = k;
-      const double d = p.compute[k] * static_cast<double>(out.loads[k]);
-      dmax = std::max(dmax, d);
-      dmin = std::min(dmin, d);
-      numsum += p.beta[k] * static_cast<double>(out.loads[k]) / B;
-    }
+    if (out.loads[k] > 0) active[loaded++] = k;
   }
-  auto num = [&](std::size_t i) {
-    return p.beta[active[i]] * static_cast<double>(out.loads[active[i]]) / B;
-  };
-  auto gap = [&](std::size_t i) {
-    return dmax - p.compute[active[i]] * static_cast<double>(out.loads[active[i]]);
-  };
+  double dmax = 0.0, numsum = 0.0, dmin = kInf;
+  for (std::size_t i = 0; i < loaded; ++i) {
+    dmax = std::max(dmax, work(i));
+    dmin = std::min(dmin, work(i));
+    numsum += num(i);
+  }
+  auto gap = [&](std::size_t i) { return dmax - work(i); };
   const RootStats st = solve_slack(loaded, [](std::size_t) { return true; }, num, gap, numsum,
                                    dmax - dmin, T - dmax);
   double total = 0.0;
