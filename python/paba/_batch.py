@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._allocation import METHODS, SCHEMES, Allocation
+from ._allocation import SCHEMES, Allocation, _check_method
 from ._validation import MAX_PARAMS, readonly, tolerance
 
 _METHOD_NAMES = (None, "exact", "bisection")
@@ -175,10 +175,7 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
-    if method not in METHODS:
-        raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
-    if method != "auto" and scheme != "joint":
-        raise ValueError("method: only the 'joint' scheme takes a method")
+    _check_method(scheme, method)
     name = _backend.resolve(backend)
     tol = tolerance("tol", tol)
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)) \

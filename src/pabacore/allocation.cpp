@@ -76,11 +76,7 @@ Instance normalise(const Problem& p) {
     in.e[k] = p.compute[k] * L;
     in.f[k] = p.alpha ? p.alpha[k] / B : 0.0;
     in.tau[k] = p.tau ? p.tau[k] : 0.0;
-    // The ranges of paba.System (SECONDS_RANGE): no product or cube in a root search overflows.
-    if (!(in.a[k] >= kMinSeconds && in.a[k] <= kMaxSeconds))
-      throw std::invalid_argument("beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds");
-    if (!(in.e[k] >= kMinSeconds && in.e[k] <= kMaxSeconds))
-      throw std::invalid_argument("compute: compute * params must lie in [1e-80, 1e80] seconds");
+    check_seconds(in.a[k], in.e[k]);
     if (!(in.f[k] >= 0.0 && in.f[k] <= kMaxSeconds))
       throw std::invalid_argument("alpha: alpha / bandwidth must lie in [0, 1e80] seconds");
     if (!(in.tau[k] >= 0.0 && in.tau[k] <= kMaxSeconds))

@@ -12,11 +12,11 @@
 //
 // F is convex, increasing and piecewise linear; on an active set A it is s P_A - Q_A with
 // P_A = sum r / e and Q_A = sum r^2 / e, so the Newton step from s is the closed form
-// s' = (1 + Q_A) / P_A of A = {r < s}. Every such line lies below F, so from any point with an
-// active worker one step lands at or right of the root; from there the steps decrease
-// monotonically and the active set shrinks until it repeats, which makes s' the root exactly.
-// Each pass is O(K) at most and reads only the workers still active (compacted into the index
-// buffer); after Options::exact_passes probes the remaining candidates are sorted and scanned instead
+// s' = (1 + Q_A) / P_A of A = {r < s}. Every such line lies below F, so a Newton point is never
+// left of the root, and where it lies on the same linear piece as s it is the root, exactly.
+// The search (allocate_exact) probes points inside a narrowing bracket; each pass is O(K) at
+// most and reads only the candidates still below the bracket (compacted into the index buffer).
+// After Options::exact_passes probes the candidates are sorted and scanned instead
 // (O(m log m)), which bounds the worst case.
 //
 // The search runs on the offsets d_k = r_k - r_min >= 0 and delta = s - r_min (the same steps:
@@ -40,12 +40,6 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
-
-struct Sums {
-  std::size_t count = 0;  // active workers
-  double P = 0.0;         // sum of w = r / e over them
-  double Q = 0.0;         // sum of w d over them, d = r - r_min
-};
 
 // The sums of one pass, with the piece of F around delta: `below` is the largest d under delta,
 // `above` the smallest d at or above it (among the candidates read).
@@ -121,17 +115,15 @@ double root_by_sort(const double* r, const double* w, double r_min, double delta
   return delta;  // not reached: the last prefix is the set active at delta, whose root is below
 }
 
-// Latencies of the listed workers (the only ones with load; worker_latency is zero elsewhere),
-// as latency_of computes them; returns their maximum.
+// Latencies of the listed workers (the only ones with load; worker_latency is zero elsewhere);
+// returns their maximum.
 template <class Load>
 double active_latency(const Problem& p, const Load* loads, const double* bandwidth,
                       double* worker_latency, const std::size_t* list, std::size_t m) {
   double worst = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = list[i];
-    const double load = static_cast<double>(loads[k]);
-    const double Bk = bandwidth[k];
-    const double t = load > 0.0 ? (Bk > 0.0 ? load * (p.beta[k] / Bk + p.compute[k]) : kInf) : 0.0;
+    const double t = worker_time(p, k, static_cast<double>(loads[k]), bandwidth[k]);
     worker_latency[k] = t;
     worst = std::max(worst, t);
   }
@@ -170,7 +162,7 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // Four running minima and sums break the dependency chains of the reductions; the range
   // checks ride along without branching.
   double r_min = kInf;
-  Sums all, warm;
+  double all_P = 0.0, all_Q = 0.0, warm_P = 0.0, warm_Q = 0.0;  // sums of w and w (r - r_0)
   bool bad = false;
   {
     double m4[4] = {kInf, kInf, kInf, kInf}, P4[4] = {0, 0, 0, 0}, Q4[4] = {0, 0, 0, 0};
@@ -197,25 +189,17 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     }
     bad = out_of_range != 0;
     r_min = std::min(std::min(m4[0], m4[1]), std::min(m4[2], m4[3]));
-    all.P = (P4[0] + P4[1]) + (P4[2] + P4[3]);
-    all.Q = (Q4[0] + Q4[1]) + (Q4[2] + Q4[3]);
+    all_P = (P4[0] + P4[1]) + (P4[2] + P4[3]);
+    all_Q = (Q4[0] + Q4[1]) + (Q4[2] + Q4[3]);
   }
-  if (bad) {
-    // The ranges of paba.System (SECONDS_RANGE), named as in the nested bisection's normalise().
-    for (std::size_t k = 0; k < K; ++k) {
-      const double a = p.beta[k] * L / B, e = p.compute[k] * L;
-      if (!(a >= kMinSeconds && a <= kMaxSeconds))
-        throw std::invalid_argument(
-            "beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds");
-      if (!(e >= kMinSeconds && e <= kMaxSeconds))
-        throw std::invalid_argument("compute: compute * params must lie in [1e-80, 1e80] seconds");
-    }
+  if (bad) {  // report the first worker out of range, as the nested bisection's normalise()
+    for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
   if (previous_loads) {
     for (std::size_t k = 0; k < K; ++k) {
       if (previous_loads[k] > 0) {
-        warm.P += w[k];
-        warm.Q += w[k] * (r[k] - r0);
+        warm_P += w[k];
+        warm_Q += w[k] * (r[k] - r0);
       }
     }
   }
@@ -230,11 +214,12 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // Candidates: every worker with d < hi, compacted to the front of `index` as hi falls; a
   // start from a sample may keep fewer (up to `keep`) if the first bound confirms it.
   index.resize(K);
-  const Sums& first = warm.P > 0.0 ? warm : all;
-  double delta = (r0 - r_min) + (1.0 + first.Q) / first.P;  // about r_0: a probe, not a bound
+  const bool warm = warm_P > 0.0;
+  double delta = (r0 - r_min) + (1.0 + (warm ? warm_Q : all_Q)) / (warm ? warm_P : all_P);
+  // (about r_0: a probe, not a bound)
   if (!(delta > 0.0)) delta = kInf;
   double keep = kInf;
-  if (K >= kSampleFrom && warm.P == 0.0) {
+  if (K >= kSampleFrom && !warm) {
     delta = sampled_start(r, w, r_min, K, std::min<std::size_t>(32, K / 2048), index.data());
     keep = 1.5 * delta;
   }
@@ -347,8 +332,7 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
       m, static_cast<std::int64_t>(L),
       [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
       [&](std::size_t i, std::int64_t load) {
-        const std::size_t k = active[i];
-        return static_cast<double>(load) * (p.beta[k] / out.bandwidth[k] + p.compute[k]);
+        return worker_time(p, active[i], static_cast<double>(load), out.bandwidth[active[i]]);
       },
       active + m, out.worker_latency);
   std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch (by slot)

@@ -5,7 +5,9 @@
 //                   (docs/algorithms.md 3.3), over per-worker accessors, with an optional start;
 //   round_to_total  integer loads from floors (docs/algorithms.md 3.6): O(N) selection in the
 //                   usual case, a heap on the caller's index buffer otherwise; no allocation;
-//   latency_of      per-worker latencies of given loads and bandwidth in raw units.
+//   worker_time     one worker's latency (raw units), the formula every latency here uses;
+//   latency_of      per-worker latencies of given loads and bandwidth in raw units;
+//   check_seconds   the range checks of a worker's normalised seconds, with their messages.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +30,24 @@ constexpr int kMaxBisection = 400;
 constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
 constexpr double kMinSeconds = 1e-80;    // range of the normalised seconds (paba.System checks
 constexpr double kMaxSeconds = 1e80;     // the same): no product or cube in a search overflows
+
+// A worker's normalised seconds a = beta L / B and e = compute L must lie in the ranges of
+// paba.System (SECONDS_RANGE), so that no product or cube in a root search overflows.
+inline void check_seconds(double a, double e) {
+  if (!(a >= kMinSeconds && a <= kMaxSeconds))
+    throw std::invalid_argument("beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds");
+  if (!(e >= kMinSeconds && e <= kMaxSeconds))
+    throw std::invalid_argument("compute: compute * params must lie in [1e-80, 1e80] seconds");
+}
+
+// Seconds worker k needs with `load` parameters and Bk Hz: 0 without load, inf with load but no
+// bandwidth (alpha and tau read as 0 where absent).
+inline double worker_time(const Problem& p, std::size_t k, double load, double Bk) {
+  if (!(load > 0.0)) return 0.0;
+  const double alpha = p.alpha ? p.alpha[k] : 0.0;
+  const double tau = p.tau ? p.tau[k] : 0.0;
+  return Bk > 0.0 ? load * (p.beta[k] / Bk + p.compute[k]) + alpha / Bk + tau : kInf;
+}
 
 struct RootStats {
   double T = 0.0;
@@ -218,14 +238,7 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
         throw std::invalid_argument("groups: group id out of range");
       n = static_cast<std::size_t>(g);
     }
-    const double load = static_cast<double>(loads[n]);
-    const double Bk = bandwidth[k];
-    double t = 0.0;
-    if (load > 0.0) {
-      const double alpha = p.alpha ? p.alpha[k] : 0.0;
-      const double tau = p.tau ? p.tau[k] : 0.0;
-      t = Bk > 0.0 ? load * (p.beta[k] / Bk + p.compute[k]) + alpha / Bk + tau : kInf;
-    }
+    const double t = worker_time(p, k, static_cast<double>(loads[n]), bandwidth[k]);
     worker_latency[k] = t;
     worst = std::max(worst, t);
   }
