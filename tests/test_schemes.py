@@ -317,6 +317,19 @@ def test_groups_train_the_same_block(name, backend):
     assert np.all(joint.bandwidth[loaded] > 0)
 
 
+def test_regression_fixed_cost_participation_above_parameter_aware(backend):
+    """Found by a random hypothesis run: the participation heuristic for fixed communication spread
+    a one-parameter model over nine workers, 1.3e-5 above the parameter-aware scheme's whole
+    parameter on worker 0. The joint bracket now starts at the two-step schemes' allocations."""
+    system = paba.System(beta=[1.0] * 9, compute=[1e-5] + [1.0] * 8, params=1, bandwidth=1e4,
+                         alpha=[1.0] + [0.0] * 8)
+    joint = paba.allocate(system, "joint", backend=backend)
+    for scheme in paba.SCHEMES:
+        other = paba.allocate(system, scheme, backend=backend)
+        assert joint.relaxed_latency <= other.relaxed_latency * (1 + RTOL), scheme
+        assert joint.latency <= other.latency * (1 + RTOL), scheme
+
+
 def test_regression_price_search_ending_below_the_model():
     """Found by hypothesis: the price search stopped within rounding of sum x = 1 but on the
     short side, and the inner level then used the loads of an earlier point; the joint scheme

@@ -521,7 +521,7 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads) {
 // equal-bandwidth latency; at each T the inner problem says whether the pool suffices.
 // Invariant: min_bandwidth(lo) > 1 (or lo is the compute bound), min_bandwidth(hi) <= 1 with
 // loads x_best feasible at hi.
-RootStats joint(const Instance& in, double tol, double* x_best) {
+RootStats joint(const Instance& in, double L, double tol, double* x_best) {
   RootStats st;
   std::vector<double> x(in.N);
   // Lower bound: unlimited bandwidth, only compute and tau.
@@ -532,6 +532,25 @@ RootStats joint(const Instance& in, double tol, double* x_best) {
   const RootStats upper = fixed_rate_loads(in, s.data(), r.data(), x_best);
   double hi = upper.T;
   st.converged = upper.converged;
+  bool fixed = false;
+  for (std::size_t k = 0; k < in.K; ++k) fixed = fixed || in.f[k] > 0.0;
+  if (fixed) {
+    // With fixed communication the inner level chooses the participating groups by a heuristic
+    // (docs/algorithms.md 4), so the bracket starts at the best of the allocations the two-step
+    // schemes reach: the bandwidth-aware loads (the sequential scheme) and the equal integer split
+    // (the parameter-aware scheme), each with its parameter-aware bandwidth.
+    std::vector<double> equal(in.N), b_candidate(in.K);
+    std::vector<std::int64_t> integer(in.N);
+    equal_loads(in.N, L, integer.data());
+    for (std::size_t n = 0; n < in.N; ++n) equal[n] = static_cast<double>(integer[n]) / L;
+    const double T_sequential = parameter_aware(in, x_best, b_candidate.data()).T;
+    if (T_sequential < hi) hi = T_sequential;
+    const double T_equal = parameter_aware(in, equal.data(), b_candidate.data()).T;
+    if (T_equal < hi) {
+      hi = T_equal;
+      std::copy(equal.begin(), equal.end(), x_best);
+    }
+  }
   InnerWork work(in);
   while (hi - lo > tol * hi && st.iterations < kMaxBisection) {
     const double mid = lo + 0.5 * (hi - lo);
@@ -660,7 +679,7 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       break;
     }
     case Scheme::joint: {
-      const RootStats st = joint(in, tol, x.data());
+      const RootStats st = joint(in, L, tol, x.data());
       out.iterations = st.iterations;
       converged = st.converged;
       parameter_aware_bandwidth();

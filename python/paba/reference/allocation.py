@@ -457,7 +457,7 @@ def equal_loads(N: int, L: float) -> np.ndarray:
     return np.array([total // N + (1 if n < total % N else 0) for n in range(N)], dtype=np.int64)
 
 
-def joint(inst: Instance, tol: float):
+def joint(inst: Instance, L: float, tol: float):
     """Bisection on T between the unlimited-bandwidth bound and the equal-bandwidth latency.
 
     Invariant: the pool cannot carry the model by lo; it can by hi, with loads x_best.
@@ -466,6 +466,15 @@ def joint(inst: Instance, tol: float):
     lo = fixed_rate_loads(inst, inst.e, inst.tau)[0]
     b = np.full(inst.n_workers, 1.0 / inst.n_workers)
     hi, x_best, _, converged = fixed_rate_loads(inst, *rates(inst, b))
+    if np.any(inst.f > 0.0):
+        # With fixed communication the inner level chooses the participating groups by a
+        # heuristic, so the bracket starts at the best of the two-step schemes' allocations: the
+        # bandwidth-aware loads (sequential) and the equal integer split (parameter-aware).
+        hi = min(hi, parameter_aware(inst, x_best)[0])
+        equal = equal_loads(inst.n_groups, L) / L
+        T_equal = parameter_aware(inst, equal)[0]
+        if T_equal < hi:
+            hi, x_best = T_equal, equal
     iterations = 0
     while hi - lo > tol * hi and iterations < MAX_BISECTION:
         mid = lo + 0.5 * (hi - lo)
@@ -710,7 +719,7 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
     elif scheme == "joint":
-        _, x, iterations, converged = joint(inst, tol)
+        _, x, iterations, converged = joint(inst, L, tol)
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
         loads = round_loads(inst, x, L, *rates(inst, b))
