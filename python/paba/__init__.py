@@ -10,14 +10,15 @@
 
 from ._allocation import METHODS, SCHEMES, Allocation, Latency, allocate, evaluate
 from ._batch import BatchAllocation, allocate_batch
+from ._granules import Granules, round_to_granules
 from ._radio import static_cell
 from ._scenario import Scenario
-from ._scheduler import Scheduler
+from ._scheduler import Scheduler, SchedulerRun
 from ._system import System
 from ._validation import InfeasibleError
 
 __version__ = "0.1.0"
 
-__all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "InfeasibleError", "Latency",
-           "Scenario", "Scheduler", "System", "allocate", "allocate_batch", "evaluate",
-           "static_cell", "__version__"]
+__all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "InfeasibleError",
+           "Latency", "Scenario", "Scheduler", "SchedulerRun", "System", "allocate",
+           "allocate_batch", "evaluate", "round_to_granules", "static_cell", "__version__"]

@@ -21,16 +21,17 @@ from __future__ import annotations
 import math
 import numbers
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._allocation import SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
+from ._granules import Granules, round_to_granules
 from ._scenario import Scenario
 from ._system import System
-from ._validation import positive_integer, readonly, tolerance
+from ._validation import int_array, positive_integer, readonly, tolerance
 
 #: Channel-state-information modes: the allocator sees the true channel of this iteration
 #: (``"perfect"``), the true channel of ``delay`` iterations ago (``"delayed"``), or an estimate
@@ -100,6 +101,9 @@ class IterationRecord:
         The latency the allocator expected from its channel knowledge and the compute profile.
     gain, known_gain : ndarray of float64
         The true linear channel gains of the iteration, and those the allocator used.
+    unit_counts : ndarray of int64, shape (N, S), or None
+        With ``granules``: the units of each size (``scheduler.granules.sizes``) in the block of
+        each of the scheduler's N groups (0 for absent groups); None otherwise.
     """
 
     iteration: int
@@ -114,6 +118,7 @@ class IterationRecord:
     planned_latency: float
     gain: np.ndarray
     known_gain: np.ndarray
+    unit_counts: np.ndarray | None = None
 
 
 class History:
@@ -253,6 +258,15 @@ class Scheduler:
         Backend of the per-iteration path (default: ``PABA_BACKEND`` or native).
     n_threads : int, default 1
         Threads of the batch path.
+    groups : array_like of int, shape (K,), optional
+        Group id (0..N-1, every group non-empty) of each worker: the members of a group train
+        the same block (SPEC section 1). Default: one worker per group. Iterations then run on
+        the per-iteration path.
+    granules : sequence of int or Granules, optional
+        Sizes in parameters of the units that blocks are made of (a row of a weight matrix with
+        its bias); they must sum to the scenario's ``params``. Every allocation is then rounded
+        to whole units and its bandwidth re-balanced (:func:`paba.round_to_granules`), and each
+        record carries the ``unit_counts``. Iterations then run on the per-iteration path.
 
     Notes
     -----
@@ -266,7 +280,8 @@ class Scheduler:
                  availability: float = 1.0, trace=None, jitter: float = 0.0,
                  jitter_distribution: str = "lognormal", record: str = "full",
                  warm_start: bool = True, method: str = "auto", tol: float = 1e-9,
-                 backend: str | None = None, n_threads: int = 1):
+                 backend: str | None = None, n_threads: int = 1, groups=None,
+                 granules=None):
         if not isinstance(scenario, Scenario):
             raise ValueError(f"scenario: must be a paba.Scenario, got {type(scenario).__name__}")
         if scheme not in SCHEMES:
@@ -309,111 +324,39 @@ class Scheduler:
         self.tol = tolerance("tol", tol)
         self.backend = backend
         self.n_threads = positive_integer("n_threads", n_threads, maximum=1024)
+        if groups is None:
+            self.groups, self.n_groups = None, K
+        else:
+            ids = int_array("groups", groups, size=K)
+            n_groups = int(ids.max()) + 1 if ids.size else 0
+            if ids.min() < 0 or np.any(np.bincount(ids, minlength=n_groups) == 0):
+                raise ValueError("groups: ids must be 0..N-1 with every group non-empty")
+            self.groups, self.n_groups = readonly(ids.copy()), n_groups
+        if granules is not None and not isinstance(granules, Granules):
+            granules = Granules.from_sizes(granules)
+        if granules is not None and granules.total != scenario.params:
+            raise ValueError(f"granules: the units hold {granules.total} parameters, the "
+                             f"scenario's params is {scenario.params}")
+        self.granules = granules
         self.history = History(scheme, self.iterations, K, record)
 
     # -- the random inputs of an iteration, shared by both paths ------------------------------
 
-    def _inputs(self):
-        """A function drawing the next ``n`` iterations' (true gains, known gains, presence,
+    def _inputs(self) -> _Draws:
+        """A callable drawing the next ``n`` iterations' (true gains, known gains, presence,
         jitter factors), each of shape (n, K), from fresh streams."""
-        scenario = self.scenario
-        streams = scenario.generators()
-        channel = scenario.channel(streams["channel"])
-        K = scenario.n_workers
-        past = deque(maxlen=self.delay)  # true gains of the last `delay` iterations
-        state = {"start": 0}
-
-        def draw(n: int):
-            start = state["start"]
-            state["start"] = start + n
-            gain = channel.draw(n)
-            if self.csi == "perfect":
-                known = gain
-            elif self.csi == "noisy":
-                error = streams["estimation"].standard_normal((n, K))
-                known = gain * 10.0 ** (self.csi_error_db * error / 10.0)
-            else:
-                known = np.empty_like(gain)
-                for t in range(n):
-                    known[t] = (past[0] if len(past) == self.delay else scenario.path_gain)
-                    past.append(gain[t])
-            if self.trace is not None:
-                present = np.array(self.trace[start:start + n])
-            elif self.availability < 1.0:
-                present = streams["churn"].random((n, K)) < self.availability
-            else:
-                present = np.ones((n, K), dtype=bool)
-            if self.jitter == 0:
-                factor = np.ones((n, K))
-            elif self.jitter_distribution == "lognormal":
-                z = streams["jitter"].standard_normal((n, K))
-                factor = np.exp(self.jitter * z - 0.5 * self.jitter**2)
-            else:
-                factor = 1.0 + self.jitter * (2.0 * streams["jitter"].random((n, K)) - 1.0)
-            return gain, known, present, factor
-
-        return draw
+        return _Draws(self)
 
     def _allocate_options(self) -> dict:
         return {"method": self.method} if self.scheme == "joint" else {}
 
     # -- the per-iteration path ---------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[IterationRecord]:
+    def __iter__(self) -> SchedulerRun:
         """Run the iterations one by one from the start of the scenario's streams, yielding a
-        record per iteration and filling :attr:`history` (reset first)."""
-        scenario = self.scenario
-        K = scenario.n_workers
-        self.history = history = History(self.scheme, self.iterations, K, self.record)
-        draw = self._inputs()
-        options = self._allocate_options()
-        warm = self.warm_start and self.scheme == "joint"
-        compute_profile = scenario.compute_per_parameter
-        previous, previous_present = None, None
-        for t in range(self.iterations):
-            gain, known, present, factor = (a[0] for a in draw(1))
-            index = np.flatnonzero(present)
-            loads = np.zeros(K, dtype=np.int64)
-            bandwidth = np.zeros(K)
-            zeros = readonly(np.zeros(K))
-            if index.size == 0:
-                history._store(slice(t, t + 1), latency=np.nan, planned=np.nan, relaxed=np.nan,
-                               present=present, loads=loads, bandwidth=bandwidth,
-                               download=zeros, compute=zeros, upload=zeros)
-                previous = None
-                yield IterationRecord(t, None, readonly(present), readonly(loads),
-                                      readonly(bandwidth), zeros, zeros, zeros, float("nan"),
-                                      float("nan"), readonly(gain), readonly(known))
-                continue
-            system = scenario.system(known, workers=index)
-            kwargs = dict(options)
-            if warm and previous is not None and np.array_equal(present, previous_present):
-                kwargs["previous"] = previous
-            allocation = allocate(system, self.scheme, backend=self.backend, tol=self.tol,
-                                  **kwargs)
-            previous, previous_present = allocation, present
-            loads[index] = allocation.loads
-            bandwidth[index] = allocation.bandwidth
-            down, up = scenario.efficiencies(gain)
-            realised_compute = compute_profile * factor
-            download, compute, upload = phase_latencies(
-                loads, bandwidth, down, up, realised_compute, scenario.bits_per_parameter)
-            if self.csi == "perfect" and self.jitter == 0:
-                latency = allocation.latency
-            else:
-                beta = scenario.bits_per_parameter * (1.0 / down[index] + 1.0 / up[index])
-                truth = System(beta=beta, compute=realised_compute[index],
-                               params=scenario.params, bandwidth=scenario.bandwidth)
-                latency = evaluate(truth, allocation.loads, allocation.bandwidth,
-                                   backend=self.backend).latency
-            history._store(slice(t, t + 1), latency=latency, planned=allocation.latency,
-                           relaxed=allocation.relaxed_latency, present=present, loads=loads,
-                           bandwidth=bandwidth, download=download, compute=compute,
-                           upload=upload)
-            for array in (present, loads, bandwidth, download, compute, upload, gain, known):
-                readonly(array)
-            yield IterationRecord(t, allocation, present, loads, bandwidth, download, compute,
-                                  upload, float(latency), float(allocation.latency), gain, known)
+        record per iteration and filling :attr:`history` (reset first). The iterator is a
+        :class:`SchedulerRun`, which can be pickled mid-run and resumed where it stopped."""
+        return SchedulerRun(self)
 
     # -- whole runs ---------------------------------------------------------------------------
 
@@ -425,14 +368,19 @@ class Scheduler:
         ----------
         batch : bool, optional
             Solve many iterations per call through :func:`paba.allocate_batch` (``True``, the
-            default) or one by one (``False``, which also warm-starts each joint solve from the
-            previous iteration's allocation). Both give the same allocations.
+            default without ``groups`` and ``granules``) or one by one (``False``, which also
+            warm-starts each joint solve from the previous iteration's allocation). Both give
+            the same allocations.
         progress : callable, optional
             Called with the number of iterations completed so far, after each iteration or
             chunk (for a progress bar).
         """
+        per_iteration_only = self.groups is not None or self.granules is not None
         if batch is None:
-            batch = True
+            batch = not per_iteration_only
+        elif batch and per_iteration_only:
+            raise ValueError("batch: the batch path takes one worker per group and no granules; "
+                             "use batch=False")
         if not batch:
             for record in self:
                 if progress is not None:
@@ -495,3 +443,155 @@ class Scheduler:
         return (f"Scheduler(scheme={self.scheme!r}, iterations={self.iterations}, "
                 f"csi={self.csi!r}, availability={self.availability:g}, "
                 f"jitter={self.jitter:g}, scenario={self.scenario!r})")
+
+
+class _Draws:
+    """The random inputs of successive iterations, shared by both paths: a callable object (not
+    a closure) so that a run in progress can be pickled."""
+
+    def __init__(self, scheduler: Scheduler):
+        scenario = scheduler.scenario
+        self.scheduler = scheduler
+        self.streams = scenario.generators()
+        self.channel = scenario.channel(self.streams["channel"])
+        self.past = deque(maxlen=scheduler.delay)  # true gains of the last `delay` iterations
+        self.start = 0
+
+    def __call__(self, n: int):
+        scheduler, streams = self.scheduler, self.streams
+        scenario = scheduler.scenario
+        K = scenario.n_workers
+        start = self.start
+        self.start = start + n
+        gain = self.channel.draw(n)
+        if scheduler.csi == "perfect":
+            known = gain
+        elif scheduler.csi == "noisy":
+            error = streams["estimation"].standard_normal((n, K))
+            known = gain * 10.0 ** (scheduler.csi_error_db * error / 10.0)
+        else:
+            known = np.empty_like(gain)
+            for t in range(n):
+                known[t] = (self.past[0] if len(self.past) == scheduler.delay
+                            else scenario.path_gain)
+                self.past.append(gain[t])
+        if scheduler.trace is not None:
+            present = np.array(scheduler.trace[start:start + n])
+        elif scheduler.availability < 1.0:
+            present = streams["churn"].random((n, K)) < scheduler.availability
+        else:
+            present = np.ones((n, K), dtype=bool)
+        if scheduler.jitter == 0:
+            factor = np.ones((n, K))
+        elif scheduler.jitter_distribution == "lognormal":
+            z = streams["jitter"].standard_normal((n, K))
+            factor = np.exp(scheduler.jitter * z - 0.5 * scheduler.jitter**2)
+        else:
+            factor = 1.0 + scheduler.jitter * (2.0 * streams["jitter"].random((n, K)) - 1.0)
+        return gain, known, present, factor
+
+
+class SchedulerRun:
+    """The per-iteration path of a :class:`Scheduler` in progress (``iter(scheduler)``).
+
+    Each ``next()`` runs one iteration and returns its :class:`IterationRecord`. The object holds
+    every state the next iteration depends on (the random streams, the channel memory, the
+    previous allocation for warm starts, the history so far), so ``pickle`` of it, done between
+    iterations, resumes the run exactly: this is how training checkpoints the scheduler.
+
+    Attributes
+    ----------
+    scheduler : Scheduler
+    iteration : int
+        Iterations run so far.
+    """
+
+    def __init__(self, scheduler: Scheduler):
+        self.scheduler = scheduler
+        scheduler.history = History(scheduler.scheme, scheduler.iterations,
+                                    scheduler.scenario.n_workers, scheduler.record)
+        self.draw = scheduler._inputs()
+        self.iteration = 0
+        self.previous = None
+        self.previous_present = None
+
+    @property
+    def history(self) -> History:
+        return self.scheduler.history
+
+    def __iter__(self) -> SchedulerRun:
+        return self
+
+    def __next__(self) -> IterationRecord:
+        scheduler = self.scheduler
+        if self.iteration >= scheduler.iterations:
+            raise StopIteration
+        t = self.iteration
+        self.iteration = t + 1
+        scenario = scheduler.scenario
+        history = scheduler.history
+        K = scenario.n_workers
+        gain, known, present, factor = (a[0] for a in self.draw(1))
+        index = np.flatnonzero(present)
+        loads = np.zeros(K, dtype=np.int64)
+        bandwidth = np.zeros(K)
+        granules = scheduler.granules
+        unit_counts = (None if granules is None else
+                       np.zeros((scheduler.n_groups, granules.sizes.size), dtype=np.int64))
+        if index.size == 0:
+            zeros = readonly(np.zeros(K))
+            history._store(slice(t, t + 1), latency=np.nan, planned=np.nan, relaxed=np.nan,
+                           present=present, loads=loads, bandwidth=bandwidth,
+                           download=zeros, compute=zeros, upload=zeros)
+            self.previous = None
+            return IterationRecord(t, None, readonly(present), readonly(loads),
+                                   readonly(bandwidth), zeros, zeros, zeros, float("nan"),
+                                   float("nan"), readonly(gain), readonly(known),
+                                   None if unit_counts is None else readonly(unit_counts))
+        # Groups of the present workers, renumbered 0..N'-1 in increasing id order.
+        if scheduler.groups is None:
+            present_groups, member_group = index, None
+        else:
+            present_groups, member_group = np.unique(scheduler.groups[index],
+                                                     return_inverse=True)
+        system = scenario.system(known, workers=index)
+        if member_group is not None:
+            system = system.replace(groups=member_group)
+        kwargs = scheduler._allocate_options()
+        if (scheduler.warm_start and scheduler.scheme == "joint" and self.previous is not None
+                and np.array_equal(present, self.previous_present)):
+            kwargs["previous"] = self.previous
+        allocation = allocate(system, scheduler.scheme, backend=scheduler.backend,
+                              tol=scheduler.tol, **kwargs)
+        self.previous, self.previous_present = allocation, present
+        if granules is not None:
+            allocation, counts = round_to_granules(system, allocation, granules,
+                                                   backend=scheduler.backend)
+            unit_counts[present_groups] = counts
+        worker_loads = (allocation.loads if member_group is None
+                        else allocation.loads[member_group])
+        loads[index] = worker_loads
+        bandwidth[index] = allocation.bandwidth
+        down, up = scenario.efficiencies(gain)
+        realised_compute = scenario.compute_per_parameter * factor
+        download, compute, upload = phase_latencies(
+            loads, bandwidth, down, up, realised_compute, scenario.bits_per_parameter)
+        if scheduler.csi == "perfect" and scheduler.jitter == 0:
+            latency = allocation.latency
+        else:
+            beta = scenario.bits_per_parameter * (1.0 / down[index] + 1.0 / up[index])
+            truth = System(beta=beta, compute=realised_compute[index], params=scenario.params,
+                           bandwidth=scenario.bandwidth, groups=member_group)
+            latency = evaluate(truth, allocation.loads, allocation.bandwidth,
+                               backend=scheduler.backend).latency
+        history._store(slice(t, t + 1), latency=latency, planned=allocation.latency,
+                       relaxed=allocation.relaxed_latency, present=present, loads=loads,
+                       bandwidth=bandwidth, download=download, compute=compute, upload=upload)
+        for array in (present, loads, bandwidth, download, compute, upload, gain, known):
+            readonly(array)
+        return IterationRecord(t, allocation, present, loads, bandwidth, download, compute,
+                               upload, float(latency), float(allocation.latency), gain, known,
+                               None if unit_counts is None else readonly(unit_counts))
+
+    def __repr__(self) -> str:
+        return f"SchedulerRun(iteration={self.iteration}, scheduler={self.scheduler!r})"

@@ -1,0 +1,168 @@
+"""Loads made of whole units (docs/algorithms.md 3.6 and 4.4): round an allocation so that every
+group's block is a set of granules of given sizes, then re-balance the bandwidth.
+
+A deep network is partitioned by units (a row of a weight matrix with its bias), not by single
+parameters, so a block's size is a sum of unit sizes, and the sizes differ from layer to layer.
+:func:`round_to_granules` applies the integer rule of 3.6 to them:
+
+1. *floors*: taking the distinct sizes from the largest down, each group receives as many units of
+   the size as fit in what it still lacks of its relaxed load (when units of a size run short,
+   they go one at a time to the group that lacks the most);
+2. *remainder*: the units left over (fewer than the number of groups) go one at a time, largest
+   first, to the group whose latency after taking the unit is smallest, at the allocation's
+   bandwidth (ties to the lowest group id);
+3. the schemes that choose bandwidth (parameter-aware, sequential, joint) re-compute it for the
+   rounded loads with the parameter-aware step, so loaded workers still finish together.
+
+With one size of 1 (a decomposable model, single parameters as units) this is exactly the integer
+rounding every scheme already does, and the allocation is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+
+import numpy as np
+
+from ._allocation import Allocation, allocate, evaluate
+from ._system import System
+from ._validation import readonly
+
+#: Schemes whose bandwidth is fixed before the loads (it is kept after rounding).
+FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Granules:
+    """The unit sizes of a model, grouped by distinct size.
+
+    Attributes
+    ----------
+    sizes : ndarray of int64, shape (S,)
+        The distinct unit sizes in parameters, largest first.
+    counts : ndarray of int64, shape (S,)
+        How many units have each size.
+    total : int
+        Parameters in all units (the model size L).
+    """
+
+    sizes: np.ndarray
+    counts: np.ndarray
+    total: int
+
+    @classmethod
+    def from_sizes(cls, unit_sizes) -> Granules:
+        """Group a sequence of unit sizes (positive integers, in parameters)."""
+        array = np.asarray(unit_sizes)
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError("granules: must be a non-empty 1-D sequence of unit sizes")
+        if array.dtype.kind not in "iu":
+            if array.dtype.kind != "f" or not np.all(np.isfinite(array)) or \
+                    np.any(array != np.floor(array)):
+                raise ValueError("granules: unit sizes must be integers")
+        array = array.astype(np.int64)
+        if array.min() < 1:
+            raise ValueError("granules: unit sizes must be at least 1 parameter")
+        sizes, counts = np.unique(array, return_counts=True)
+        return cls(readonly(sizes[::-1].copy()), readonly(counts[::-1].copy()),
+                   int(array.sum()))
+
+    @property
+    def trivial(self) -> bool:
+        """True when every unit is a single parameter (the plain integer rounding applies)."""
+        return self.sizes.size == 1 and int(self.sizes[0]) == 1
+
+
+def _group_latency_after(system: System, loads: np.ndarray, bandwidth: np.ndarray,
+                         extra: float) -> np.ndarray:
+    """Each group's latency if it took ``extra`` more parameters, at the given bandwidth (inf
+    for a group with a member without bandwidth)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slope = system.beta / bandwidth + system.compute
+        offset = system.alpha / bandwidth + system.tau
+        member = (loads[system.groups] + extra) * slope + offset
+    member = np.where(np.isnan(member), np.inf, member)
+    result = np.full(system.n_groups, -np.inf)
+    np.maximum.at(result, system.groups, member)
+    return result
+
+
+def round_to_granules(system: System, allocation: Allocation, granules: Granules, *,
+                      backend: str | None = None) -> tuple[Allocation, np.ndarray]:
+    """Round an allocation's relaxed loads to sums of whole units and re-balance bandwidth.
+
+    Parameters
+    ----------
+    system : System
+        The instance the allocation was made for; ``system.params`` must equal
+        ``granules.total``.
+    allocation : Allocation
+        The scheme's answer (its ``relaxed_loads`` are rounded, its ``bandwidth`` prices the
+        remainder).
+    granules : Granules
+        The model's unit sizes.
+    backend : {"native", "reference"}, optional
+        Backend of the bandwidth re-balance and the latency evaluation.
+
+    Returns
+    -------
+    allocation : Allocation
+        Loads (parameters per group, each a sum of whole units), bandwidth (Hz) and latency
+        (seconds) after rounding; the relaxed fields, scheme and method are the input's.
+    unit_counts : ndarray of int64, shape (N, S)
+        Units of each size (``granules.sizes``) in each group's block.
+    """
+    if not isinstance(granules, Granules):
+        raise ValueError(f"granules: must be a paba Granules, got {type(granules).__name__}")
+    if granules.total != system.params:
+        raise ValueError(f"granules: the units hold {granules.total} parameters, the system "
+                         f"{system.params}")
+    N = system.n_groups
+    if granules.trivial:
+        return allocation, readonly(allocation.loads.reshape(N, 1).copy())
+    relaxed = np.asarray(allocation.relaxed_loads, dtype=np.float64)
+    sizes, available = granules.sizes, granules.counts
+    counts = np.zeros((N, sizes.size), dtype=np.int64)
+    deficit = relaxed.copy()
+    leftover = []
+    for j, (size, count) in enumerate(zip(sizes.tolist(), available.tolist(), strict=True)):
+        # Loads are relaxed parameters, exact to about 1e-12 relative; a unit that fits to within
+        # that still counts as fitting.
+        want = np.floor(np.maximum(deficit, 0.0) / size + 1e-9).astype(np.int64)
+        if want.sum() <= count:
+            counts[:, j] = want
+            deficit -= want * size
+            leftover += [size] * int(count - want.sum())
+            continue
+        # Too few units of this size for every floor: one at a time to the group lacking most.
+        heap = [(-d, n) for n, d in enumerate(deficit.tolist())]
+        heapq.heapify(heap)
+        for _ in range(count):
+            lack, n = heap[0]
+            if -lack + 1e-9 * size < size:
+                break
+            counts[n, j] += 1
+            deficit[n] -= size
+            heapq.heapreplace(heap, (-float(deficit[n]), n))
+        leftover += [size] * int(count - counts[:, j].sum())
+    loads = counts @ sizes
+    index = {int(size): j for j, size in enumerate(sizes.tolist())}
+    bandwidth = np.asarray(allocation.bandwidth, dtype=np.float64)
+    for size in leftover:  # largest first, fewer than N of them
+        n = int(np.argmin(_group_latency_after(system, loads.astype(np.float64), bandwidth,
+                                               float(size))))
+        counts[n, index[size]] += 1
+        loads[n] += size
+    if allocation.scheme in FIXED_BANDWIDTH_SCHEMES:
+        latency = evaluate(system, loads, bandwidth, backend=backend)
+        rounded = dataclasses.replace(allocation, loads=readonly(loads),
+                                      latency=latency.latency,
+                                      worker_latency=latency.worker_latency)
+    else:
+        rebalanced = allocate(system, "parameter_aware", loads=loads, backend=backend)
+        rounded = dataclasses.replace(allocation, loads=rebalanced.loads,
+                                      bandwidth=rebalanced.bandwidth,
+                                      latency=rebalanced.latency,
+                                      worker_latency=rebalanced.worker_latency)
+    return rounded, readonly(counts)
