@@ -1,6 +1,8 @@
 """Command line: ``paba compare`` solves one iteration of a default cell with every scheme and
 prints the latencies side by side; ``paba simulate`` runs the latency study over many faded
-iterations and writes its files (docs/scenarios.md)."""
+iterations and writes its files (docs/scenarios.md); ``paba train`` runs the accuracy study
+(partitioned PyTorch training with every scheme, docs/training.md); ``paba reproduce`` runs both
+studies and writes the report beside the paper's headline."""
 
 from __future__ import annotations
 
@@ -114,6 +116,74 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    try:
+        from .training._accuracy import run_accuracy_study
+    except ImportError as error:
+        raise ValueError(f"model: training needs PyTorch and scikit-learn "
+                         f"(pip install 'paba[train]'): {error}") from error
+    summary = run_accuracy_study(
+        model=args.model, dataset=args.dataset, workers=args.workers, seed=args.seed,
+        budget=args.budget, schemes=args.schemes, sharding=args.sharding,
+        classes_per_worker=args.classes_per_worker, fading=args.fading,
+        bandwidth_mhz=args.bandwidth, hidden=args.hidden, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, max_iterations=args.max_iterations, eval_every=args.eval_every,
+        out=args.out, figures=not args.no_figures, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, progress=False if args.quiet else None)
+    if not args.quiet:
+        model, settings = summary["model"], summary["settings"]
+        print(f"paba {__version__}: accuracy study, {model['name']} ({model['params']:,} "
+              f"parameters) on {summary['dataset']['name']}, K = {settings['workers']} workers, "
+              f"{settings['fading']} fading, budget {settings['budget_s']:g} s, seed "
+              f"{settings['seed']}")
+        print(f"\n{'scheme':<17}{'accuracy':>10}{'vs equal':>11}{'iterations':>12}"
+              f"{'test loss':>11}")
+        for scheme, s in summary["schemes"].items():
+            gain = ("baseline" if scheme == "equal"
+                    else f"{s['accuracy_gain_vs_equal_points']:+.1f} pt")
+            print(f"{scheme:<17}{100 * s['test_accuracy']:>9.1f}%{gain:>11}"
+                  f"{s['iterations']:>12}{s['test_loss']:>11.3g}")
+        print(f"\npaper (its own setting): joint about +4 points vs equal at 100 s. "
+              f"Wrote {args.out}/summary.json, report.md"
+              f"{'' if args.no_figures else ' and accuracy_vs_latency.png'} in "
+              f"{summary['runtime_s']:.0f} s")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError as error:
+        raise ValueError(f"reproduce: the accuracy study needs PyTorch and scikit-learn "
+                         f"(pip install 'paba[train]'): {error}") from error
+    from ._reproduce import reproduce
+
+    summary = reproduce(args.out, seed=args.seed, budget=args.budget,
+                        static_accuracy=not args.no_static, checkpoint=args.checkpoint,
+                        progress=False if args.quiet else None,
+                        log=None if args.quiet else print)
+    if not args.quiet:
+        latency = summary["latency"]
+        faded = summary["accuracy"]["faded"]
+
+        def pct(value):
+            return "n/a" if value is None else f"{-100 * value:+.1f}%"
+
+        print(f"\nlatency, joint vs equal: paper about -46%; ours "
+              f"{pct(latency['joint_reduction_vs_equal_static'])} static, "
+              f"{pct(latency['joint_reduction_vs_equal_faded'])} mean and "
+              f"{pct(latency['joint_median_reduction_vs_equal_faded'])} median under Rayleigh "
+              "fading")
+        line = (f"accuracy at {faded['budget_s']:g} s, joint minus equal: paper about +4 "
+                f"points; ours {faded['joint_accuracy_gain_vs_equal_points']:+.1f} points "
+                "under Rayleigh fading")
+        static = summary["accuracy"].get("static")
+        if static:
+            line += f", {static['joint_accuracy_gain_vs_equal_points']:+.1f} static"
+        print(line)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -121,7 +191,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-COMMANDS = ("compare", "simulate")
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+COMMANDS = ("compare", "simulate", "train", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,6 +276,74 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--quiet", action="store_true",
                           help="no progress bar and no table on the terminal")
     simulate.set_defaults(handler=_simulate)
+
+    train = commands.add_parser(
+        "train", help="accuracy study: partitioned PyTorch training with every scheme",
+        description="Train one model, partitioned across the workers of the default cell, with "
+                    "every scheme on the same seed, scenario and shards, within a budget of "
+                    "learning latency; write summary.json, report.md and "
+                    "accuracy_vs_latency.png into --out. Needs the train extra.")
+    train.add_argument("--model", choices=("mlp", "logistic"), default="mlp",
+                       help="mlp (about 1.1 million parameters on digits) or logistic (mlp)")
+    train.add_argument("--dataset", default="digits", metavar="NAME_OR_PATH",
+                       help="digits, iris, wine, breast_cancer (shipped with scikit-learn) or "
+                            "the path of a LIBSVM/svmlight file (digits)")
+    train.add_argument("--workers", type=_positive_int, default=20,
+                       help="number of workers K (20)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the split, shards, weights and channels (0)")
+    train.add_argument("--budget", type=_positive_float, default=100.0,
+                       help="learning-latency budget in seconds (100)")
+    train.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
+                       metavar="SCHEME",
+                       help="schemes to train with; equal is always added as the baseline (all)")
+    train.add_argument("--sharding", choices=("iid", "label_skew"), default="iid",
+                       help="how the training set is split across workers (iid)")
+    train.add_argument("--classes-per-worker", type=_positive_int, default=2,
+                       help="labels per worker with --sharding label_skew (2)")
+    train.add_argument("--fading", choices=("rayleigh", "rician", "none"), default="rayleigh",
+                       help="block fading of the cell; none is a static channel (rayleigh)")
+    train.add_argument("--bandwidth", type=_positive_float, default=10.0,
+                       help="total bandwidth in MHz (10)")
+    train.add_argument("--hidden", type=_positive_int, nargs="+", default=None, metavar="WIDTH",
+                       help="hidden layer widths of the MLP (1024 1024)")
+    train.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                       help="the server's optimiser (sgd, with momentum)")
+    train.add_argument("--lr", type=_positive_float, default=0.05, help="learning rate (0.05)")
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
+    train.add_argument("--max-iterations", type=_positive_int, default=None,
+                       help="also stop every run after this many iterations")
+    train.add_argument("--eval-every", type=_positive_int, default=1,
+                       help="iterations between test evaluations (1)")
+    train.add_argument("--checkpoint", default=None, metavar="DIR",
+                       help="save each scheme's full state here every few iterations and "
+                            "resume from it")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=10,
+                       help="iterations between checkpoints (10)")
+    train.add_argument("--no-figures", action="store_true", help="write no PNG figure")
+    train.add_argument("--out", default="paba-train", metavar="DIR",
+                       help="output directory (paba-train)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no table on the terminal")
+    train.set_defaults(handler=_train)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="the paper's headline: latency and accuracy studies and a report",
+        description="Run the latency study and the accuracy study at their defaults and write "
+                    "report.md, beside the paper's headline (about 46%% lower latency; about 4 "
+                    "points more accuracy at 100 s), into --out. Needs the train extra.")
+    reproduce.add_argument("--out", default="paba-reproduction", metavar="DIR",
+                           help="output directory (paba-reproduction)")
+    reproduce.add_argument("--seed", type=int, default=0, help="seed of both studies (0)")
+    reproduce.add_argument("--budget", type=_positive_float, default=100.0,
+                           help="learning-latency budget in seconds (100)")
+    reproduce.add_argument("--no-static", action="store_true",
+                           help="skip the accuracy study on the static channel")
+    reproduce.add_argument("--checkpoint", default=None, metavar="DIR",
+                           help="checkpoint directory of the accuracy studies (resumed)")
+    reproduce.add_argument("--quiet", action="store_true",
+                           help="no progress bars and no summary on the terminal")
+    reproduce.set_defaults(handler=_reproduce)
     return parser
 
 
