@@ -179,14 +179,19 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
     for channel, study in accuracy.items():
         label = "Rayleigh fading" if channel == "faded" else "static channel"
         folder = summary["directories"][channel]
+        marks = list(study["accuracy_at"])[:-1]  # the fractions of the budget before its end
         lines += [f"### {label.capitalize()}", "",
-                  "| scheme | test accuracy | vs equal | iterations | mean iteration latency (s) |",
-                  "| --- | --- | --- | --- | --- |"]
+                  "| scheme | test accuracy at the budget | vs equal | "
+                  + "".join(f"at {mark} s | " for mark in marks)
+                  + "iterations | mean iteration latency (s) |",
+                  "| --- | --- | --- |" + " --- |" * len(marks) + " --- | --- |"]
         for scheme, s in study["schemes"].items():
             mean = s["mean_iteration_latency_s"]
             gain = ("baseline" if scheme == "equal"
                     else _points(s["accuracy_gain_vs_equal_points"]))
-            lines.append(f"| {scheme} | {100 * s['test_accuracy']:.1f}% | {gain} | "
+            earlier = "".join(f"{100 * study['accuracy_at'][mark][scheme]:.1f}% | "
+                              for mark in marks)
+            lines.append(f"| {scheme} | {100 * s['test_accuracy']:.1f}% | {gain} | {earlier}"
                          f"{s['iterations']} | {'n/a' if mean is None else f'{mean:.3g}'} |")
         figure = (study["files"].get("figures") or {}).get("accuracy_vs_latency")
         lines += [""]
