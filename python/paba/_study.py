@@ -81,6 +81,15 @@ class ProgressBar:
             self.stream.flush()
 
 
+def with_baseline(schemes) -> list[str]:
+    """The schemes of a study, checked, with ``"equal"`` (the baseline) first."""
+    schemes = list(dict.fromkeys(["equal", *schemes]))
+    for scheme in schemes:
+        if scheme not in SCHEMES:
+            raise ValueError(f"schemes: unknown scheme {scheme!r}; choose from {SCHEMES}")
+    return schemes
+
+
 def _reduction(value: float, baseline: float) -> float | None:
     if not (math.isfinite(value) and math.isfinite(baseline)) or baseline <= 0:
         return None
@@ -146,10 +155,7 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
         The content of summary.json.
     """
     started = time.perf_counter()
-    schemes = list(dict.fromkeys(["equal", *schemes]))
-    for scheme in schemes:
-        if scheme not in SCHEMES:
-            raise ValueError(f"schemes: unknown scheme {scheme!r}; choose from {SCHEMES}")
+    schemes = with_baseline(schemes)
     if scenario.fading == "none":
         raise ValueError("fading: the study compares a static channel with a faded one; "
                          "choose 'rayleigh' or 'rician'")

@@ -15,7 +15,7 @@ import numpy as np
 from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
-from .._study import STYLES, ProgressBar, _json_ready
+from .._study import STYLES, ProgressBar, _json_ready, with_baseline
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -94,10 +94,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         The content of summary.json.
     """
     started = time.perf_counter()
-    schemes = list(dict.fromkeys(["equal", *schemes]))
-    for scheme in schemes:
-        if scheme not in SCHEMES:
-            raise ValueError(f"schemes: unknown scheme {scheme!r}; choose from {SCHEMES}")
+    schemes = with_baseline(schemes)
     if model not in MODELS:
         raise ValueError(f"model: must be one of {MODELS}, got {model!r}")
     if sharding not in SHARDING:
