@@ -10,7 +10,7 @@ import pytest
 _timings = collections.defaultdict(dict)
 
 #: Baselines of the second summary, by precedence.
-BASELINES = ("exact", "1 thread", "kernel binding")
+BASELINES = ("exact", "1 thread", "kernel binding", "whole iteration")
 
 
 @pytest.fixture
