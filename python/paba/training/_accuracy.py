@@ -119,8 +119,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
             done = (min(1.0, result.learning_latency / budget) if result.stopped == "running"
                     else 1.0)
             bar.update(int(1000 * (position + done)),
-                       f"{scheme}: {result.iterations} it, {result.learning_latency:.0f} s, "
-                       f"acc {result.accuracy:.3f}")
+                       f"{scheme}: {result.iterations} it, "
+                       f"{result.learning_latency:.3g}/{budget:g} s, acc {result.accuracy:.3f}")
 
         path = None if checkpoint is None else Path(checkpoint) / f"{scheme}.pt"
         results[scheme] = train(
