@@ -127,3 +127,15 @@ def test_reproduce_writes_the_report(tmp_path, monkeypatch):
     static = _summary(out / "accuracy_static")
     assert static["settings"]["fading"] == "none"
     assert _summary(out / "accuracy")["settings"]["fading"] == "rayleigh"
+
+
+def test_train_with_groups_of_workers(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *SMALL, "--workers", "5", "--group-size", "2", "--schemes", "joint",
+                 "--no-figures", "--out", str(out)]) == 0
+    summary = _summary(out)
+    assert summary["settings"]["group_size"] == 2
+    assert summary["schemes"]["joint"]["iterations"] >= 1
+    with pytest.raises(SystemExit) as stop:
+        main(["train", *SMALL, "--group-size", "9", "--out", str(tmp_path / "bad")])
+    assert stop.value.code == 2

@@ -127,7 +127,8 @@ def _train(args: argparse.Namespace) -> int:
         budget=args.budget, schemes=args.schemes, sharding=args.sharding,
         classes_per_worker=args.classes_per_worker, fading=args.fading,
         bandwidth_mhz=args.bandwidth, hidden=args.hidden, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, max_iterations=args.max_iterations, eval_every=args.eval_every,
+        momentum=args.momentum, group_size=args.group_size,
+        max_iterations=args.max_iterations, eval_every=args.eval_every,
         out=args.out, figures=not args.no_figures, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, progress=False if args.quiet else None)
     if not args.quiet:
@@ -311,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the server's optimiser (sgd, with momentum)")
     train.add_argument("--lr", type=_positive_float, default=0.05, help="learning rate (0.05)")
     train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
+    train.add_argument("--group-size", type=_positive_int, default=1,
+                       help="workers per group: consecutive workers train the same block on "
+                            "their own shards (1)")
     train.add_argument("--max-iterations", type=_positive_int, default=None,
                        help="also stop every run after this many iterations")
     train.add_argument("--eval-every", type=_positive_int, default=1,

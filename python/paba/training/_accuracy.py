@@ -38,7 +38,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                        sharding: str = "iid", classes_per_worker: int = 2,
                        fading: str = "rayleigh", bandwidth_mhz: float = 10.0,
                        hidden=None, optimizer: str = "sgd", lr: float = 0.05,
-                       momentum: float = 0.9, max_iterations: int | None = None,
+                       momentum: float = 0.9, group_size: int = 1,
+                       max_iterations: int | None = None,
                        eval_every: int = 1, test_fraction: float = 0.2,
                        out: str | os.PathLike | None = None, figures: bool = True,
                        checkpoint: str | os.PathLike | None = None,
@@ -72,6 +73,9 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         Hidden layer widths of the MLP (default 1024, 1024).
     optimizer, lr, momentum
         The server's optimiser (``paba.training.make_optimizer``).
+    group_size : int
+        Workers per group (consecutive workers; the last group may be smaller): the members of
+        a group train the same block on their own shards (SPEC section 1). 1: one each.
     max_iterations : int, optional
         Stop every run after this many iterations as well.
     eval_every : int
@@ -101,6 +105,11 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         raise ValueError(f"sharding: must be one of {SHARDING}, got {sharding!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or not \
+            1 <= group_size <= workers:
+        raise ValueError(f"group_size: must be an integer in [1, workers = {workers}], got "
+                         f"{group_size!r}")
+    groups = None if group_size == 1 else np.arange(workers) // group_size
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
     shards = shard(data.y_train, workers, scheme=sharding,
                    classes_per_worker=classes_per_worker, seed=seed)
@@ -127,7 +136,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
             net, data, scenario, scheme, shards=shards, granularity=granularity, budget=budget,
             max_iterations=max_iterations, optimizer=optimizer, lr=lr, momentum=momentum,
             seed=seed, eval_every=eval_every, checkpoint=path,
-            checkpoint_every=checkpoint_every, progress=report)
+            checkpoint_every=checkpoint_every, progress=report,
+            scheduler_options=None if groups is None else {"groups": groups})
     bar.close()
 
     equal = results["equal"]
@@ -154,6 +164,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                      "sharding": sharding, "classes_per_worker": classes_per_worker,
                      "shard_sizes": [int(np.asarray(s).size) for s in shards],
                      "optimizer": optimizer, "lr": lr, "momentum": momentum,
+                     "group_size": group_size,
                      "max_iterations": max_iterations, "eval_every": eval_every,
                      "fading": fading, "bandwidth_mhz": bandwidth_mhz},
         "schemes": per_scheme,
