@@ -4,7 +4,6 @@ about 4 points more test accuracy at a 100 s learning-latency budget)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from ._scenario import Scenario
-from ._study import PAPER, PAPER_REDUCTION_VS_EQUAL, _json_ready, run_study
+from ._study import PAPER, PAPER_REDUCTION_VS_EQUAL, run_study, write_summary
 
 
 def _percent(reduction) -> str:
@@ -85,10 +84,7 @@ def reproduce(out: str | os.PathLike = "paba-reproduction", *, seed: int = 0,
         "runtime_s": None,
     }
     summary["runtime_s"] = time.perf_counter() - started
-    (directory / "report.md").write_text(_report(summary, latency, accuracy))
-    with open(directory / "summary.json", "w") as handle:
-        json.dump(_json_ready(summary), handle, indent=2)
-        handle.write("\n")
+    write_summary(directory, summary, _report(summary, latency, accuracy))
     say(f"report: {directory / 'report.md'} ({summary['runtime_s']:.0f} s in all)")
     return summary
 

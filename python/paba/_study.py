@@ -235,10 +235,7 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
         summary["files"] = {"csv": "latency.csv", "report": "report.md", "figures": (
             _figures(directory, summary, histories, schemes) if figures else {})}
         summary["runtime_s"] = time.perf_counter() - started
-        (directory / "report.md").write_text(_report(summary))
-        with open(directory / "summary.json", "w") as handle:
-            json.dump(_json_ready(summary), handle, indent=2)
-            handle.write("\n")
+        write_summary(directory, summary, _report(summary))
     else:
         summary["runtime_s"] = time.perf_counter() - started
     return summary
@@ -253,6 +250,14 @@ def _json_ready(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
+
+
+def write_summary(directory: Path, summary: dict, report: str) -> None:
+    """Write a study's ``report.md`` and its ``summary.json`` (strict JSON) into ``directory``."""
+    (directory / "report.md").write_text(report)
+    with open(directory / "summary.json", "w") as handle:
+        json.dump(_json_ready(summary), handle, indent=2)
+        handle.write("\n")
 
 
 def _write_csv(path: Path, histories: dict, schemes: list) -> None:

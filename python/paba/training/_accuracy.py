@@ -4,7 +4,6 @@ and a figure of test accuracy against learning latency (docs/training.md)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -15,7 +14,7 @@ import numpy as np
 from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
-from .._study import STYLES, ProgressBar, _json_ready, with_baseline
+from .._study import STYLES, ProgressBar, with_baseline, write_summary
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -191,10 +190,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                             title=f"{model} on {data.name}, K = {workers}, "
                                   f"{'static channel' if fading == 'none' else fading + ' fading'}")
         summary["runtime_s"] = time.perf_counter() - started
-        (directory / "report.md").write_text(accuracy_report(summary))
-        with open(directory / "summary.json", "w") as handle:
-            json.dump(_json_ready(summary), handle, indent=2)
-            handle.write("\n")
+        write_summary(directory, summary, accuracy_report(summary))
     else:
         summary["runtime_s"] = time.perf_counter() - started
     return summary
