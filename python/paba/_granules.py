@@ -74,13 +74,11 @@ class Granules:
         return self.sizes.size == 1 and int(self.sizes[0]) == 1
 
 
-def _group_latency_after(system: System, loads: np.ndarray, bandwidth: np.ndarray,
-                         extra: float) -> np.ndarray:
-    """Each group's latency if it took ``extra`` more parameters, at the given bandwidth (inf
-    for a group with a member without bandwidth)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        slope = system.beta / bandwidth + system.compute
-        offset = system.alpha / bandwidth + system.tau
+def _group_latency_after(system: System, slope: np.ndarray, offset: np.ndarray,
+                         loads: np.ndarray, extra: float) -> np.ndarray:
+    """Each group's latency if it took ``extra`` more parameters, for member latencies
+    ``load x slope + offset`` (inf for a member without bandwidth)."""
+    with np.errstate(invalid="ignore", over="ignore"):
         member = (loads[system.groups] + extra) * slope + offset
     member = np.where(np.isnan(member), np.inf, member)
     result = np.full(system.n_groups, -np.inf)
@@ -149,9 +147,12 @@ def round_to_granules(system: System, allocation: Allocation, granules: Granules
     loads = counts @ sizes
     index = {int(size): j for j, size in enumerate(sizes.tolist())}
     bandwidth = np.asarray(allocation.bandwidth, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a member without bandwidth: inf
+        slope = system.beta / bandwidth + system.compute
+        offset = system.alpha / bandwidth + system.tau
     for size in leftover:  # largest first, fewer than N of them
-        n = int(np.argmin(_group_latency_after(system, loads.astype(np.float64), bandwidth,
-                                               float(size))))
+        n = int(np.argmin(_group_latency_after(system, slope, offset,
+                                               loads.astype(np.float64), float(size))))
         counts[n, index[size]] += 1
         loads[n] += size
     if allocation.scheme in FIXED_BANDWIDTH_SCHEMES:

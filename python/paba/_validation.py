@@ -84,6 +84,18 @@ def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
     return result
 
 
+def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: must be an integer, got {value!r}")
+    result = int(value)
+    if result < minimum:
+        raise ValueError(f"{name}: must be at least {minimum}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name}: must be at most {maximum}, got {result}")
+    return result
+
+
 def positive_float(name: str, value) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name}: must be a positive real number, got {value!r}")

@@ -15,6 +15,7 @@ from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
 from .._study import STYLES, ProgressBar, with_baseline, write_summary
+from .._validation import integer
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -104,10 +105,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         raise ValueError(f"sharding: must be one of {SHARDING}, got {sharding!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or not \
-            1 <= group_size <= workers:
-        raise ValueError(f"group_size: must be an integer in [1, workers = {workers}], got "
-                         f"{group_size!r}")
+    group_size = integer("group_size", group_size, minimum=1, maximum=workers)
     groups = None if group_size == 1 else np.arange(workers) // group_size
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
     shards = shard(data.y_train, workers, scheme=sharding,

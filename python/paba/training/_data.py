@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from .._validation import integer, readonly
+
 #: Data sets that ship inside scikit-learn (``sklearn.datasets.load_*``): never downloaded.
 BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer")
 
@@ -32,24 +34,12 @@ CLASS_DISTANCE = 4.0
 
 
 # ---------------------------------------------------------------------------------------------
-# Argument checks (shared with _models.py)
-
-
-def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
-    """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: must be an integer, got {value!r}")
-    result = int(value)
-    if result < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {result}")
-    if maximum is not None and result > maximum:
-        raise ValueError(f"{name}: must be at most {maximum}, got {result}")
-    return result
+# Argument checks
 
 
 def check_seed(value, name: str = "seed") -> int:
     """A seed: an integer in [0, 2**32 - 1]."""
-    return check_int(name, value, minimum=0, maximum=MAX_SEED)
+    return integer(name, value, minimum=0, maximum=MAX_SEED)
 
 
 def _check_bool(name: str, value) -> bool:
@@ -78,17 +68,8 @@ def _check_path(name: str, value) -> str:
     return path
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    """A read-only view of an array nobody else holds (its base is read-only too, so the view
-    cannot be made writeable again)."""
-    array.flags.writeable = False
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
-
 def _owned_readonly(array) -> bool:
-    """Whether ``array`` is a read-only view of a read-only base, as :func:`_frozen` makes."""
+    """Whether ``array`` is a read-only view of a read-only base (what ``readonly`` makes)."""
     return (isinstance(array, np.ndarray) and not array.flags.writeable
             and isinstance(array.base, np.ndarray) and not array.base.flags.writeable)
 
@@ -133,7 +114,7 @@ class Dataset:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name: must be a non-empty string, got {self.name!r}")
-        n_classes = check_int("n_classes", self.n_classes, minimum=2)
+        n_classes = integer("n_classes", self.n_classes, minimum=2)
         object.__setattr__(self, "n_classes", n_classes)
         x_train = _features("x_train", self.x_train)
         x_test = _features("x_test", self.x_test)
@@ -186,7 +167,7 @@ def _features(name: str, value) -> np.ndarray:
         if original.ndim != 2:
             raise ValueError(f"{name}: must be two-dimensional (samples, features), "
                              f"got shape {original.shape}")
-        array = _frozen(np.array(original, dtype=np.float32, order="C", copy=True))
+        array = readonly(np.array(original, dtype=np.float32, order="C", copy=True))
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"{name}: must have at least one sample and one feature, "
                          f"got shape {array.shape}")
@@ -210,7 +191,7 @@ def _labels(name: str, value, size: int, n_classes: int) -> np.ndarray:
             raise ValueError(f"{name}: must be one-dimensional, got shape {original.shape}")
         if original.size and original.max() > np.iinfo(np.int64).max:
             raise ValueError(f"{name}: labels must be in [0, {n_classes - 1}]")
-        array = _frozen(np.array(original, dtype=np.int64, order="C", copy=True))
+        array = readonly(np.array(original, dtype=np.int64, order="C", copy=True))
     if array.shape[0] != size:
         raise ValueError(f"{name}: must have one label per sample ({size}), "
                          f"got {array.shape[0]}")
@@ -264,10 +245,10 @@ def _build(name: str, x_train, y_train, x_test, y_test, n_classes: int,
     if standardize:
         x_train, x_test = _standardize(x_train, x_test)
     # The callers hand over fresh arrays that nobody else holds: convert without copying twice.
-    arrays = [_frozen(np.ascontiguousarray(x_train, dtype=np.float32)),
-              _frozen(np.ascontiguousarray(y_train, dtype=np.int64)),
-              _frozen(np.ascontiguousarray(x_test, dtype=np.float32)),
-              _frozen(np.ascontiguousarray(y_test, dtype=np.int64))]
+    arrays = [readonly(np.ascontiguousarray(x_train, dtype=np.float32)),
+              readonly(np.ascontiguousarray(y_train, dtype=np.int64)),
+              readonly(np.ascontiguousarray(x_test, dtype=np.float32)),
+              readonly(np.ascontiguousarray(y_test, dtype=np.int64))]
     return Dataset(name, *arrays, n_classes=int(n_classes))
 
 
@@ -376,7 +357,7 @@ def load_svmlight(path: str | os.PathLike, *, test_path: str | os.PathLike | Non
     if test_path is not None:
         test_path = _check_path("test_path", test_path)
     if n_features is not None:
-        n_features = check_int("n_features", n_features, minimum=1)
+        n_features = integer("n_features", n_features, minimum=1)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     seed = check_seed(seed)
     standardize = _check_bool("standardize", standardize)
@@ -502,9 +483,9 @@ def synthetic(n_samples: int = 1000, n_features: int = 20, n_classes: int = 3, *
         noise (not standardised further), int64 labels in 0..C-1. Memory: about 4 bytes per
         feature value.
     """
-    n_samples = check_int("n_samples", n_samples, minimum=2)
-    n_features = check_int("n_features", n_features, minimum=1)
-    n_classes = check_int("n_classes", n_classes, minimum=2)
+    n_samples = integer("n_samples", n_samples, minimum=2)
+    n_features = integer("n_features", n_features, minimum=1)
+    n_classes = integer("n_classes", n_classes, minimum=2)
     if n_samples < n_classes:
         raise ValueError(f"n_samples: must be at least n_classes = {n_classes} (one sample of "
                          f"each class), got {n_samples}")
@@ -579,13 +560,13 @@ def shard(labels, n_workers: int, *, scheme: str = "iid", classes_per_worker: in
     n = labels.shape[0]
     if n == 0:
         raise ValueError("labels: must not be empty")
-    n_workers = check_int("n_workers", n_workers, minimum=1)
+    n_workers = integer("n_workers", n_workers, minimum=1)
     if n_workers > n:
         raise ValueError(f"n_workers: must be at most the number of samples ({n}), "
                          f"got {n_workers}")
     if not isinstance(scheme, str) or scheme not in SHARDING:
         raise ValueError(f"scheme: must be one of {SHARDING}, got {scheme!r}")
-    classes_per_worker = check_int("classes_per_worker", classes_per_worker, minimum=1)
+    classes_per_worker = integer("classes_per_worker", classes_per_worker, minimum=1)
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._data import check_int, check_seed
+from .._validation import integer
+from ._data import check_seed
 
 #: Model names accepted by :func:`build_model`.
 MODELS = ("logistic", "mlp")
@@ -26,8 +27,8 @@ DEFAULT_HIDDEN = (1024, 1024)
 
 
 def _check_shape(n_features, n_classes) -> tuple[int, int]:
-    return (check_int("n_features", n_features, minimum=1),
-            check_int("n_classes", n_classes, minimum=2))
+    return (integer("n_features", n_features, minimum=1),
+            integer("n_classes", n_classes, minimum=2))
 
 
 def _check_hidden(hidden) -> tuple[int, ...]:
@@ -45,7 +46,7 @@ def _check_hidden(hidden) -> tuple[int, ...]:
     result = []
     for size in sizes:
         try:
-            result.append(check_int("hidden", size, minimum=1))
+            result.append(integer("hidden", size, minimum=1))
         except ValueError:
             raise ValueError(f"hidden: every layer size must be a positive integer, "
                              f"got {hidden!r}") from None

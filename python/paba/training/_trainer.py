@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .._allocation import SCHEMES
 from .._scenario import Scenario
 from .._scheduler import Scheduler
+from .._validation import integer, positive_float
 from ._data import Dataset
 from ._partition import ModelPartition, trainable_parameters
 
@@ -45,8 +46,7 @@ def make_optimizer(name: str, params, *, lr: float, momentum: float = 0.9
     """The server's optimiser: ``"sgd"`` (with ``momentum``) or ``"adam"``, learning rate ``lr``."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {name!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: must be a positive number, got {lr!r}")
+    lr = positive_float("lr", lr)
     if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
         raise ValueError(f"momentum: must be in [0, 1), got {momentum!r}")
     if name == "sgd":
@@ -232,12 +232,8 @@ class PartitionedTrainer:
         self.momentum = momentum
         self.optimizer = make_optimizer(optimizer, trainable_parameters(model), lr=lr,
                                         momentum=momentum)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
-        self.seed = seed
-        if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
-            raise ValueError(f"eval_every: must be a positive integer, got {eval_every!r}")
-        self.eval_every = eval_every
+        self.seed = integer("seed", seed, minimum=0)
+        self.eval_every = integer("eval_every", eval_every, minimum=1)
         self._x_train = torch.from_numpy(np.array(data.x_train, dtype=np.float32))
         self._y_train = torch.from_numpy(np.array(data.y_train, dtype=np.int64))
         self._x_test = torch.from_numpy(np.array(data.x_test, dtype=np.float32))
@@ -439,19 +435,11 @@ class PartitionedTrainer:
         -------
         TrainingResult
         """
-        if budget is not None and not (isinstance(budget, (int, float))
-                                       and not isinstance(budget, bool)
-                                       and math.isfinite(budget) and budget > 0):
-            raise ValueError(f"budget: must be a positive number of seconds, got {budget!r}")
-        if max_iterations is not None and (isinstance(max_iterations, bool)
-                                           or not isinstance(max_iterations, int)
-                                           or max_iterations < 1):
-            raise ValueError(f"max_iterations: must be a positive integer, got "
-                             f"{max_iterations!r}")
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
-                or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every: must be a positive integer, got "
-                             f"{checkpoint_every!r}")
+        if budget is not None:
+            budget = positive_float("budget", budget)
+        if max_iterations is not None:
+            max_iterations = integer("max_iterations", max_iterations, minimum=1)
+        checkpoint_every = integer("checkpoint_every", checkpoint_every, minimum=1)
         if checkpoint is not None and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
         elif self._state is None:
