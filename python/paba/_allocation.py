@@ -12,7 +12,7 @@ from ._system import System
 from ._validation import InfeasibleError, float_array, int_array, readonly, tolerance
 
 SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
-METHODS = ("auto", "exact", "bisection")
+METHODS = ("auto", "exact", "bisection", "newton")
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,7 +11,7 @@ from . import _backend
 from ._allocation import SCHEMES, Allocation, _check_method
 from ._validation import MAX_PARAMS, readonly, tolerance
 
-_METHOD_NAMES = (None, "exact", "bisection")
+_METHOD_NAMES = (None, "exact", "bisection", "newton")
 
 
 @dataclass(frozen=True, eq=False)

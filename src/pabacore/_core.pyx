@@ -25,8 +25,9 @@ _METHODS = {
     "auto": Method.automatic,
     "exact": Method.exact,
     "bisection": Method.bisection,
+    "newton": Method.newton,
 }
-METHOD_NAMES = (None, "exact", "bisection")
+METHOD_NAMES = (None, "exact", "bisection", "newton")
 
 
 cdef Options _options(double tol, str method, int exact_passes=12) except *:

@@ -14,6 +14,7 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         automatic
         exact
         bisection
+        newton
 
     cdef struct Problem:
         size_t n_workers

@@ -137,12 +137,19 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
 // ---------------------------------------------------------------------------------------------
 // Loads at fixed per-worker rates (docs/algorithms.md 3.2): x_n(T) = min over members [(T - r_k) / s_k]^+,
 // s_k = inf excludes a worker's group. Solves sum_n x_n(T) = 1; writes x.
-double group_load(const Instance& in, std::size_t n, const double* s, const double* r, double T) {
-  double x = kInf;
+// Group n's load at T and its slope dx/dT (1 / s of the binding member; 0 without load).
+double group_load(const Instance& in, std::size_t n, const double* s, const double* r, double T,
+                  double* slope = nullptr) {
+  double x = kInf, rate = 0.0;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
     const std::size_t k = in.member[i];
-    x = std::min(x, (T - r[k]) / s[k]);
+    const double v = (T - r[k]) / s[k];
+    if (v < x) {
+      x = v;
+      rate = 1.0 / s[k];
+    }
   }
+  if (slope) *slope = x > 0.0 ? rate : 0.0;
   return x > 0.0 ? x : 0.0;
 }
 
@@ -185,16 +192,43 @@ RootStats fixed_rate_loads(const Instance& in, const double* s, const double* r,
     st.T = kInf;
     return st;
   }
-  auto total = [&](double T) {
-    double sum = 0.0;
-    for (std::size_t n = 0; n < in.N; ++n) sum += group_load(in, n, s, r, T);
+  // sum_n x_n(T) is piecewise linear and nondecreasing: Newton steps, each exact on the piece it
+  // starts from, safeguarded by the bracket (bisection when a step leaves it or stalls).
+  const bool single = in.N == in.K;  // one worker per group: a loop without branches
+  auto total = [&](double T, double* slope) {
+    double sum = 0.0, ds = 0.0;
+    if (single) {
+      for (std::size_t n = 0; n < in.N; ++n) {
+        const std::size_t k = in.member[n];
+        const double v = (T - r[k]) / s[k];
+        sum += v > 0.0 ? v : 0.0;
+        ds += v > 0.0 ? 1.0 / s[k] : 0.0;
+      }
+    } else {
+      for (std::size_t n = 0; n < in.N; ++n) {
+        double dn = 0.0;
+        sum += group_load(in, n, s, r, T, &dn);
+        ds += dn;
+      }
+    }
+    *slope = ds;
     return sum;
   };
+  double T = hi, step = kInf, step_before = kInf;
   while (hi - lo > 2.0 * kEps * hi && st.iterations < kMaxBisection) {
-    const double mid = lo + 0.5 * (hi - lo);
-    if (!(mid > lo && mid < hi)) break;
     ++st.iterations;
-    if (total(mid) >= 1.0) hi = mid; else lo = mid;
+    double slope = 0.0;
+    const double value = total(T, &slope) - 1.0;
+    if (value >= 0.0) hi = T; else lo = T;
+    if (value == 0.0) break;
+    double next = slope > 0.0 ? T - value / slope : kInf;
+    // Bisect when the step leaves the bracket or is not below half the step before last.
+    if (!(next > lo && next < hi) || std::fabs(next - T) > 0.5 * step_before)
+      next = lo + 0.5 * (hi - lo);
+    step_before = step;
+    step = std::fabs(next - T);
+    if (!(next > lo && next < hi)) break;
+    T = next;
   }
   st.T = hi;
   double sum = 0.0;
@@ -326,14 +360,6 @@ GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, do
   return gp;
 }
 
-// The group's load at a price on the envelope of its cost (see participation_threshold).
-GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double sigma,
-                          double threshold) {
-  const GroupPoint gp = group_at_price_convex(in, n, T, sigma);
-  if (gp.x < threshold) return GroupPoint{};  // on the chord of the envelope: no load
-  return gp;
-}
-
 // Fixed costs (f > 0) make a group's bandwidth jump from 0 to A_n = sum_k f_k / u_k as soon as
 // it takes any load. The convex envelope of that cost is the chord from the origin that touches
 // G_n at x*_n, where x G_n'(x) = G_n(x); the price condition on the envelope gives a group either
@@ -341,6 +367,16 @@ GroupPoint group_at_price(const Instance& in, std::size_t n, double T, double si
 // costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n) with H(0) = -A_n,
 // so Newton steps safeguarded by the bracket [lo, hi] converge to its root.
 double participation_threshold(const Instance& in, std::size_t n, double T) {
+  if (in.offset[n + 1] - in.offset[n] == 1) {
+    // One member: H(x) (u - e x)^2 = a e x^2 + 2 e f x - f u, whose positive root is
+    // x* = f u / (e f + sqrt(e^2 f^2 + a e f u)) (written without cancellation).
+    const std::size_t k = in.member[in.offset[n]];
+    const double u = T - in.tau[k], a = in.a[k], e = in.e[k], f = in.f[k];
+    if (!(u > 0.0)) return kInf;
+    if (!(f > 0.0)) return 0.0;
+    const double ef = e * f;
+    return f * u / (ef + std::sqrt(ef * ef + a * ef * u));
+  }
   double U = kInf;
   bool fixed = false;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
@@ -374,89 +410,249 @@ struct InnerResult {
   bool converged = true;
 };
 
-// Scratch of the inner level, sized once per solve.
+// Scratch of the inner level, sized once per solve, and the groups' data at the current T
+// (prepare). Each group has a cut: the price beyond which it takes no load. Without fixed costs
+// its load falls continuously to 0 there (on while sigma < cut); with them it jumps from its
+// threshold to 0 just past it (on while sigma <= cut). A one-member group's load at the price
+// sigma is limit - rate sigma (rate = sqrt(w) / e, limit = u / e: the closed form of
+// group_at_price_convex), kept by its position among the one-member groups so that a pass over
+// them is a plain vector loop.
 struct InnerWork {
-  std::vector<double> threshold, z, x_lo, z_lo, x_hi, z_hi;
+  std::vector<double> threshold, cut, z, x_hi, z_hi;  // per group
+  std::vector<std::size_t> single, several;            // group ids with one member, and more
+  std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
   bool any_fixed = false;
   explicit InnerWork(const Instance& in)
-      : threshold(in.N, 0.0), z(in.N, 0.0), x_lo(in.N, 0.0), z_lo(in.N, 0.0), x_hi(in.N, 0.0),
-        z_hi(in.N, 0.0) {
+      : threshold(in.N, 0.0), cut(in.N, 0.0), z(in.N, 0.0), x_hi(in.N, 0.0), z_hi(in.N, 0.0) {
     for (std::size_t k = 0; k < in.K; ++k) any_fixed = any_fixed || in.f[k] > 0.0;
+    for (std::size_t n = 0; n < in.N; ++n)
+      (in.offset[n + 1] - in.offset[n] == 1 ? single : several).push_back(n);
+    limit.resize(single.size());
+    rate.resize(single.size());
+    single_cut.resize(single.size());
+    single_threshold.resize(single.size());
   }
 };
 
-// Solves sum_n x_n(sigma) = 1 by Newton steps safeguarded by a bracket [lo, hi] on sigma
-// (sum >= 1 at lo, < 1 at hi), then returns the bandwidth of the loads found, scaled to sum to
-// exactly 1. With fixed costs the sum can jump across 1 at a group's threshold; the loads of the
-// lo side are then taken and the groups that jumped give back the excess. Writes x (per group).
-InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& work) {
-  InnerResult res;
-  double sigma_hi = 0.0;  // beyond it no group takes load
-  for (std::size_t n = 0; n < in.N; ++n) {
-    double marginal0 = 0.0;
+// The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
+// that cannot finish by T gets the cut -1 (no load at any price).
+void prepare(const Instance& in, double T, InnerWork& work) {
+  for (std::size_t i = 0; i < work.single.size(); ++i) {
+    const std::size_t n = work.single[i], k = in.member[in.offset[n]];
+    const double u = T - in.tau[k];
+    const double least = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
+    if (u > 0.0) {
+      work.limit[i] = u / in.e[k];
+      work.rate[i] = std::sqrt(in.a[k] * u + in.e[k] * in.f[k]) / in.e[k];
+      work.single_cut[i] = (work.limit[i] - least) / work.rate[i];
+    } else {
+      work.limit[i] = work.rate[i] = 0.0;
+      work.single_cut[i] = -1.0;
+    }
+    work.single_threshold[i] = work.threshold[n] = least;
+    work.cut[n] = work.single_cut[i];
+  }
+  for (const std::size_t n : work.several) {
+    const double least = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
+    work.threshold[n] = least;
+    double U = kInf, marginal0 = 0.0;
     bool possible = true;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1] && possible; ++i) {
+      const std::size_t k = in.member[i];
+      const double u = T - in.tau[k];
+      possible = u > 0.0;
+      marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
+      U = std::min(U, u / in.e[k]);
+    }
+    if (!possible || !(least < U)) {
+      work.cut[n] = -1.0;
+    } else if (least > 0.0) {  // rho_n at the threshold
+      work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, U - least).G1);
+    } else {
+      work.cut[n] = 1.0 / std::sqrt(marginal0);  // rho_n(0), as group_at_price_convex tests it
+    }
+  }
+}
+
+// One pass of the price search at sigma (prepared T): sum_n x_n(sigma) - 1 and its derivative,
+// the cuts nearest to sigma (the least cut of a loaded group, the largest of a group without
+// load) and the load that leaves just past sigma (groups with thresholds cut at sigma).
+struct PricePass {
+  double value = 0.0, slope = 0.0, next_cut = kInf, prev_cut = -kInf, drop = 0.0;
+};
+
+// With x and z, also writes the loads and slacks.
+PricePass loads_at_price(const Instance& in, double T, double sigma, const InnerWork& work,
+                         double* x = nullptr, double* z = nullptr) {
+  PricePass pass;
+  double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf;
+  const std::size_t S = work.single.size();
+  const double* limit = work.limit.data();
+  const double* rate = work.rate.data();
+  const double* cut = work.single_cut.data();
+  const double* least = work.single_threshold.data();
+  for (std::size_t i = 0; i < S; ++i) {  // no branch
+    const bool jumps = least[i] > 0.0;
+    const bool on = sigma < cut[i] || (jumps && sigma == cut[i]);
+    const double slack = rate[i] * sigma;
+    const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
+    sum += load;
+    ds -= on ? rate[i] : 0.0;
+    drop += on && jumps && sigma == cut[i] ? load : 0.0;
+    next_cut = on ? std::min(next_cut, cut[i]) : next_cut;
+    prev_cut = on ? prev_cut : std::max(prev_cut, cut[i]);
+    if (x) {
+      x[work.single[i]] = load;
+      z[work.single[i]] = on ? slack : 0.0;
+    }
+  }
+  for (const std::size_t n : work.several) {
+    const double c = work.cut[n];
+    const bool jumps = work.threshold[n] > 0.0;
+    const bool on = sigma < c || (jumps && sigma == c);
+    GroupPoint gp;
+    if (on) {
+      gp = group_at_price_convex(in, n, T, sigma);
+      next_cut = std::min(next_cut, c);
+      if (jumps && sigma == c) drop += gp.x;
+    } else {
+      prev_cut = std::max(prev_cut, c);
+    }
+    if (x) {
+      x[n] = gp.x;
+      z[n] = gp.z;
+    }
+    sum += gp.x;
+    ds += gp.slope;
+  }
+  pass.value = sum - 1.0;
+  pass.slope = ds;
+  pass.next_cut = next_cut;
+  pass.prev_cut = prev_cut;
+  pass.drop = drop;
+  return pass;
+}
+
+// The sums the outer Newton step of the joint scheme needs at the loads x (slacks z) found at a
+// price sigma (docs/algorithms.md 3.5.1), over the workers of loaded groups, with y_k the
+// denominator of b_k = (f_k + a_k x_n) / y_k:
+//   G = sum_k b_k                 the bandwidth share the loads need,
+//   Q = sum_k b_k / y_k           -dG/dT at fixed loads, which is dG*/dT at the optimum (envelope),
+//   slope = sum_n dx_n/dsigma,    drift = sum_n dx_n/dT   along the price condition
+//                                 G_n'(x_n; T) = sigma^-2, from G_n'' and dG_n'/dT.
+struct OuterSums {
+  double G = 0.0, Q = 0.0, slope = 0.0, drift = 0.0;
+};
+
+OuterSums outer_sums(const Instance& in, double T, const double* x, const double* z) {
+  OuterSums sums;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (!(x[n] > 0.0)) continue;
+    const double U = compute_limit(in, n, T);
+    double G1 = 0.0, G2 = 0.0, G1T = 0.0;
     for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
       const std::size_t k = in.member[i];
       const double u = T - in.tau[k];
-      if (!(u > 0.0)) { possible = false; break; }
-      marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
+      const double w = in.a[k] * u + in.e[k] * in.f[k];
+      const double y = in.e[k] * ((u / in.e[k] - U) + z[n]);
+      const double b = (in.f[k] + in.a[k] * (U - z[n])) / y;
+      const double w2 = w / (y * y);
+      sums.G += b;
+      sums.Q += b / y;
+      G1 += w2;
+      G2 += 2.0 * w2 * in.e[k] / y;
+      G1T += in.a[k] / (y * y) - 2.0 * w2 / y;
     }
-    if (possible) sigma_hi = std::max(sigma_hi, 1.0 / std::sqrt(marginal0));
-    work.threshold[n] = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
+    sums.slope -= 2.0 * G1 * std::sqrt(G1) / G2;
+    sums.drift -= G1T / G2;
   }
-  auto excess = [&](double sigma, double* loads, double* slacks, double* slope) {
-    double sum = 0.0, ds = 0.0;
-    for (std::size_t n = 0; n < in.N; ++n) {
-      const GroupPoint gp = group_at_price(in, n, T, sigma, work.threshold[n]);
-      loads[n] = gp.x;
-      slacks[n] = gp.z;
-      sum += gp.x;
-      ds += gp.slope;
+  return sums;
+}
+
+// Solves sum_n x_n(sigma) = 1, a decreasing function of sigma that jumps down at the cuts of
+// groups with thresholds, inside a bracket [lo, hi] (sum >= 1 at lo, < 1 at hi; hi may be
+// infinite), from `sigma` (0, or a warm start). Newton steps; where one leaves the bracket or
+// stalls (not below half the step before last), the next point is the one cut inside the
+// bracket when there is exactly one (which settles whether the root is at its jump), else a
+// secant (regula falsi) point and a bisection in turn. The root lies at a jump when the sum at
+// lo is at least 1 and falls below 1 just past lo. Then returns the bandwidth of the loads found
+// (or the lo side's, when the root is at a jump: the groups that jumped give back the excess),
+// scaled to sum to exactly 1. Writes x (per group), the price found in *price and, when asked,
+// the outer step's sums. prepare(T) must have run.
+InnerResult price_search(const Instance& in, double T, double* x, InnerWork& work, double sigma,
+                         double hi, double* price, OuterSums* sums) {
+  InnerResult res;
+  double lo = 0.0, value_lo = 0.0, value_hi = 0.0, next_cut_lo = kInf, prev_cut_hi = -kInf;
+  double step = kInf, step_before = kInf;
+  bool have_lo = false, at_jump = false;
+  int fallbacks = 0;
+  PricePass pass = loads_at_price(in, T, sigma, work);
+  if (sigma == 0.0 && !(pass.value > 0.0)) return res;  // even unlimited bandwidth is too little
+  auto record = [&]() {
+    if (pass.value >= 0.0) {
+      lo = sigma;
+      value_lo = pass.value;
+      next_cut_lo = pass.next_cut;
+      have_lo = true;
+      at_jump = pass.value - pass.drop < 0.0;
+    } else {
+      hi = sigma;
+      value_hi = pass.value;
+      prev_cut_hi = pass.prev_cut;
     }
-    if (slope) *slope = ds;
-    return sum - 1.0;
   };
-  double* z = work.z.data();
-  double lo = 0.0, hi = sigma_hi, sigma = 0.0, slope = 0.0;
-  double value = excess(sigma, x, z, &slope);
-  if (!(value > 0.0)) return res;  // even unlimited bandwidth cannot finish by T
-  double value_lo = value;
-  work.x_lo.assign(x, x + in.N);
-  work.z_lo = work.z;
+  record();
   res.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
-    if (value == 0.0) { res.converged = true; break; }
-    double next = slope < 0.0 ? sigma - value / slope : lo + 0.5 * (hi - lo);
-    if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
-    if (std::fabs(next - sigma) <= 4.0 * kEps * sigma || !(next > lo && next < hi)) {
+    if (pass.value == 0.0 || at_jump) { res.converged = true; break; }
+    double next = pass.slope < 0.0 ? sigma - pass.value / pass.slope : kInf;
+    if (std::fabs(next - sigma) <= 4.0 * kEps * sigma) {  // a step within rounding: the root
       res.converged = true;
       break;
     }
-    sigma = next;
-    value = excess(sigma, x, z, &slope);
-    if (value >= 0.0) {
-      lo = sigma;
-      value_lo = value;
-      work.x_lo.assign(x, x + in.N);
-      work.z_lo = work.z;
-    } else {
-      hi = sigma;
+    if (!(next > lo && next < hi) || std::fabs(next - sigma) > 0.5 * step_before) {
+      if (!have_lo) {  // no point at or above 1 yet: whether T is feasible at all
+        next = 0.0;
+      } else if (!std::isfinite(hi)) {
+        next = 2.0 * sigma;
+      } else if (next_cut_lo < hi && next_cut_lo >= prev_cut_hi) {
+        next = next_cut_lo;  // the one cut inside the bracket
+      } else if (++fallbacks % 2 == 1) {
+        next = lo + value_lo / (value_lo - value_hi) * (hi - lo);
+      } else {
+        next = lo + 0.5 * (hi - lo);
+      }
+      if (have_lo && !(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
     }
-    if (std::fabs(value) <= 4.0 * kEps) { res.converged = true; break; }
+    if (have_lo && !(next > lo && next < hi)) {  // the bracket is down to rounding
+      res.converged = true;
+      break;
+    }
+    step_before = step;
+    step = std::fabs(next - sigma);
+    sigma = next;
+    pass = loads_at_price(in, T, sigma, work);
+    if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
+    record();
+    if (std::fabs(pass.value) <= 4.0 * kEps) { res.converged = true; break; }
   }
   // Without fixed costs the sum is continuous in sigma and the last point is the root up to
-  // rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+  // rounding; with them the root can lie at a jump, and then the lo side is taken and trimmed.
   // A last point well below the root is never scaled up: where the sum falls from above 1 to far
   // below it within the resolution of sigma (near-tied, communication-bound workers), its loads
-  // may all be zero; the lo side, at or above 1, is scaled down instead.
-  double surplus = value;
-  if (value < -kJumpTolerance || (work.any_fixed && !(std::fabs(value) <= kJumpTolerance))) {
-    std::copy(work.x_lo.begin(), work.x_lo.end(), x);
-    work.z = work.z_lo;
+  // may all be zero; the lo side, at or above 1, is scaled down instead. The search kept only
+  // sums; the loads of the point taken are formed once here.
+  double surplus = pass.value;
+  if (have_lo && (pass.value < -kJumpTolerance ||
+                  (work.any_fixed && !(std::fabs(pass.value) <= kJumpTolerance)))) {
     surplus = value_lo;
+    sigma = lo;
   }
-  if (work.any_fixed && surplus > 4.0 * kEps) {
-    excess(hi, work.x_hi.data(), work.z_hi.data(), nullptr);
+  if (at_jump) hi = std::nextafter(lo, kInf);
+  double* z = work.z.data();
+  loads_at_price(in, T, sigma, work, x, z);
+  if (work.any_fixed && surplus > 4.0 * kEps && std::isfinite(hi)) {
+    loads_at_price(in, T, hi, work, work.x_hi.data(), work.z_hi.data());
     for (std::size_t n = 0; n < in.N && surplus > 0.0; ++n) {
       if (x[n] > 0.0 && work.x_hi[n] == 0.0) {  // jumped in between lo and hi
         const double cut = std::min(surplus, x[n]);
@@ -472,12 +668,37 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& wo
       x[n] /= 1.0 + surplus;
     }
   }
+  if (price) *price = sigma;
+  if (sums) {
+    *sums = outer_sums(in, T, x, z);
+    res.bandwidth = sums->G;
+    return res;
+  }
   double total = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
     if (x[n] > 0.0) total += group_bandwidth(in, n, T, z[n]);
   }
   res.bandwidth = total;
   return res;
+}
+
+// The inner level of the nested bisection: the price search from sigma = 0 inside
+// [0, sigma_hi], beyond which no group takes load.
+InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& work) {
+  double sigma_hi = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    double marginal0 = 0.0;
+    bool possible = true;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+      const std::size_t k = in.member[i];
+      const double u = T - in.tau[k];
+      if (!(u > 0.0)) { possible = false; break; }
+      marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
+    }
+    if (possible) sigma_hi = std::max(sigma_hi, 1.0 / std::sqrt(marginal0));
+  }
+  prepare(in, T, work);
+  return price_search(in, T, x, work, 0.0, sigma_hi, nullptr, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -570,6 +791,86 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best) {
   return st;
 }
 
+// The two-step schemes' allocations, each with its parameter-aware bandwidth: the
+// bandwidth-aware loads of an equal split (the sequential scheme) and the equal integer split
+// (the parameter-aware scheme). Writes the better one's loads into x and returns its latency.
+// They start the Newton method (a feasible latency close to the optimum) and are its fixed-cost
+// safeguard (docs/algorithms.md 4).
+double two_step_start(const Instance& in, double L, double* x) {
+  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K), equal(in.N);
+  rates(in, b.data(), s.data(), r.data());
+  fixed_rate_loads(in, s.data(), r.data(), x);
+  double T = parameter_aware(in, x, b.data()).T;
+  std::vector<std::int64_t> integer(in.N);
+  equal_loads(in.N, L, integer.data());
+  for (std::size_t n = 0; n < in.N; ++n) equal[n] = static_cast<double>(integer[n]) / L;
+  const double T_equal = parameter_aware(in, equal.data(), b.data()).T;
+  if (T_equal < T) {
+    T = T_equal;
+    std::copy(equal.begin(), equal.end(), x);
+  }
+  return T;
+}
+
+RootStats joint_newton(const Instance& in, double L, double* x_best) {
+  RootStats st;
+  InnerWork work(in);
+  std::vector<double> x(in.N);
+  // Start at the better two-step allocation: feasible, and usually within a few percent.
+  const double T_start = two_step_start(in, L, x_best);
+  std::vector<double> x_start(x_best, x_best + in.N);
+  double T = T_start;
+  double lo = 0.0, hi = kInf, sigma = 0.0, step = kInf, step_before = kInf;
+  st.converged = false;
+  for (int it = 0; it < kMaxBisection; ++it) {
+    ++st.iterations;
+    prepare(in, T, work);
+    OuterSums sums;
+    double price = sigma;
+    const InnerResult inner = price_search(in, T, x.data(), work, sigma, kInf, &price, &sums);
+    const double G = inner.bandwidth;
+    if (G <= 1.0) {
+      hi = T;
+      std::copy(x.begin(), x.end(), x_best);
+    } else {
+      lo = T;
+    }
+    double next = std::isfinite(G) && sums.Q > 0.0 ? T + G * (G - 1.0) / sums.Q : kInf;
+    const bool newton = next > lo && next < hi;
+    // G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
+    if (std::fabs(next - T) <= 64.0 * kEps * T) {
+      std::copy(x.begin(), x.end(), x_best);  // converged: T is the root up to rounding
+      st.converged = inner.converged;
+      break;
+    }
+    // Bisect when the step leaves the bracket or is not below half the step before last.
+    if (!newton || std::fabs(next - T) > 0.5 * step_before) {
+      next = std::isfinite(hi) ? lo + 0.5 * (hi - lo) : 2.0 * T;
+    }
+    step_before = step;
+    step = std::fabs(next - T);
+    if (!(hi - lo > 2.0 * kEps * hi) || !(next > lo && next < hi)) {
+      st.converged = std::isfinite(hi);
+      break;
+    }
+    sigma = price;
+    if (std::isfinite(G) && sums.slope < 0.0) {
+      const double moved = price - sums.drift / sums.slope * (next - T);
+      if (moved > 0.0) sigma = moved;
+    }
+    T = next;
+  }
+  st.T = std::isfinite(hi) ? hi : T;
+  // With fixed costs the participating set is a heuristic's choice: keep the start if it is
+  // better (its latency is exact for its loads).
+  if (work.any_fixed) {
+    std::vector<double> b(in.K);
+    if (!(parameter_aware(in, x_best, b.data()).T <= T_start))
+      std::copy(x_start.begin(), x_start.end(), x_best);
+  }
+  return st;
+}
+
 }  // namespace
 
 double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
@@ -612,7 +913,8 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       out.method = static_cast<int>(Method::exact);
       return;
     }
-    out.method = static_cast<int>(Method::bisection);
+    out.method = static_cast<int>(options.method == Method::bisection ? Method::bisection
+                                                                       : Method::newton);
   }
   const Instance in = normalise(problem);
   const std::size_t K = in.K, N = in.N;
@@ -679,7 +981,12 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       break;
     }
     case Scheme::joint: {
-      const RootStats st = joint(in, L, tol, x.data());
+      RootStats st;
+      if (out.method == static_cast<int>(Method::bisection)) {
+        st = joint(in, L, tol, x.data());
+      } else {
+        st = joint_newton(in, L, x.data());
+      }
       out.iterations = st.iterations;
       converged = st.converged;
       parameter_aware_bandwidth();

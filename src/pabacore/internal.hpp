@@ -66,10 +66,14 @@ inline void check_scalars(const Problem& p) {
 // Parameter-aware step on the slack (docs/algorithms.md 3.3). Workers k in [0, K) with
 // active(k) finish together at T = dmax + z, where z > 0 solves
 //   F(z) = sum_k num(k) / (z + gap(k)) - 1 = 0,   gap(k) = dmax - d_k >= 0.
-// F is convex and strictly decreasing, so Newton steps from a point with F >= 0 increase
-// monotonically to the root. `start` (> 0, optional) is a guess of z, for example from a nearby
-// solution: from its right side one Newton step lands left of the root (the tangent of a convex
-// function lies below it), and the monotone phase follows. Returns T - dmax in `T`.
+// The steps are Newton steps on 1 / S(z) - 1, S = F + 1 = sum_k num(k) / (z + gap(k)):
+// z' = z + S (S - 1) / |S'|. 1 / S is linear for one term and concave and increasing for a sum
+// (a harmonic mean of affine terms), so from any point its tangent's root lies at or left of
+// the root: from the left the steps increase monotonically to it, and from a point far left
+// (S >> 1) they grow z by about S times its gap instead of doubling it, as Newton steps on F
+// would. `start` (> 0, optional) is a guess of z, for example from a nearby solution: from its
+// right side one step lands left of the root, and the monotone phase follows. Returns T - dmax
+// in `T`.
 template <class Active, class Num, class Gap>
 RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double numsum,
                       double gapmax, double start = 0.0) {
@@ -97,7 +101,8 @@ RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double num
       z = start;
     } else {
       hi = start;
-      const double next = start + value / slope;  // a step to the left, landing left of the root
+      // A step to the left, landing left of the root (see below).
+      const double next = start + (value + 1.0) * value / slope;
       if (next > 0.0) z = next;
     }
   }
@@ -121,7 +126,7 @@ RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double num
       st.converged = true;
       break;
     }
-    const double step = value / slope;
+    const double step = (value + 1.0) * value / slope;
     double next = z + step;
     if (!(next < hi)) next = z + 0.5 * (hi - z);  // never in exact arithmetic
     if (!(next > z) || step <= 4.0 * kEps * z) {

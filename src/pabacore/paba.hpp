@@ -30,12 +30,13 @@ enum class Scheme : int {
 };
 
 // How the joint scheme is solved: the exact method (docs/algorithms.md 3.7; one worker per group
-// and alpha = tau = 0), the nested bisection (3.5; any instance), or automatic (the exact method
-// whenever it applies).
+// and alpha = tau = 0), the nested bisection (3.5; any instance), safeguarded Newton steps on the
+// latency (3.5.1; any instance), or automatic (the exact method whenever it applies, else Newton).
 enum class Method : int {
   automatic = 0,
   exact = 1,
   bisection = 2,
+  newton = 3,
 };
 
 enum Status : int {

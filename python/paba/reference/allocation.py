@@ -105,10 +105,11 @@ def parameter_aware(inst: Instance, x: np.ndarray,
 
     b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The search runs on
     the slack z = T - max_k d_k, which keeps its relative precision when T - max d is below the
-    resolution of T. F(z) = sum_k num_k / (z + gap_k) - 1 is convex and decreasing, so Newton
-    steps from a point with F >= 0 move right monotonically towards the root. `start` is an
-    optional guess of T (from a nearby solution): from the right of the root one Newton step lands
-    left of it. Returns (T, b, iterations, converged).
+    resolution of T. The steps are Newton steps on 1 / S(z) - 1, S(z) = sum_k num_k / (z + gap_k),
+    which is concave and increasing: from a point with S >= 1 they move right monotonically
+    towards the root, growing z by about S times its gap where S >> 1. `start` is an optional
+    guess of T (from a nearby solution): from the right of the root one step lands left of it.
+    Returns (T, b, iterations, converged).
     """
     xk = x[inst.group]
     active = xk > 0
@@ -132,7 +133,7 @@ def parameter_aware(inst: Instance, x: np.ndarray,
             z = guess
         else:
             hi = guess
-            nxt = guess + value / slope
+            nxt = guess + (value + 1.0) * value / slope
             if nxt > 0.0:
                 z = nxt
     if not z > 0.0:
@@ -150,7 +151,7 @@ def parameter_aware(inst: Instance, x: np.ndarray,
         if value <= 0.0:
             converged = True
             break
-        step = value / slope
+        step = (value + 1.0) * value / slope
         nxt = z + step
         if not nxt < hi:
             nxt = z + 0.5 * (hi - z)
@@ -171,13 +172,29 @@ def parameter_aware(inst: Instance, x: np.ndarray,
 # Loads at fixed per-worker rates (docs/algorithms.md 3.2)
 
 
-def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float) -> np.ndarray:
-    """x_n(T) = min over members of [(T - r_k) / s_k]^+ (s_k = inf: the group takes nothing)."""
-    return np.maximum(inst.group_reduce(np.minimum, (T - r) / s), 0.0)
+def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
+                with_slope: bool = False):
+    """x_n(T) = min over members of [(T - r_k) / s_k]^+ (s_k = inf: the group takes nothing),
+    and, with_slope, dx_n/dT: 1 / s of the binding member (the first at the minimum), 0 without
+    load."""
+    values = ((T - r) / s)[inst.member]
+    least = np.minimum.reduceat(values, inst.offset[:-1])
+    loads = np.maximum(least, 0.0)
+    if not with_slope:
+        return loads
+    sizes = np.diff(inst.offset)
+    position = np.where(values == np.repeat(least, sizes), np.arange(values.size), values.size)
+    binding = inst.member[np.minimum.reduceat(position, inst.offset[:-1])]
+    return loads, np.where(least > 0.0, 1.0 / s[binding], 0.0)
 
 
 def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
-    """Solve sum_n x_n(T) = 1. Returns (T, x, iterations, converged); T = inf when impossible."""
+    """Solve sum_n x_n(T) = 1. Returns (T, x, iterations, converged); T = inf when impossible.
+
+    Without fixed terms, the closed form; otherwise Newton steps on the piecewise linear,
+    nondecreasing sum (each exact on the piece it starts from), safeguarded by the bracket
+    lo < T <= hi: a bisection step when a Newton step leaves it or is not below half the step
+    before last."""
     if not np.any(r != 0.0):
         S = inst.group_reduce(np.maximum, s)
         inverse_sum = (1.0 / S).sum()
@@ -191,15 +208,24 @@ def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
     if not np.isfinite(hi):
         return math.inf, np.zeros(inst.n_groups), 0, False
     iterations = 0
+    T, step, step_before = hi, math.inf, math.inf
     while hi - lo > 2.0 * EPS * hi and iterations < MAX_BISECTION:
-        mid = lo + 0.5 * (hi - lo)
-        if not (lo < mid < hi):
-            break
         iterations += 1
-        if group_loads(inst, s, r, mid).sum() >= 1.0:
-            hi = mid
+        loads, slopes = group_loads(inst, s, r, T, with_slope=True)
+        value, slope = loads.sum() - 1.0, slopes.sum()
+        if value >= 0.0:
+            hi = T
         else:
-            lo = mid
+            lo = T
+        if value == 0.0:
+            break
+        nxt = T - value / slope if slope > 0.0 else math.inf
+        if not (lo < nxt < hi) or abs(nxt - T) > 0.5 * step_before:
+            nxt = lo + 0.5 * (hi - lo)
+        step_before, step = step, abs(nxt - T)
+        if not (lo < nxt < hi):
+            break
+        T = nxt
     x = group_loads(inst, s, r, hi)
     return hi, x / x.sum(), iterations, True
 
@@ -286,6 +312,12 @@ def participation_threshold(inst: Instance, n: int, T: float) -> float:
         return math.inf
     if not np.any(inst.f[ks] > 0.0):
         return 0.0
+    if ks.size == 1:
+        # One member: H(x) (u - e x)^2 = a e x^2 + 2 e f x - f u, whose positive root is
+        # x* = f u / (e f + sqrt(e^2 f^2 + a e f u)) (written without cancellation).
+        a, e, f, u1 = float(inst.a[ks[0]]), float(inst.e[ks[0]]), float(inst.f[ks[0]]), float(u[0])
+        ef = e * f
+        return f * u1 / (ef + math.sqrt(ef * ef + a * ef * u1))
     U = (u / inst.e[ks]).min()
     lo, hi, x = 0.0, U, 0.5 * U
     for _ in range(MAX_NEWTON):
@@ -304,31 +336,78 @@ def participation_threshold(inst: Instance, n: int, T: float) -> float:
     return x
 
 
-def loads_at_price(inst: Instance, T: float, sigma: float, threshold: np.ndarray):
-    """x_n(sigma), slack z_n = U_n - x_n and dx_n/dsigma for every group (singletons vectorised,
-    the rest one by one); a group whose load falls below its participation threshold takes none.
-    """
+@dataclass
+class Prepared:
+    """The groups' data at one T (prepare): thresholds, cuts (the price beyond which a group
+    takes no load: on while sigma < cut, or sigma <= cut for a group with a threshold, whose
+    load jumps from it to 0 just past the cut), and the one-member groups' limit and rate (their
+    load at sigma is limit - rate sigma)."""
+
+    T: float
+    threshold: np.ndarray
+    cut: np.ndarray
+    single: np.ndarray
+    several: np.ndarray
+    limit: np.ndarray
+    rate: np.ndarray
+
+
+def prepare(inst: Instance, T: float) -> Prepared:
+    any_fixed = bool(np.any(inst.f > 0.0))
+    threshold = (np.array([participation_threshold(inst, n, T) for n in range(inst.n_groups)])
+                 if any_fixed else np.zeros(inst.n_groups))
+    cut = np.zeros(inst.n_groups)
+    sizes = np.diff(inst.offset)
+    single = np.flatnonzero(sizes == 1)
+    several = np.flatnonzero(sizes > 1)
+    k = inst.member[inst.offset[single]]
+    u = T - inst.tau[k]
+    possible = u > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = np.where(possible, u / inst.e[k], 0.0)
+        rate = np.where(possible, np.sqrt(inst.a[k] * u + inst.e[k] * inst.f[k]) / inst.e[k], 0.0)
+        cut[single] = np.where(possible, (limit - threshold[single]) / rate, -1.0)
+    for n in several:
+        ks = inst.members(int(n))
+        un = T - inst.tau[ks]
+        if not np.all(un > 0.0):
+            cut[n] = -1.0
+            continue
+        U = (un / inst.e[ks]).min()
+        least = threshold[n]
+        if not least < U:
+            cut[n] = -1.0
+        elif least > 0.0:  # rho_n at the threshold
+            cut[n] = 1.0 / math.sqrt(group_sums(inst, int(n), T, U, U - least)[1])
+        else:  # rho_n(0), as group_at_price tests it
+            marginal0 = float(((inst.a[ks] * un + inst.e[ks] * inst.f[ks]) / (un * un)).sum())
+            cut[n] = 1.0 / math.sqrt(marginal0)
+    return Prepared(T, threshold, cut, single, several, limit, rate)
+
+
+def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
+    """One pass of the price search at sigma: loads x_n, slacks z_n = U_n - x_n, and the sums
+    (value = sum x - 1, slope = d sum / d sigma, next_cut: least cut of a loaded group,
+    prev_cut: largest cut of a group without load, drop: the load that leaves just past
+    sigma)."""
+    T = prep.T
     x = np.zeros(inst.n_groups)
     z = np.zeros(inst.n_groups)
     slope = np.zeros(inst.n_groups)
-    sizes = np.diff(inst.offset)
-    single = np.flatnonzero(sizes == 1)
-    if single.size:
-        k = inst.member[inst.offset[single]]
-        u = T - inst.tau[k]
-        with np.errstate(invalid="ignore"):
-            root_w = np.sqrt(inst.a[k] * u + inst.e[k] * inst.f[k])
-            U = u / inst.e[k]
-            zs = root_w * sigma / inst.e[k]
-        take = (u > 0.0) & (zs < U)
-        x[single] = np.where(take, U - zs, 0.0)
-        z[single] = np.where(take, zs, 0.0)
-        slope[single] = np.where(take, -root_w / inst.e[k], 0.0)
-    for n in np.flatnonzero(sizes > 1):
+    jumps = prep.threshold > 0.0
+    on = (sigma < prep.cut) | (jumps & (sigma == prep.cut))
+    single, several = prep.single, prep.several
+    slack = prep.rate * sigma
+    on_single = on[single]
+    x[single] = np.where(on_single, np.maximum(prep.limit - slack, 0.0), 0.0)
+    z[single] = np.where(on_single, slack, 0.0)
+    slope[single] = np.where(on_single, -prep.rate, 0.0)
+    for n in several[on[several]]:
         x[n], z[n], slope[n] = group_at_price(inst, int(n), T, sigma)
-    below = x < threshold
-    x[below] = z[below] = slope[below] = 0.0
-    return x, z, slope
+    next_cut = float(prep.cut[on].min(initial=math.inf))
+    prev_cut = float(prep.cut[~on].max(initial=-math.inf))
+    drop = float(x[on & jumps & (sigma == prep.cut)].sum())
+    return x, z, float(x.sum() - 1.0), float(slope.sum()), next_cut, prev_cut, drop
 
 
 def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> float:
@@ -344,61 +423,115 @@ def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> f
     return float(np.where(xk > 0, b, 0.0).sum())
 
 
-def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
-    """Least bandwidth share that carries the whole model by T, its loads, and convergence.
+def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray):
+    """(G, Q, slope, drift) at loads x with slacks z (docs/algorithms.md 3.5.1): the bandwidth
+    share the loads need, Q = sum_k b_k / y_k = -dG/dT at fixed loads, and sum_n dx_n/dsigma and
+    sum_n dx_n/dT along the price condition G_n'(x_n; T) = sigma^-2."""
+    G = Q = slope = drift = 0.0
+    for n in np.flatnonzero(x > 0.0):
+        ks = inst.members(int(n))
+        a, e, f = inst.a[ks], inst.e[ks], inst.f[ks]
+        u = T - inst.tau[ks]
+        U = (u / e).min()
+        w = a * u + e * f
+        y = e * ((u / e - U) + z[n])
+        b = (f + a * (U - z[n])) / y
+        w2 = w / (y * y)
+        G += float(b.sum())
+        Q += float((b / y).sum())
+        G1 = float(w2.sum())
+        G2 = float((2.0 * w2 * e / y).sum())
+        G1T = float((a / (y * y) - 2.0 * w2 / y).sum())
+        slope -= 2.0 * G1 * math.sqrt(G1) / G2
+        drift -= G1T / G2
+    return G, Q, slope, drift
 
-    Newton steps on sum_n x_n(sigma) = 1, safeguarded by the bracket [lo, hi] on sigma (sum >= 1
-    at lo, < 1 at hi), then the bandwidth of the loads found, scaled to sum to exactly 1. With
-    fixed costs the sum can jump across 1 at a group's threshold; the loads of the lo side are
-    then taken and the groups that jumped give back the excess.
+
+def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
+                 with_sums: bool = False):
+    """Least bandwidth share that carries the whole model by T, its loads, convergence, the
+    price found and (with_sums) the outer step's sums.
+
+    Solves sum_n x_n(sigma) = 1 (decreasing, with downward jumps at the cuts of groups with
+    thresholds) inside a bracket [lo, hi] (sum >= 1 at lo, < 1 at hi; hi may be infinite) from
+    `sigma` (0 or a warm start): Newton steps; where one leaves the bracket or is not below half
+    the step before last, the one cut inside the bracket when there is exactly one, else a secant
+    point and a bisection in turn. The root lies at a jump when the sum at lo is at least 1 and
+    falls below 1 just past lo. Then the bandwidth of the loads found (or the lo side's, when the
+    root is at a jump: the groups that jumped give back the excess), scaled to sum to exactly 1.
     """
-    u = T - inst.tau
-    possible = inst.group_reduce(np.minimum, u) > 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        marginal0 = inst.group_reduce(np.add, (inst.a * u + inst.e * inst.f) / (u * u))
-        sigma_hi = float(np.max(np.where(possible, 1.0 / np.sqrt(marginal0), 0.0)))
+    T = prep.T
     any_fixed = bool(np.any(inst.f > 0.0))
-    threshold = np.zeros(inst.n_groups)
-    if any_fixed:
-        threshold = np.array([participation_threshold(inst, n, T) for n in range(inst.n_groups)])
+    infeasible = (math.inf, np.zeros(inst.n_groups), True, sigma, (math.inf, 0.0, 0.0, 0.0))
+    state = {"lo": 0.0, "hi": hi, "value_lo": 0.0, "value_hi": 0.0, "next_cut_lo": math.inf,
+             "prev_cut_hi": -math.inf, "have_lo": False, "at_jump": False}
+    _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
+    if sigma == 0.0 and not value > 0.0:
+        return infeasible
 
-    lo, hi, sigma = 0.0, sigma_hi, 0.0
-    x, z, slope_n = loads_at_price(inst, T, sigma, threshold)
-    value, slope = x.sum() - 1.0, slope_n.sum()
-    if not value > 0.0:
-        return math.inf, x, True
-    x_lo, z_lo, value_lo = x, z, value
-    converged = False
-    for _ in range(MAX_BISECTION):
-        if value == 0.0:
-            converged = True
-            break
-        nxt = sigma - value / slope if slope < 0.0 else lo + 0.5 * (hi - lo)
-        if not (lo < nxt < hi):
-            nxt = lo + 0.5 * (hi - lo)
-        if abs(nxt - sigma) <= 4.0 * EPS * sigma or not (lo < nxt < hi):
-            converged = True
-            break
-        sigma = nxt
-        x, z, slope_n = loads_at_price(inst, T, sigma, threshold)
-        value, slope = x.sum() - 1.0, slope_n.sum()
+    def record():
         if value >= 0.0:
-            lo, x_lo, z_lo, value_lo = sigma, x, z, value
+            state.update(lo=sigma, value_lo=value, next_cut_lo=next_cut, have_lo=True,
+                         at_jump=value - drop < 0.0)
         else:
-            hi = sigma
+            state.update(hi=sigma, value_hi=value, prev_cut_hi=prev_cut)
+
+    record()
+    converged = False
+    step = step_before = math.inf
+    fallbacks = 0
+    for _ in range(MAX_BISECTION):
+        lo, hi = state["lo"], state["hi"]
+        if value == 0.0 or state["at_jump"]:
+            converged = True
+            break
+        nxt = sigma - value / slope if slope < 0.0 else math.inf
+        if abs(nxt - sigma) <= 4.0 * EPS * sigma:  # a step within rounding: the root
+            converged = True
+            break
+        if not (lo < nxt < hi) or abs(nxt - sigma) > 0.5 * step_before:
+            if not state["have_lo"]:  # no point at or above 1 yet: whether T is feasible at all
+                nxt = 0.0
+            elif not math.isfinite(hi):
+                nxt = 2.0 * sigma
+            elif state["next_cut_lo"] < hi and state["next_cut_lo"] >= state["prev_cut_hi"]:
+                nxt = state["next_cut_lo"]  # the one cut inside the bracket
+            else:
+                fallbacks += 1
+                if fallbacks % 2 == 1:
+                    value_lo, value_hi = state["value_lo"], state["value_hi"]
+                    nxt = lo + value_lo / (value_lo - value_hi) * (hi - lo)
+                else:
+                    nxt = lo + 0.5 * (hi - lo)
+            if state["have_lo"] and not (lo < nxt < hi):
+                nxt = lo + 0.5 * (hi - lo)
+        if state["have_lo"] and not (lo < nxt < hi):  # the bracket is down to rounding
+            converged = True
+            break
+        step_before, step = step, abs(nxt - sigma)
+        sigma = nxt
+        _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
+        if sigma == 0.0 and not value > 0.0:
+            return infeasible
+        record()
         if abs(value) <= 4.0 * EPS:
             converged = True
             break
+    lo, hi = state["lo"], state["hi"]
     # Without fixed costs the sum is continuous in sigma and the last point is the root up to
-    # rounding; with them the sum can jump across 1, and then the lo side is taken and trimmed.
+    # rounding; with them the root can lie at a jump, and then the lo side is taken and trimmed.
     # A last point well below the root is never scaled up: where the sum falls from above 1 to
     # far below it within the resolution of sigma (near-tied, communication-bound workers), its
     # loads may all be zero; the lo side, at or above 1, is scaled down instead.
-    x, z, surplus = x.copy(), z.copy(), value
-    if value < -JUMP_TOLERANCE or (any_fixed and not abs(value) <= JUMP_TOLERANCE):
-        x, z, surplus = x_lo.copy(), z_lo.copy(), value_lo
-    if any_fixed and surplus > 4.0 * EPS:
-        x_hi = loads_at_price(inst, T, hi, threshold)[0]
+    surplus = value
+    if state["have_lo"] and (value < -JUMP_TOLERANCE
+                             or (any_fixed and not abs(value) <= JUMP_TOLERANCE)):
+        surplus, sigma = state["value_lo"], lo
+    if state["at_jump"]:
+        hi = float(np.nextafter(lo, math.inf))
+    x, z = loads_at_price(inst, prep, sigma)[:2]
+    if any_fixed and surplus > 4.0 * EPS and math.isfinite(hi):
+        x_hi = loads_at_price(inst, prep, hi)[0]
         for n in range(inst.n_groups):
             if surplus <= 0.0:
                 break
@@ -410,7 +543,22 @@ def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
     if surplus != 0.0:  # x <- x / (1 + surplus), keeping the slack exact
         z += x * surplus / (1.0 + surplus)
         x /= 1.0 + surplus
-    return group_bandwidth(inst, T, x, z), x, converged
+    if with_sums:
+        sums = outer_sums(inst, T, x, z)
+        return sums[0], x, converged, sigma, sums
+    return group_bandwidth(inst, T, x, z), x, converged, sigma, None
+
+
+def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
+    """The inner level of the nested bisection: the price search from sigma = 0 inside
+    [0, sigma_hi], beyond which no group takes load."""
+    u = T - inst.tau
+    possible = inst.group_reduce(np.minimum, u) > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        marginal0 = inst.group_reduce(np.add, (inst.a * u + inst.e * inst.f) / (u * u))
+        sigma_hi = float(np.max(np.where(possible, 1.0 / np.sqrt(marginal0), 0.0)))
+    needed, x, converged, _, _ = price_search(inst, prepare(inst, T), 0.0, sigma_hi)
+    return needed, x, converged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,6 +639,65 @@ def joint(inst: Instance, L: float, tol: float):
     if hi - lo > tol * hi:
         converged = False
     return hi, x_best, iterations, converged
+
+
+def two_step_start(inst: Instance, L: float):
+    """The two-step schemes' allocations, each with its parameter-aware bandwidth: the
+    bandwidth-aware loads of an equal split (sequential) and the equal integer split
+    (parameter-aware). Returns (T, x) of the better one: the Newton method's start and its
+    fixed-cost safeguard (docs/algorithms.md 4)."""
+    _, x, _, _ = fixed_rate_loads(inst, *rates(inst, np.full(inst.n_workers, 1.0 / inst.n_workers)))
+    T = parameter_aware(inst, x)[0]
+    equal = equal_loads(inst.n_groups, L) / L
+    T_equal = parameter_aware(inst, equal)[0]
+    if T_equal < T:
+        T, x = T_equal, equal
+    return T, x
+
+
+def joint_newton(inst: Instance, L: float):
+    """Safeguarded Newton steps on T (docs/algorithms.md 3.5.1): T' = T + G (G - 1) / Q, a Newton
+    step on 1 / G*(T), with each G*(T) from the price search warm-started at the previous price
+    moved along the price condition; bisection inside the bracket lo < T* <= hi when a step
+    leaves it or is not below half the step before last. Starts at the better two-step
+    allocation, and with fixed costs keeps it if it is better. Returns (T, x, iterations,
+    converged)."""
+    T_start, x_start = two_step_start(inst, L)
+    T, x_best = T_start, x_start
+    lo, hi, sigma, step, step_before = 0.0, math.inf, 0.0, math.inf, math.inf
+    converged, iterations = False, 0
+    for _ in range(MAX_BISECTION):
+        iterations += 1
+        G, x, inner_converged, price, (_, Q, slope, drift) = price_search(
+            inst, prepare(inst, T), sigma, math.inf, with_sums=True)
+        if G <= 1.0:
+            hi, x_best = T, x
+        else:
+            lo = T
+        nxt = T + G * (G - 1.0) / Q if math.isfinite(G) and Q > 0.0 else math.inf
+        # G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
+        if abs(nxt - T) <= 64.0 * EPS * T:
+            x_best, converged = x, inner_converged  # converged: T is the root up to rounding
+            break
+        # Bisect when the step leaves the bracket or is not below half the step before last.
+        if not lo < nxt < hi or abs(nxt - T) > 0.5 * step_before:
+            nxt = lo + 0.5 * (hi - lo) if math.isfinite(hi) else 2.0 * T
+        step_before, step = step, abs(nxt - T)
+        if not hi - lo > 2.0 * EPS * hi or not lo < nxt < hi:
+            converged = math.isfinite(hi)
+            break
+        sigma = price
+        if math.isfinite(G) and slope < 0.0:
+            moved = price - drift / slope * (nxt - T)
+            if moved > 0.0:
+                sigma = moved
+        T = nxt
+    T_found = hi if math.isfinite(hi) else T
+    # With fixed costs the participating set is a heuristic's choice: keep the start if it is
+    # better (its latency is exact for its loads).
+    if np.any(inst.f > 0.0) and not parameter_aware(inst, x_best)[0] <= T_start:
+        x_best = x_start
+    return T_found, x_best, iterations, converged
 
 
 def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
@@ -665,7 +872,7 @@ def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
     return float(t.max(initial=0.0)), t
 
 
-METHODS = ("auto", "exact", "bisection")
+METHODS = ("auto", "exact", "bisection", "newton")
 
 
 def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
@@ -687,7 +894,7 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
             if exact_passes < 1:
                 raise ValueError("exact_passes: must be at least 1")
             return allocate_exact(beta, compute, params, bandwidth, previous_loads, exact_passes)
-        used = "bisection"
+        used = "bisection" if method == "bisection" else "newton"
     K = beta.size
     alpha = np.zeros(K) if alpha is None else alpha
     tau = np.zeros(K) if tau is None else tau
@@ -719,7 +926,10 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
     elif scheme == "joint":
-        _, x, iterations, converged = joint(inst, L, tol)
+        if used == "bisection":
+            _, x, iterations, converged = joint(inst, L, tol)
+        else:
+            _, x, iterations, converged = joint_newton(inst, L)
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
         loads = round_loads(inst, x, L, *rates(inst, b))
@@ -765,7 +975,7 @@ def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth
                 previous_loads=None if previous_loads is None else previous_loads[part]))
         except ValueError as error:
             raise ValueError(f"{error} (instance {i})") from None
-    codes = {None: 0, "exact": 1, "bisection": 2}
+    codes = {None: 0, "exact": 1, "bisection": 2, "newton": 3}
     return {
         **{name: np.concatenate([p[name] for p in parts])
            for name in ("loads", "relaxed_loads", "bandwidth", "worker_latency")},
