@@ -1,7 +1,9 @@
-"""``paba.allocate_batch``: many instances in one call (2-D, or ragged with offsets) on a thread
-pool must give exactly what ``paba.allocate`` gives one instance at a time, on both backends;
-indexing, warm starts, validation (errors name the argument, and the instance where a kernel
-rejects one) and the binding boundary (dtype, layout, writeability)."""
+"""``paba.allocate_batch``: many instances in one call (2-D, or ragged with offsets; one worker
+per group, or group ids local to each instance, with alpha and tau) on a thread pool must give
+exactly what ``paba.allocate`` gives one instance at a time, on both backends; indexing, warm
+starts, validation (errors name the argument, and the instance where a kernel rejects one) and
+the binding boundary (dtype, layout, writeability, malformed direct calls into
+``paba._core.allocate_batch``)."""
 
 from __future__ import annotations
 
@@ -575,3 +577,417 @@ def test_float32_inputs_equal_their_float64_values():
     b = paba.allocate_batch(beta.astype(np.float64), compute.astype(np.float64), 10**6, 1e7)
     for field in FIELDS + ("latency", "relaxed_latency"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+# ---------------------------------------------------------------------------------------------
+# General instances: group ids, alpha and tau per instance
+
+
+def local_groups(rng: np.random.Generator, K: int, max_groups: int = 10) -> np.ndarray:
+    """Ids 0..N-1 (N from 1 to min(K, max_groups)) over K workers, every group non-empty, in
+    random order."""
+    N = int(rng.integers(1, min(K, max_groups) + 1))
+    return rng.permutation(np.concatenate((np.arange(N), rng.integers(0, N, K - N))))
+
+
+def general_instances(seed: int, sizes=(1, 4, 12, 7, 20, 3, 9, 2), *, fixed: bool = True):
+    """Ragged instances with group ids (1 to 10 groups each) and, with ``fixed``, alpha and tau;
+    instance 1 has one worker per group in order and no fixed costs (the exact method)."""
+    beta, compute, offsets, params, bandwidth = ragged_instances(seed, sizes)
+    rng = np.random.default_rng(seed + 1000)
+    groups = np.concatenate([local_groups(rng, K) for K in sizes])
+    groups[offsets[1]:offsets[2]] = np.arange(sizes[1])
+    alpha = tau = None
+    if fixed:
+        alpha = rng.uniform(0.0, 1e5, beta.size) * (rng.random(beta.size) < 0.7)
+        tau = rng.uniform(0.0, 0.2, beta.size) * (rng.random(beta.size) < 0.5)
+        alpha[offsets[1]:offsets[2]] = tau[offsets[1]:offsets[2]] = 0.0
+    return beta, compute, offsets, params, bandwidth, groups, alpha, tau
+
+
+def general_grid(seed: int, M: int = 6, K: int = 9):
+    beta, compute, params, bandwidth = grid_instances(seed, M, K)
+    rng = np.random.default_rng(seed + 1000)
+    groups = np.stack([local_groups(rng, K) for _ in range(M)])
+    alpha = rng.uniform(0.0, 1e5, (M, K)) * (rng.random((M, K)) < 0.7)
+    tau = rng.uniform(0.0, 0.2, (M, K)) * (rng.random((M, K)) < 0.5)
+    return beta, compute, params, bandwidth, groups, alpha, tau
+
+
+def systems_of(beta, compute, params, bandwidth, groups, alpha=None, tau=None, offsets=None):
+    """One paba.System per instance of a (grid or ragged) batch."""
+    beta = np.asarray(beta, dtype=np.float64)
+    if offsets is None:
+        M, K = beta.shape
+        offsets = np.arange(0, (M + 1) * K, K)
+    M = len(offsets) - 1
+    params, bandwidth = per_instance(params, M), per_instance(bandwidth, M)
+    return [paba.System(b, c, params=int(params[i]), bandwidth=float(bandwidth[i]), groups=g,
+                        alpha=a, tau=t)
+            for i, (b, c, g, a, t) in enumerate(zip(
+                split(beta, offsets), split(compute, offsets), split(groups, offsets),
+                split(alpha, offsets), split(tau, offsets), strict=True))]
+
+
+def assert_identical(batch: paba.BatchAllocation, singles) -> None:
+    """The batch gives bit for bit what allocate gives one instance at a time."""
+    assert len(batch) == len(singles)
+    sizes = [s.loads.size for s in singles]
+    np.testing.assert_array_equal(batch.group_offsets, np.concatenate(([0], np.cumsum(sizes))))
+    assert batch.loads.shape == batch.relaxed_loads.shape == (sum(sizes),)
+    for i, single in enumerate(singles):
+        item = batch[i]
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(item, field), getattr(single, field),
+                                          err_msg=f"{field}, instance {i}")
+        for field in ("latency", "relaxed_latency", "iterations", "converged", "method",
+                      "scheme", "backend"):
+            assert getattr(item, field) == getattr(single, field), (field, i)
+    for field in ("loads", "relaxed_loads"):
+        np.testing.assert_array_equal(
+            getattr(batch, field), np.concatenate([getattr(s, field) for s in singles]))
+    np.testing.assert_array_equal(batch.latency, [s.latency for s in singles])
+
+
+@pytest.mark.parametrize("scheme", paba.SCHEMES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_general_ragged_batch_equals_one_by_one(scheme, n_threads, backend):
+    beta, compute, offsets, params, bandwidth, groups, alpha, tau = general_instances(30)
+    batch = paba.allocate_batch(beta, compute, params, bandwidth, scheme=scheme, groups=groups,
+                                alpha=alpha, tau=tau, offsets=offsets, n_threads=n_threads,
+                                backend=backend)
+    systems = systems_of(beta, compute, params, bandwidth, groups, alpha, tau, offsets)
+    singles = [paba.allocate(s, scheme, backend=backend) for s in systems]
+    assert_identical(batch, singles)
+    assert batch.bandwidth.shape == batch.worker_latency.shape == beta.shape
+    if scheme == "joint":
+        assert batch.method[1] == "exact" and set(batch.method[2:]) == {"bisection"}
+
+
+@pytest.mark.parametrize("scheme", paba.SCHEMES)
+def test_general_grid_batch_equals_one_by_one(scheme, backend):
+    beta, compute, params, bandwidth, groups, alpha, tau = general_grid(31)
+    batch = paba.allocate_batch(beta, compute, params, bandwidth, scheme=scheme, groups=groups,
+                                alpha=alpha, tau=tau, n_threads=2, backend=backend)
+    systems = systems_of(beta, compute, params, bandwidth, groups, alpha, tau)
+    assert_identical(batch, [paba.allocate(s, scheme, backend=backend) for s in systems])
+    # Per-worker arrays keep the grid's shape; per-group ones are concatenated.
+    assert batch.bandwidth.shape == beta.shape
+    np.testing.assert_array_equal(batch.offsets, np.arange(0, beta.size + 1, beta.shape[1]))
+
+
+@pytest.mark.parametrize("method", ["auto", "bisection"])
+def test_groups_without_fixed_costs(method, backend):
+    beta, compute, offsets, params, bandwidth, groups, _, _ = general_instances(
+        32, sizes=(5, 3, 8, 1), fixed=False)
+    batch = paba.allocate_batch(beta, compute, params, bandwidth, groups=groups,
+                                offsets=offsets, method=method, backend=backend)
+    systems = systems_of(beta, compute, params, bandwidth, groups, offsets=offsets)
+    assert_identical(batch, [paba.allocate(s, method=method, backend=backend)
+                             for s in systems])
+    expected = ["bisection"] * len(systems)
+    if method == "auto":
+        expected = ["exact" if s.n_groups == s.n_workers and np.array_equal(
+            s.groups, np.arange(s.n_workers)) else "bisection" for s in systems]
+    assert list(batch.method) == expected
+
+
+def test_one_worker_per_group_as_ids_equals_no_groups(backend):
+    """groups = 0..K-1 in every instance: the same answers as without groups, exact method."""
+    beta, compute, params, bandwidth = grid_instances(33)
+    plain = paba.allocate_batch(beta, compute, params, bandwidth, backend=backend)
+    ids = np.broadcast_to(np.arange(beta.shape[1]), beta.shape)
+    grouped = paba.allocate_batch(beta, compute, params, bandwidth, groups=ids,
+                                  backend=backend)
+    assert grouped.method == plain.method == ("exact",) * beta.shape[0]
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(grouped, field).reshape(-1),
+                                      getattr(plain, field).reshape(-1))
+    np.testing.assert_array_equal(grouped.group_offsets, plain.offsets)
+    for field in ("latency", "relaxed_latency", "iterations"):
+        np.testing.assert_array_equal(getattr(grouped, field), getattr(plain, field))
+
+
+def test_general_threads_give_identical_results():
+    rng = np.random.default_rng(34)
+    sizes = rng.integers(1, 25, 400)
+    beta, compute, offsets, params, bandwidth = ragged_instances(34, tuple(sizes))
+    groups = np.concatenate([local_groups(rng, int(K)) for K in sizes])
+    tau = rng.uniform(0.0, 0.1, beta.size) * (rng.random(beta.size) < 0.3)
+    runs = [paba.allocate_batch(beta, compute, params, bandwidth, groups=groups, tau=tau,
+                                offsets=offsets, n_threads=n) for n in (1, 2)]
+    for field in FIELDS + ("latency", "relaxed_latency", "iterations", "converged",
+                           "group_offsets"):
+        np.testing.assert_array_equal(getattr(runs[1], field), getattr(runs[0], field),
+                                      err_msg=field)
+    assert runs[0].method == runs[1].method
+
+
+@given(data=st.data())
+@settings(max_examples=25)
+def test_random_general_batches(data):
+    sizes = data.draw(st.lists(st.integers(1, 12), min_size=1, max_size=6))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    scheme = data.draw(st.sampled_from(paba.SCHEMES))
+    fixed = data.draw(st.booleans())
+    beta, compute, offsets, params, bandwidth, groups, alpha, tau = general_instances(
+        seed, (2, 1, *sizes), fixed=fixed)
+    batch = paba.allocate_batch(beta, compute, params, bandwidth, scheme=scheme, groups=groups,
+                                alpha=alpha, tau=tau, offsets=offsets,
+                                n_threads=data.draw(st.integers(1, 3)))
+    systems = systems_of(beta, compute, params, bandwidth, groups, alpha, tau, offsets)
+    assert_identical(batch, [paba.allocate(s, scheme) for s in systems])
+
+
+@pytest.mark.parametrize("scheme", paba.SCHEMES)
+def test_general_native_agrees_with_reference(scheme):
+    beta, compute, offsets, params, bandwidth, groups, alpha, tau = general_instances(
+        35, sizes=(6, 3, 10, 1, 8))
+    kwargs = dict(scheme=scheme, groups=groups, alpha=alpha, tau=tau, offsets=offsets)
+    native = paba.allocate_batch(beta, compute, params, bandwidth, n_threads=2, **kwargs)
+    reference = paba.allocate_batch(beta, compute, params, bandwidth, backend="reference",
+                                    **kwargs)
+    assert native.method == reference.method
+    np.testing.assert_array_equal(native.group_offsets, reference.group_offsets)
+    for i in range(len(native)):
+        assert_allocations_close(native[i], reference[i], rtol=1e-8,
+                                 load_slack=1 if scheme == "joint" else 0)
+
+
+def test_general_indexing_and_read_only():
+    beta, compute, offsets, params, bandwidth, groups, alpha, tau = general_instances(36)
+    batch = paba.allocate_batch(beta, compute, params, bandwidth, groups=groups, alpha=alpha,
+                                tau=tau, offsets=offsets)
+    for i in range(len(batch)):
+        workers = slice(offsets[i], offsets[i + 1])
+        own = slice(batch.group_offsets[i], batch.group_offsets[i + 1])
+        item = batch[i - len(batch) if i % 2 else i]
+        assert item.loads.size == groups[workers].max() + 1
+        np.testing.assert_array_equal(item.loads, batch.loads[own])
+        np.testing.assert_array_equal(item.bandwidth, batch.bandwidth[workers])
+        assert item.loads.sum() == params[i]
+        assert item.bandwidth.sum() <= bandwidth[i] * (1 + 1e-12)
+    for field in FIELDS + ("group_offsets", "offsets"):
+        array = getattr(batch, field)
+        assert not array.flags.writeable, field
+        with pytest.raises(ValueError):
+            array.reshape(-1)[0] = 0
+    assert f"groups={batch.group_offsets[-1]}" in repr(batch)
+
+
+def test_general_previous_gives_the_same_answer(backend):
+    """Warm starts are per group: instances of one worker per group take them (the exact
+    method), the others ignore them."""
+    beta, compute, offsets, params, bandwidth, groups, _, _ = general_instances(
+        37, fixed=False)
+    first = paba.allocate_batch(beta, compute, params, bandwidth, groups=groups,
+                                offsets=offsets, backend=backend)
+    changed = beta * np.random.default_rng(38).uniform(0.7, 1.4, beta.size)
+    cold = paba.allocate_batch(changed, compute, params, bandwidth, groups=groups,
+                               offsets=offsets, backend=backend)
+    for previous in (first, np.array(first.loads)):
+        warm = paba.allocate_batch(changed, compute, params, bandwidth, groups=groups,
+                                   offsets=offsets, previous=previous, n_threads=2,
+                                   backend=backend)
+        np.testing.assert_array_equal(warm.loads, cold.loads)
+        np.testing.assert_allclose(warm.latency, cold.latency, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match=named("previous")):
+        paba.allocate_batch(changed, compute, params, bandwidth, groups=groups,
+                            offsets=offsets, previous=np.zeros(beta.size, dtype=np.int64),
+                            backend=backend)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of group ids
+
+
+def bad_groups(case: str):
+    """Group ids of call()'s (3, 4) grid made bad in one way; instance 2 where per instance."""
+    groups = np.array([[0, 1, 1, 2], [0, 0, 0, 0], [1, 0, 2, 2]])
+    if case == "negative":
+        groups[2, 1] = -1
+    elif case == "too_large":
+        groups[2, 3] = 4            # beyond the instance's workers
+    elif case == "huge":
+        groups[2, 3] = 2**63 - 1
+    elif case == "int64_min":
+        groups[2, 0] = -(2**63)
+    elif case == "gap":
+        groups[2] = [0, 0, 3, 3]    # groups 1 and 2 empty
+    elif case == "missing_zero":
+        groups[2] = [1, 1, 2, 2]    # group 0 empty
+    return groups
+
+
+@pytest.mark.parametrize("case", ["negative", "too_large", "huge", "int64_min", "gap",
+                                  "missing_zero"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bad_group_ids_name_groups_and_the_instance(case, n_threads, backend):
+    with pytest.raises(ValueError, match=r"^groups:.*\(instance 2\)$"):
+        call(groups=bad_groups(case), n_threads=n_threads, backend=backend)
+
+
+def test_bad_group_ids_ragged(backend):
+    beta, compute, offsets, params, bandwidth, groups, alpha, tau = general_instances(39)
+    groups[offsets[3]:offsets[4]] += 1   # instance 3 loses its group 0
+    with pytest.raises(ValueError, match=r"^groups: a group has no member.*\(instance 3\)$"):
+        paba.allocate_batch(beta, compute, params, bandwidth, groups=groups, alpha=alpha,
+                            tau=tau, offsets=offsets, n_threads=2, backend=backend)
+
+
+BAD_GROUP_CALLS = {
+    "float": dict(groups=np.zeros((3, 4))),
+    "integral_float": dict(groups=np.array([[0.0, 1.0, 1.0, 2.0]] * 3)),
+    "bool": dict(groups=np.zeros((3, 4), dtype=bool)),
+    "text": dict(groups=[["a", "b", "c", "d"]] * 3),
+    "object": dict(groups=np.array([[0, 1, 1, None]] * 3, dtype=object)),
+    "ragged_list": dict(groups=[[0, 1], [0, 0, 0]]),
+    "transposed": dict(groups=np.zeros((4, 3), dtype=np.int64)),
+    "flat_for_grid": dict(groups=np.zeros(12, dtype=np.int64)),
+    "one_row": dict(groups=np.zeros(4, dtype=np.int64)),
+    "scalar": dict(groups=0),
+    "ragged_short": dict(**RAGGED, offsets=[0, 3, 6], groups=np.zeros(5, dtype=np.int64)),
+    "ragged_2d": dict(**RAGGED, offsets=[0, 3, 6], groups=np.zeros((1, 6), dtype=np.int64)),
+    "uint64_huge": dict(groups=np.full((3, 4), 2**64 - 1, dtype=np.uint64)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_GROUP_CALLS)
+def test_malformed_groups_name_groups(case, backend):
+    with pytest.raises(ValueError, match=named("groups")):
+        call(backend=backend, **BAD_GROUP_CALLS[case])
+
+
+def test_groups_of_any_integer_dtype_and_layout(backend):
+    beta, compute, params, bandwidth, groups, alpha, tau = general_grid(40, M=4, K=6)
+    expected = paba.allocate_batch(beta, compute, params, bandwidth, groups=groups,
+                                   backend=backend)
+    for other in (groups.astype(np.int8), groups.astype(np.uint16), np.asfortranarray(groups),
+                  np.repeat(groups, 2, axis=1)[:, ::2], groups.astype(">i4"), groups.tolist()):
+        if isinstance(other, np.ndarray):
+            other.flags.writeable = False
+        got = paba.allocate_batch(beta, compute, params, bandwidth, groups=other,
+                                  backend=backend)
+        for field in FIELDS + ("latency", "group_offsets"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(expected, field))
+    # The caller's array is neither written nor frozen.
+    mine = groups.copy()
+    paba.allocate_batch(beta, compute, params, bandwidth, groups=mine, backend=backend)
+    assert mine.flags.writeable
+    np.testing.assert_array_equal(mine, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# The binding boundary of grouped batches: direct calls into paba._core.allocate_batch
+
+
+def core_batch_args(**changes):
+    """A valid direct call: two instances (3 and 2 workers; 2 and 1 groups)."""
+    f, i = (lambda *v: np.array(v, dtype=np.float64)), (lambda *v: np.array(v, dtype=np.int64))
+    args = dict(scheme="joint", offsets=i(0, 3, 5), beta=f(8.0, 16.0, 4.0, 32.0, 8.0),
+                compute=f(2e-6, 1e-6, 3e-6, 2e-6, 1e-6), alpha=None, tau=None,
+                params=f(1000.0, 500.0), bandwidth=f(1e7, 2e7), previous_loads=None,
+                group=i(0, 1, 1, 0, 0), group_offsets=i(0, 2, 3))
+    args.update(changes)
+    return args
+
+
+def core_batch(**changes):
+    from paba import _core
+    args = core_batch_args(**changes)
+    positional = [args.pop(k) for k in ("scheme", "offsets", "beta", "compute", "alpha", "tau",
+                                        "params", "bandwidth")]
+    return _core.allocate_batch(*positional, **args)
+
+
+def _i64(*values):
+    return np.array(values, dtype=np.int64)
+
+
+CORE_BATCH_BAD = {
+    "group-without-offsets": ("group_offsets", dict(group_offsets=None)),
+    "offsets-without-group": ("group_offsets", dict(group=None)),
+    "group-short": ("groups", dict(group=_i64(0, 1, 1, 0))),
+    "group-long": ("groups", dict(group=_i64(0, 1, 1, 0, 0, 0))),
+    "group-empty": ("groups", dict(group=_i64())),
+    "group-minus-one": ("groups", dict(group=_i64(0, -1, 1, 0, 0))),
+    "group-huge": ("groups", dict(group=_i64(0, 1, 2**62, 0, 0))),
+    "group-int64-min": ("groups", dict(group=_i64(0, 1, 1, -(2**63), 0))),
+    "group-above-n-groups": ("groups", dict(group=_i64(0, 1, 1, 0, 1))),
+    "group-empty-group": ("groups", dict(group=_i64(0, 0, 0, 0, 0))),
+    "group-offsets-short": ("group_offsets", dict(group_offsets=_i64(0, 2))),
+    "group-offsets-long": ("group_offsets", dict(group_offsets=_i64(0, 2, 3, 4))),
+    "group-offsets-empty": ("group_offsets", dict(group_offsets=_i64())),
+    "group-offsets-not-zero": ("group_offsets", dict(group_offsets=_i64(1, 2, 3))),
+    "group-offsets-negative-start": ("group_offsets", dict(group_offsets=_i64(-1, 2, 3))),
+    "group-offsets-flat": ("group_offsets", dict(group_offsets=_i64(0, 0, 3))),
+    "group-offsets-decreasing": ("group_offsets", dict(group_offsets=_i64(0, 4, 3))),
+    "group-offsets-above-workers": ("group_offsets", dict(group_offsets=_i64(0, 4, 5))),
+    "group-offsets-end-above-workers": ("group_offsets", dict(group_offsets=_i64(0, 2, 6))),
+    "group-offsets-end-zero": ("group_offsets", dict(group_offsets=_i64(0, 0, 0))),
+    "group-offsets-end-huge": ("group_offsets", dict(group_offsets=_i64(0, 2, 2**62))),
+    "group-offsets-middle-huge": ("group_offsets", dict(group_offsets=_i64(0, 2**62, 3))),
+    "group-offsets-middle-min": ("group_offsets", dict(group_offsets=_i64(0, -(2**63), 3))),
+    "previous-per-worker": ("previous", dict(previous_loads=_i64(1, 1, 1, 1, 1))),
+    "previous-short": ("previous", dict(previous_loads=_i64(1, 1))),
+    "beta-none": ("beta", dict(beta=None)),
+    "compute-none": ("compute", dict(compute=None)),
+    "offsets-none": ("offsets", dict(offsets=None)),
+    "params-none": ("params", dict(params=None)),
+    "offsets-decreasing": ("offsets", dict(offsets=_i64(0, 6, 5))),
+    "group-int32": ("Buffer dtype mismatch", dict(group=np.zeros(5, dtype=np.int32))),
+    "group-float": ("Buffer dtype mismatch", dict(group=np.zeros(5))),
+    "group-strided": ("ndarray is not C-contiguous", dict(group=np.zeros(10, np.int64)[::2])),
+    "group-offsets-2d": ("Buffer has wrong number of dimensions",
+                         dict(group_offsets=_i64(0, 2, 3).reshape(1, 3))),
+}
+
+#: The same calls in a fresh interpreter: a crash in the kernel would kill it with a signal.
+CORE_BATCH_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_batch import CORE_BATCH_BAD, core_batch
+for case, (_, changes) in CORE_BATCH_BAD.items():
+    for threads in (1, 2):
+        try:
+            core_batch(n_threads=threads, **changes)
+        except ValueError:
+            print(case, "ValueError", flush=True)
+        except BaseException as error:
+            print(case, "WRONG", type(error).__name__, flush=True)
+        else:
+            print(case, "RETURNED", flush=True)
+print("DONE", flush=True)
+"""
+
+
+def test_core_batch_malformed_calls_do_not_crash_the_interpreter():
+    import pathlib
+    import subprocess
+    import sys
+    script = CORE_BATCH_SCRIPT.format(tests=str(pathlib.Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "DONE", result.stdout
+    assert len(lines) == 2 * len(CORE_BATCH_BAD) + 1
+    wrong = [line for line in lines[:-1] if not line.endswith(" ValueError")]
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("case", CORE_BATCH_BAD)
+def test_core_batch_rejects_malformed_calls(case):
+    name, changes = CORE_BATCH_BAD[case]
+    pattern = rf"^{re.escape(name)}" if " " in name else named(name)
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=pattern):
+            core_batch(n_threads=threads, **changes)
+
+
+def test_core_batch_valid_call_matches_allocate():
+    result = core_batch(n_threads=2)
+    np.testing.assert_array_equal(result["loads"][:2], paba.allocate(paba.System(
+        [8.0, 16.0, 4.0], [2e-6, 1e-6, 3e-6], 1000, 1e7, groups=[0, 1, 1])).loads)
+    assert result["loads"].shape == (3,) and result["loads"][2] == 500
+    assert result["bandwidth"].shape == (5,)

@@ -301,12 +301,34 @@ def test_scheduler_granules_must_hold_the_scenarios_params():
         paba.Scheduler(scenario, "joint", granules=[0, MLP_PARAMS + 1])
 
 
-@pytest.mark.parametrize("options", [dict(granules=MLP_UNITS), dict(groups=[0, 0, 1, 2, 2]),
+@pytest.mark.parametrize("options", [dict(granules=MLP_UNITS),
                                      dict(groups=[0, 1, 2, 3, 4], granules=MLP_UNITS)])
-def test_batch_path_refuses_groups_and_granules(options):
+def test_batch_path_refuses_granules(options):
     scenario = paba.Scenario.default(n_workers=5, params=MLP_PARAMS, seed=2)
-    with pytest.raises(ValueError, match="^batch"):
+    with pytest.raises(ValueError, match="^batch: .*granules"):
         paba.Scheduler(scenario, "joint", iterations=3, **options).run(batch=True)
+
+
+def test_run_with_groups_takes_the_batch_path(monkeypatch):
+    """Groups alone run through paba.allocate_batch by default, with exactly the allocations of
+    the per-iteration path (without warm starts, which change only the speed)."""
+    scenario = paba.Scenario.default(n_workers=5, params=MLP_PARAMS, seed=2)
+    options = dict(iterations=8, groups=[0, 0, 1, 2, 2], availability=0.7, warm_start=False)
+    calls = []
+    batch = paba._scheduler.allocate_batch
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("groups") is not None)
+        return batch(*args, **kwargs)
+
+    monkeypatch.setattr(paba._scheduler, "allocate_batch", counting)
+    history = paba.Scheduler(scenario, "joint", **options).run()
+    assert calls and all(calls)
+    per_iteration = paba.Scheduler(scenario, "joint", **options).run(batch=False)
+    assert not per_iteration.present.all()
+    for field in ("loads", "bandwidth", "planned_latency", "relaxed_latency"):
+        np.testing.assert_array_equal(getattr(history, field), getattr(per_iteration, field),
+                                      err_msg=field)
 
 
 @pytest.mark.parametrize("groups", [[0, 0, 1, 1], [0, 1, 1, 2, 2, 2], [0, 0, 2, 2, 2],

@@ -152,8 +152,16 @@ def test_jitter_scales_compute_and_costs_latency(faded, distribution, jitter):
     np.testing.assert_allclose(history.planned_latency, perfect.latency, rtol=1e-12)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(csi="noisy"), dict(csi="delayed", delay=2),
-                                     dict(availability=0.5, jitter=0.2)])
+#: Groups of the 12 workers below: sizes 1 to 4, ids not in worker order.
+GROUPS = [2, 0, 0, 1, 3, 3, 3, 4, 2, 5, 5, 3]
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(csi="noisy"), dict(csi="delayed", delay=2), dict(availability=0.5, jitter=0.2),
+    dict(groups=GROUPS), dict(groups=GROUPS, csi="noisy"),
+    dict(groups=GROUPS, availability=0.5, jitter=0.2),
+], ids=["perfect", "noisy", "delayed", "churn-jitter", "groups", "groups-noisy",
+        "groups-churn-jitter"])
 @pytest.mark.parametrize("scheme", paba.SCHEMES)
 def test_batch_and_per_iteration_paths_agree(options, scheme):
     scenario = paba.Scenario.default(n_workers=12, seed=8, fading_correlation=0.5)
@@ -164,6 +172,15 @@ def test_batch_and_per_iteration_paths_agree(options, scheme):
     np.testing.assert_allclose(one.planned_latency, many.planned_latency, rtol=1e-7)
     assert np.all(np.abs(one.loads - many.loads) <= 1)
     np.testing.assert_allclose(one.bandwidth, many.bandwidth, rtol=1e-5, atol=1e-6)
+    if "groups" in options:
+        # Every present member of a group carries the group's load, on both paths.
+        groups = np.asarray(GROUPS)
+        for t in range(30):
+            for n in np.unique(groups[many.present[t]]):
+                members = many.present[t] & (groups == n)
+                assert np.unique(many.loads[t][members]).size == 1
+        if "availability" in options:
+            assert not many.present.all()  # churn leaves groups out of some iterations
 
 
 def test_phase_latencies_match_evaluate():

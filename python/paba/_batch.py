@@ -1,5 +1,6 @@
 """Many instances in one call: ``allocate_batch`` (same K as 2-D arrays, or ragged instances
-concatenated with offsets), solved on a thread pool with the GIL released."""
+concatenated with offsets; one worker per group, or group ids local to each instance), solved on
+a thread pool with the GIL released."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ class BatchAllocation:
 
     Per-worker arrays have the layout of the inputs: shape (M, K) for 2-D inputs, or the
     concatenated workers of ragged instances (instance i owns ``offsets[i]:offsets[i + 1]``).
-    Every instance has one worker per group, so ``loads`` is per worker too.
+    Per-group arrays (``loads``, ``relaxed_loads``) have that layout too without ``groups``
+    (one worker per group); with ``groups`` they are 1-D, the groups of every instance
+    concatenated (instance i owns ``group_offsets[i]:group_offsets[i + 1]``, in id order).
 
     Attributes
     ----------
     loads : ndarray of int64
-        Parameters of each worker's block; each instance's sum is its ``params``.
+        Parameters of each group's block; each instance's sum is its ``params``.
     relaxed_loads : ndarray of float64
-        Continuous loads before rounding, in parameters.
+        Continuous loads of each group before rounding, in parameters.
     bandwidth : ndarray of float64
         Hz per worker; each instance's sum is at most its ``bandwidth``.
     worker_latency : ndarray of float64
@@ -40,6 +43,10 @@ class BatchAllocation:
         For the joint scheme, ``"exact"`` or ``"bisection"`` per instance.
     offsets : ndarray of int64, shape (M + 1,)
         Where each instance's workers start in the flattened per-worker arrays.
+    group_offsets : ndarray of int64, shape (M + 1,)
+        Where each instance's groups start in the flattened per-group arrays (equal to
+        ``offsets`` without ``groups``): instance i has ``group_offsets[i + 1] -
+        group_offsets[i]`` groups.
     scheme, backend : str
     """
 
@@ -53,6 +60,7 @@ class BatchAllocation:
     converged: np.ndarray
     method: tuple
     offsets: np.ndarray
+    group_offsets: np.ndarray
     scheme: str
     backend: str
 
@@ -65,22 +73,25 @@ class BatchAllocation:
         if not isinstance(i, (int, np.integer)) or not -M <= i < M:
             raise IndexError(f"instance index {i!r} out of range for {M} instances")
         i = int(i) % M
-        part = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+        workers = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+        groups = slice(int(self.group_offsets[i]), int(self.group_offsets[i + 1]))
 
-        def own(array: np.ndarray) -> np.ndarray:
+        def own(array: np.ndarray, part: slice) -> np.ndarray:
             return readonly(array.reshape(-1)[part].copy())
 
         return Allocation(
-            loads=own(self.loads), bandwidth=own(self.bandwidth),
+            loads=own(self.loads, groups), bandwidth=own(self.bandwidth, workers),
             latency=float(self.latency[i]),
             relaxed_latency=float(self.relaxed_latency[i]),
-            relaxed_loads=own(self.relaxed_loads), worker_latency=own(self.worker_latency),
+            relaxed_loads=own(self.relaxed_loads, groups),
+            worker_latency=own(self.worker_latency, workers),
             scheme=self.scheme, backend=self.backend, iterations=int(self.iterations[i]),
             converged=bool(self.converged[i]), method=self.method[i])
 
     def __repr__(self) -> str:
         return (f"BatchAllocation(scheme={self.scheme!r}, instances={len(self)}, "
-                f"workers={self.offsets[-1]}, backend={self.backend!r}, "
+                f"workers={self.offsets[-1]}, groups={self.group_offsets[-1]}, "
+                f"backend={self.backend!r}, "
                 f"converged={int(self.converged.sum())}/{len(self)})")
 
 
@@ -104,6 +115,37 @@ def _per_worker(name: str, values, shape: tuple) -> np.ndarray:
     return array.reshape(-1)
 
 
+def _groups(values, shape: tuple, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group ids shaped like beta, as flat contiguous int64, and the group offsets they imply.
+
+    Instance i gets N_i = (its largest id) + 1 groups, clipped to [1, K_i] so that the outputs
+    never exceed the inputs; whether its ids are exactly 0..N_i-1 with no empty group is checked
+    by the kernels, in one pass per instance, with errors that name ``groups`` and the instance.
+    """
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"groups: must be an array of integer ids ({error})") from None
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"groups: must be integer ids (0..N-1 within each instance), got dtype "
+                         f"{array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"groups: must have shape {shape} (like beta), got {array.shape}")
+    if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError("groups: ids out of the int64 range")
+    flat = np.ascontiguousarray(array, dtype=np.int64).reshape(-1)
+    sizes = np.diff(offsets)
+    if len(shape) == 2:
+        largest = flat.reshape(shape).max(axis=1)
+    else:
+        largest = np.maximum.reduceat(flat, offsets[:-1])
+    # min before + 1: an id of 2**63 - 1 must not wrap around.
+    counts = np.maximum(np.minimum(largest, sizes - 1), 0) + 1
+    group_offsets = np.zeros(offsets.size, dtype=np.int64)
+    np.cumsum(counts, out=group_offsets[1:])
+    return flat, group_offsets
+
+
 def _per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
     try:
         array = np.asarray(values)
@@ -125,10 +167,10 @@ def _per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
 
 
 def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
-                   method: str = "auto", alpha=None, tau=None, offsets=None, previous=None,
-                   n_threads: int = 1, tol: float = 1e-9,
+                   method: str = "auto", alpha=None, tau=None, groups=None, offsets=None,
+                   previous=None, n_threads: int = 1, tol: float = 1e-9,
                    backend: str | None = None) -> BatchAllocation:
-    """Solve many instances (one worker per group) with one scheme, on a pool of threads.
+    """Solve many instances with one scheme, on a pool of threads.
 
     Each instance is solved exactly as :func:`allocate` would solve it alone (same answers);
     the loop, the thread pool and the outputs live in the native layer, with the GIL released.
@@ -150,12 +192,17 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         Joint scheme only, as in :func:`allocate`.
     alpha, tau : array_like, optional
         Fixed seconds x Hz and seconds per worker, shaped like ``beta``. Default 0.
+    groups : array_like of int, optional
+        Group id of each worker, shaped like ``beta`` (integer dtype), local to its instance:
+        an instance's ids are 0..N_i-1 with every group non-empty; members of a group share a
+        block (see :class:`System`). Default: one worker per group. With groups, ``loads`` and
+        ``relaxed_loads`` of the result are per group, concatenated (``group_offsets``).
     offsets : array_like of int, shape (M + 1,), optional
         For 1-D inputs: instance i owns workers ``offsets[i]:offsets[i + 1]``; starts at 0,
         increases strictly, ends at ``len(beta)``. Default: one instance of all workers.
     previous : BatchAllocation or array_like of int, optional
-        Joint scheme only: loads of an earlier batch of the same layout, to warm-start each
-        instance's exact method (see :func:`allocate`).
+        Joint scheme only: loads of an earlier batch of the same layout (the shape of the
+        result's ``loads``), to warm-start each instance's exact method (see :func:`allocate`).
     n_threads : int, default 1
         Threads of the native pool (``std::thread``); 1 runs on the calling thread.
     tol : float, default 1e-9
@@ -170,8 +217,8 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     Raises
     ------
     ValueError
-        Naming the argument, for malformed shapes, offsets or values, an unknown scheme or
-        method, or an instance the kernels reject (the message names the instance).
+        Naming the argument, for malformed shapes, offsets, group ids or values, an unknown
+        scheme or method, or an instance the kernels reject (the message names the instance).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
@@ -213,24 +260,30 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     flat_compute = _per_worker("compute", compute, shape)
     flat_alpha = None if alpha is None else _per_worker("alpha", alpha, shape)
     flat_tau = None if tau is None else _per_worker("tau", tau, shape)
+    flat_groups, group_offsets = (None, offset_array) if groups is None \
+        else _groups(groups, shape, offset_array)
     params_array = _per_instance("params", params, M, integral=True)
     bandwidth_array = _per_instance("bandwidth", bandwidth, M, integral=False)
+    loads_shape = shape if groups is None else (int(group_offsets[-1]),)
     previous_loads = None
     if previous is not None:
         if scheme != "joint":
             raise ValueError("previous: only the 'joint' scheme takes a warm start")
         loads = previous.loads if isinstance(previous, BatchAllocation) else previous
         loads = np.asarray(loads)
-        if loads.shape != shape or not np.issubdtype(loads.dtype, np.integer):
-            raise ValueError(f"previous: must be integer loads of shape {shape} (like beta)")
+        if loads.shape != loads_shape or not np.issubdtype(loads.dtype, np.integer):
+            raise ValueError(f"previous: must be integer loads of shape {loads_shape} (the "
+                             "loads of a batch of this layout)")
         previous_loads = np.ascontiguousarray(loads, dtype=np.int64).reshape(-1)
 
     result = _backend.module(name).allocate_batch(
         scheme, offset_array, flat_beta, flat_compute, flat_alpha, flat_tau, params_array,
-        bandwidth_array, previous_loads, tol, method, int(n_threads))
+        bandwidth_array, previous_loads, tol, method, int(n_threads), group=flat_groups,
+        group_offsets=None if groups is None else group_offsets)
+    offset_array = readonly(offset_array.copy())
     return BatchAllocation(
-        loads=readonly(result["loads"].reshape(shape)),
-        relaxed_loads=readonly(result["relaxed_loads"].reshape(shape)),
+        loads=readonly(result["loads"].reshape(loads_shape)),
+        relaxed_loads=readonly(result["relaxed_loads"].reshape(loads_shape)),
         bandwidth=readonly(result["bandwidth"].reshape(shape)),
         worker_latency=readonly(result["worker_latency"].reshape(shape)),
         latency=readonly(result["latency"]),
@@ -238,7 +291,8 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         iterations=readonly(result["iterations"]),
         converged=readonly(result["status"] == 0),
         method=tuple(_METHOD_NAMES[code] for code in result["method"].tolist()),
-        offsets=readonly(offset_array.copy()),
+        offsets=offset_array,
+        group_offsets=offset_array if groups is None else readonly(group_offsets),
         scheme=scheme,
         backend=name,
     )

@@ -37,6 +37,8 @@ def allocate_batch(
     tol: float = 1e-9,
     method: str = "auto",
     n_threads: int = 1,
+    group: npt.NDArray[np.int64] | None = None,
+    group_offsets: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, npt.NDArray[Any]]: ...
 def evaluate(
     beta: npt.NDArray[np.float64],

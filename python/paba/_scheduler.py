@@ -260,13 +260,13 @@ class Scheduler:
         Threads of the batch path.
     groups : array_like of int, shape (K,), optional
         Group id (0..N-1, every group non-empty) of each worker: the members of a group train
-        the same block (SPEC section 1). Default: one worker per group. Iterations then run on
-        the per-iteration path.
+        the same block (SPEC section 1). Default: one worker per group. Both paths take groups.
     granules : sequence of int or Granules, optional
         Sizes in parameters of the units that blocks are made of (a row of a weight matrix with
         its bias); they must sum to the scenario's ``params``. Every allocation is then rounded
         to whole units and its bandwidth re-balanced (:func:`paba.round_to_granules`), and each
-        record carries the ``unit_counts``. Iterations then run on the per-iteration path.
+        record carries the ``unit_counts``. Iterations then run on the per-iteration path
+        only.
 
     Notes
     -----
@@ -368,19 +368,19 @@ class Scheduler:
         ----------
         batch : bool, optional
             Solve many iterations per call through :func:`paba.allocate_batch` (``True``, the
-            default without ``groups`` and ``granules``) or one by one (``False``, which also
-            warm-starts each joint solve from the previous iteration's allocation). Both give
-            the same allocations.
+            default without ``granules``) or one by one (``False``, which also warm-starts each
+            joint solve from the previous iteration's allocation). Both give the same
+            allocations. With ``granules`` only the per-iteration path runs (each allocation is
+            rounded to whole units in Python).
         progress : callable, optional
             Called with the number of iterations completed so far, after each iteration or
             chunk (for a progress bar).
         """
-        per_iteration_only = self.groups is not None or self.granules is not None
         if batch is None:
-            batch = not per_iteration_only
-        elif batch and per_iteration_only:
-            raise ValueError("batch: the batch path takes one worker per group and no granules; "
-                             "use batch=False")
+            batch = self.granules is None
+        elif batch and self.granules is not None:
+            raise ValueError("batch: the batch path takes no granules (rounding to whole units "
+                             "runs in Python, one iteration at a time); use batch=False")
         if not batch:
             for record in self:
                 if progress is not None:
@@ -413,18 +413,31 @@ class Scheduler:
                 beta = (q * (1.0 / down + 1.0 / up) if known is gain
                         else scenario.beta(known))
                 compute = np.broadcast_to(compute_profile, (n, K))
+                # Group ids of the present workers, renumbered 0..N'-1 per iteration in
+                # increasing id order (as the per-iteration path numbers them).
+                local = None if self.groups is None else self._local_groups(present)
                 if present.all():
-                    result = allocate_batch(np.ascontiguousarray(beta),
-                                            np.ascontiguousarray(compute), scenario.params,
-                                            scenario.bandwidth, **options)
-                    loads[:] = result.loads
+                    result = allocate_batch(
+                        np.ascontiguousarray(beta), np.ascontiguousarray(compute),
+                        scenario.params, scenario.bandwidth, groups=local, **options)
+                    if local is None:
+                        loads[:] = result.loads
+                    else:
+                        loads[:] = result.loads[result.group_offsets[:-1, None] + local]
                     bandwidth[:] = result.bandwidth
                 else:
                     counts = present[rows].sum(axis=1)
                     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-                    result = allocate_batch(beta[present], compute[present], scenario.params,
-                                            scenario.bandwidth, offsets=offsets, **options)
-                    loads[present] = result.loads
+                    result = allocate_batch(
+                        beta[present], compute[present], scenario.params, scenario.bandwidth,
+                        offsets=offsets, groups=None if local is None else local[present],
+                        **options)
+                    if local is None:
+                        loads[present] = result.loads
+                    else:
+                        instance = np.repeat(np.arange(counts.size), counts)
+                        loads[present] = result.loads[result.group_offsets[instance]
+                                                      + local[present]]
                     bandwidth[present] = result.bandwidth
                 planned[rows] = result.latency
                 relaxed[rows] = result.relaxed_latency
@@ -438,6 +451,17 @@ class Scheduler:
             if progress is not None:
                 progress(start + n)
         return history
+
+    def _local_groups(self, present: np.ndarray) -> np.ndarray:
+        """Per iteration (row of ``present``), each worker's group id among the groups with a
+        present member, numbered 0..N'-1 in increasing id order; shape (n, K), int64 (entries
+        of absent workers are meaningless)."""
+        n = present.shape[0]
+        rows, workers = np.nonzero(present)
+        occupied = np.zeros((n, self.n_groups), dtype=bool)
+        occupied[rows, self.groups[workers]] = True
+        rank = np.cumsum(occupied, axis=1, dtype=np.int64) - 1
+        return np.ascontiguousarray(rank[:, self.groups])
 
     def __repr__(self) -> str:
         return (f"Scheduler(scheme={self.scheme!r}, iterations={self.iterations}, "

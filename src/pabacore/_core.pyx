@@ -152,15 +152,22 @@ def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] bet
                    const double[::1] compute, const double[::1] alpha, const double[::1] tau,
                    const double[::1] params, const double[::1] bandwidth,
                    const int64_t[::1] previous_loads=None, double tol=1e-9, str method="auto",
-                   int n_threads=1):
-    """Solve M instances of one worker per group, concatenated (instance i owns the workers
-    offsets[i]:offsets[i + 1]); returns a dict of arrays (see paba.hpp: BatchResult)."""
+                   int n_threads=1, const int64_t[::1] group=None,
+                   const int64_t[::1] group_offsets=None):
+    """Solve M instances, concatenated (instance i owns the workers offsets[i]:offsets[i + 1]);
+    returns a dict of arrays (see paba.hpp: Batch, BatchResult). Without group ids every worker
+    is its own group; with them (ids local to each instance), instance i owns the groups
+    group_offsets[i]:group_offsets[i + 1] of the per-group outputs and of previous_loads."""
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     if n_threads < 1:
         raise ValueError("n_threads: must be at least 1")
     cdef Scheme which = _SCHEMES[scheme]
     cdef Options options = _options(tol, method)
+    for name, values in (("offsets", offsets), ("beta", beta), ("compute", compute),
+                         ("params", params), ("bandwidth", bandwidth)):
+        if values is None:
+            raise ValueError(f"{name}: needs an array, got None")
     cdef Py_ssize_t M = offsets.shape[0] - 1
     if M < 1:
         raise ValueError("offsets: needs at least two entries (one instance)")
@@ -168,11 +175,25 @@ def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] bet
     if offsets[M] != W:
         raise ValueError("offsets: the last offset must equal the number of workers (len(beta))")
     for name, values in (("compute", compute), ("alpha", alpha), ("tau", tau),
-                         ("previous", previous_loads)):
+                         ("groups", group)):
         if values is not None and values.shape[0] != W:
             raise ValueError(f"{name}: must have one entry per worker (the length of beta)")
     if params.shape[0] != M or bandwidth.shape[0] != M:
         raise ValueError("params: params and bandwidth need one entry per instance")
+    # G: entries of the per-group arrays. The kernel checks that group_offsets starts at 0 and
+    # steps by 1 to K_i per instance before any thread runs; with its last entry in [1, W] here,
+    # every write stays inside the outputs allocated below.
+    cdef Py_ssize_t G = W
+    if (group is None) != (group_offsets is None):
+        raise ValueError("group_offsets: must be given with group ids, and only then")
+    if group_offsets is not None:
+        if group_offsets.shape[0] != M + 1:
+            raise ValueError("group_offsets: needs one entry per instance, plus one")
+        if not 1 <= group_offsets[M] <= W:
+            raise ValueError("group_offsets: the last offset must be in [1, number of workers]")
+        G = group_offsets[M]
+    if previous_loads is not None and previous_loads.shape[0] != G:
+        raise ValueError("previous: its loads must have one entry per group")
     cdef Batch batch
     batch.n_instances = <size_t>M
     batch.offsets = &offsets[0]
@@ -185,9 +206,14 @@ def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] bet
     batch.previous_loads = NULL
     if previous_loads is not None:
         batch.previous_loads = &previous_loads[0]
+    batch.group = NULL
+    batch.group_offsets = NULL
+    if group is not None:
+        batch.group = &group[0]
+        batch.group_offsets = &group_offsets[0]
 
-    loads = np.empty(W, dtype=np.int64)
-    relaxed_loads = np.empty(W, dtype=np.float64)
+    loads = np.empty(G, dtype=np.int64)
+    relaxed_loads = np.empty(G, dtype=np.float64)
     bandwidth_out = np.empty(W, dtype=np.float64)
     worker_latency = np.empty(W, dtype=np.float64)
     latency = np.empty(M, dtype=np.float64)

@@ -54,6 +54,8 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         const double* params
         const double* bandwidth
         const int64_t* previous_loads
+        const int64_t* group
+        const int64_t* group_offsets
 
     cdef struct BatchResult:
         int64_t* loads

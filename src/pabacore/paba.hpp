@@ -95,8 +95,12 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
 double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                 double* worker_latency);
 
-// Many instances with one worker per group, concatenated: instance i owns the workers
-// [offsets[i], offsets[i + 1]) of every per-worker array (and of the outputs).
+// Many instances, concatenated: instance i owns the workers [offsets[i], offsets[i + 1]) of every
+// per-worker array (and of the per-worker outputs). Without group ids every worker is its own
+// group and the per-group arrays (loads, relaxed loads, previous loads) are per worker too. With
+// group ids, instance i owns the groups [group_offsets[i], group_offsets[i + 1]) of the per-group
+// arrays, and its workers' ids are local to it: 0..N_i-1, N_i = group_offsets[i + 1] -
+// group_offsets[i], every group non-empty.
 struct Batch {
   std::size_t n_instances = 0;
   const std::int64_t* offsets = nullptr;  // n_instances + 1, from 0, strictly increasing
@@ -106,12 +110,16 @@ struct Batch {
   const double* tau = nullptr;            // may be null (all zero)
   const double* params = nullptr;         // n_instances
   const double* bandwidth = nullptr;      // n_instances, Hz
-  const std::int64_t* previous_loads = nullptr;  // per worker, may be null (warm starts)
+  const std::int64_t* previous_loads = nullptr;  // per group, may be null (warm starts)
+  const std::int64_t* group = nullptr;    // per worker, ids local to each instance; null: one
+                                          // worker per group
+  const std::int64_t* group_offsets = nullptr;  // n_instances + 1 with group (null without), from
+                                                // 0, each step in [1, the instance's workers]
 };
 
 struct BatchResult {
-  std::int64_t* loads = nullptr;          // per worker (one worker per group)
-  double* relaxed_loads = nullptr;        // per worker
+  std::int64_t* loads = nullptr;          // per group
+  double* relaxed_loads = nullptr;        // per group
   double* bandwidth = nullptr;            // per worker, Hz
   double* worker_latency = nullptr;       // per worker, seconds
   double* latency = nullptr;              // n_instances

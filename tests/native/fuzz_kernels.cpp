@@ -82,27 +82,47 @@ int main(int argc, char** argv) {
       ++ok;
     } catch (const std::invalid_argument&) { ++invalid; }
   }
-  // Batches: ragged instances on 1 and 2 threads, with some malformed ones.
+  // Batches: ragged instances on 1 and 2 threads, half of them with group ids local to each
+  // instance, with some malformed ones (values, offsets, group ids and group offsets).
   for (int trial = 0; trial < trials / 20; ++trial) {
     const std::size_t M = 1 + rng() % 12;
-    std::vector<std::int64_t> offsets(M + 1, 0);
+    std::vector<std::int64_t> offsets(M + 1, 0), group_offsets(M + 1, 0);
     for (std::size_t i = 0; i < M; ++i) offsets[i + 1] = offsets[i] + 1 + static_cast<std::int64_t>(rng() % 30);
     const std::size_t W = static_cast<std::size_t>(offsets[M]);
+    const bool grouped = rng() % 2;
+    std::vector<std::int64_t> group(W);
+    for (std::size_t i = 0; i < M; ++i) {
+      const auto K = static_cast<std::size_t>(offsets[i + 1] - offsets[i]);
+      const std::size_t N = 1 + rng() % K;
+      group_offsets[i + 1] = group_offsets[i] + static_cast<std::int64_t>(N);
+      for (std::size_t k = 0; k < K; ++k)
+        group[offsets[i] + k] = static_cast<std::int64_t>(k < N ? k : rng() % N);
+    }
+    const std::size_t G = grouped ? static_cast<std::size_t>(group_offsets[M]) : W;
     std::vector<double> beta(W), compute(W), params(M), B(M);
-    std::vector<std::int64_t> previous(W);
+    std::vector<std::int64_t> previous(G);
     const bool garbage = rng() % 5 == 0;
     for (std::size_t k = 0; k < W; ++k) {
       beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng));
-      previous[k] = rng() % 2;
       if (garbage && rng() % 10 == 0) beta[k] = pick({0.0, nan, -inf});
+      if (garbage && grouped && rng() % 10 == 0)
+        group[k] = static_cast<std::int64_t>(pick({-1.0, 0.0, 1e18, -9.2e18, 30.0}));
     }
+    for (std::size_t g = 0; g < G; ++g) previous[g] = rng() % 2;
     for (std::size_t i = 0; i < M; ++i) { params[i] = pick({1.0, 1e6, 1e9}); B[i] = std::pow(10.0, u(rng)); }
     if (garbage && rng() % 2) offsets[rng() % M + 1] = offsets[0];
-    std::vector<std::int64_t> lo(W), it(M); std::vector<double> rlo(W), bo(W), wlo(W), lat(M), rlat(M);
+    // Group offsets that step by 0, step past an instance's workers, or do not start at 0; the
+    // last entry stays at G (the binding checks it against the outputs' size).
+    if (garbage && grouped && rng() % 2) {
+      const std::size_t i = rng() % M;
+      group_offsets[i] = pick({-1.0, 0.0, 1e18, static_cast<double>(group_offsets[i + 1])});
+    }
+    std::vector<std::int64_t> lo(G), it(M); std::vector<double> rlo(G), bo(W), wlo(W), lat(M), rlat(M);
     std::vector<std::int32_t> st(M), me(M);
     paba::Batch batch; batch.n_instances = M; batch.offsets = offsets.data(); batch.beta = beta.data();
     batch.compute = compute.data(); batch.params = params.data(); batch.bandwidth = B.data();
     batch.previous_loads = rng() % 2 ? previous.data() : nullptr;
+    if (grouped) { batch.group = group.data(); batch.group_offsets = group_offsets.data(); }
     paba::BatchResult out; out.loads = lo.data(); out.relaxed_loads = rlo.data(); out.bandwidth = bo.data();
     out.worker_latency = wlo.data(); out.latency = lat.data(); out.relaxed_latency = rlat.data();
     out.iterations = it.data(); out.status = st.data(); out.method = me.data();
@@ -114,7 +134,8 @@ int main(int argc, char** argv) {
         ++ok;
         for (std::size_t i = 0; i < M && !garbage; ++i) {
           std::int64_t sum = 0;
-          for (auto k = offsets[i]; k < offsets[i + 1]; ++k) sum += lo[k];
+          const auto& per_group = grouped ? group_offsets : offsets;
+          for (auto g = per_group[i]; g < per_group[i + 1]; ++g) sum += lo[g];
           if ((double)sum != params[i] || !std::isfinite(lat[i])) { std::printf("batch instance %zu broken\n", i); return 1; }
         }
       } catch (const std::invalid_argument&) { ++invalid; }
