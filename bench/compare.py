@@ -1,17 +1,30 @@
 """paba's joint scheme side by side with what a user would otherwise run, measured in one run.
 
-    python bench/compare.py                     # full table, written to docs/benchmarks.md
+    python bench/compare.py                     # full report, written to docs/benchmarks.md
     python bench/compare.py --quick --out FILE  # small sizes only (the test suite's smoke test)
 
-Measures, for K in {10, 100, 1000, 10^4, 10^5, 10^6} workers of one static cell (bench/peers.py):
-the time per solve of the joint scheme by the native exact method and the native nested bisection
-(``paba.allocate`` from Python on a prebuilt System, validation included), by the NumPy reference
-of each (``backend="reference"``) and by cvxpy with Clarabel (problem construction included), each
-over the native exact time of the same run; the NumPy floor ``np.sqrt(beta * compute).sum()``;
-the batch throughput of ``paba.allocate_batch`` at K = 100 on 1 and 2 threads; and the peak memory
-of a K = 10^6 solve, in a fresh process. Every measurement first checks its answer (see
-``checks`` below); the script exits with status 1 if any check fails, and then writes no file.
-Progress goes to stderr, the Markdown report to stdout and to ``--out``.
+The peers (bench/peers.py) are the strongest things a user would write instead of calling paba:
+the fastest NumPy solution of the same problem (``numpy_basic_joint``: the closed form after a
+sort; ``numpy_general_joint``: vectorised least bandwidth with Newton steps on T), cvxpy with
+Clarabel (``cvxpy_joint_latency``, ``cvxpy_general_latency``), and the floor pass that reads the
+inputs once, ``np.sqrt(beta * compute).sum()``. paba's NumPy reference twin
+(``backend="reference"``) is a correctness reference, not a peer: its times are reported in a
+table of their own, outside the headline.
+
+Measured, for the basic model (one worker per group, alpha = tau = 0; one static cell of K in
+{10, 100, 1000, 10^4, 10^5, 10^6} workers): ``paba.allocate(paba.System(beta, compute, L, B),
+"joint")`` end to end from fresh NumPy arrays, System construction and the solve on a prebuilt
+System separately, ``numpy_basic_joint`` and the floor, all timed in alternation; the native
+exact method and nested bisection on prebuilt Systems, cvxpy, and the reference twin. For the
+general model (alpha, tau, and one worker per group or groups of 1 to 10; K in {1000, 10^5}):
+``paba.allocate(system, "joint")`` (method auto) on a prebuilt System against the exact method on
+the basic instance of the same K, ``numpy_general_joint`` and cvxpy. Then the batch throughput of
+``paba.allocate_batch`` at K = 100 on 1 and 2 threads, and the peak memory of an exact and of a
+general K = 10^6 solve, each in a fresh process.
+
+Every measurement first checks its answer (see the report's "How it is measured"); the script
+exits with status 1 if any check fails, and then writes no file. Progress goes to stderr, the
+Markdown report to stdout and to ``--out``.
 """
 
 from __future__ import annotations
@@ -19,10 +32,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import importlib.metadata
 import json
 import math
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -37,22 +52,55 @@ sys.path.insert(0, str(HERE))
 import paba  # noqa: E402
 from paba.testing import assert_allocations_close  # noqa: E402
 from peers import (  # noqa: E402
-    BANDWIDTH, PARAMS, SEED, batch_instances, cvxpy_joint_latency, instance, numpy_floor)
+    BANDWIDTH,
+    CVXPY_BISECTION_RTOL,
+    GENERAL_PARAMS,
+    PARAMS,
+    SEED,
+    SIDE_BITS,
+    TAU_S,
+    basic_arrays,
+    batch_instances,
+    cvxpy_general_latency,
+    cvxpy_joint_latency,
+    general_instance,
+    instance,
+    numpy_basic_joint,
+    numpy_floor,
+    numpy_general_joint,
+)
 
 FULL_SIZES = (10, 100, 1000, 10**4, 10**5, 10**6)
 QUICK_SIZES = (10, 100, 1000)
+GENERAL_SIZES = (1000, 10**5)
+QUICK_GENERAL_SIZES = (100,)
+HEADLINE_K = 1000       # the end-to-end comparison with numpy_basic_joint
+FLOOR_K = 10**6         # the end-to-end comparison with the floor
 LIMIT_S = 60.0          # skip a solve estimated to take longer (reference, cvxpy)
 CVXPY_TRY_S = 180.0     # cvxpy is still tried (with a LIMIT_S timeout) up to this estimate
 SINGLE_S = 2.0          # a checked call longer than this is the one timed call
-CVXPY_RTOL = 1e-4
+MAX_REPEATS = 3000      # timed calls per cell at most
+
+CVXPY_RTOL = 1e-4       # cvxpy's basic T* against the exact method
 EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency (issue 3)
 BISECTION_RTOL = 1e-8   # native against reference bisection: 10 tol (paba.testing)
+CHECK_TOL = 1e-12       # tol of the bisection every general answer is checked against
+GENERAL_RTOL = 1e-8     # paba's general solve against it: 10 times the default tol 1e-9
+NUMPY_GENERAL_RTOL = 1e-6  # numpy_general_joint against it (it agrees to about 1e-12)
+# cvxpy's general latency: its bisection stops at most CVXPY_BISECTION_RTOL above the convex
+# relaxation's optimum (plus Clarabel's accuracy), and that relaxation is a lower bound.
+CVXPY_GENERAL_ABOVE = 2 * CVXPY_BISECTION_RTOL
+CVXPY_GENERAL_BELOW = 1e-3
 
-COLUMNS = ("exact", "bisection", "reference exact", "reference bisection", "cvxpy")
-HEADERS = {"exact": "native exact", "bisection": "native bisection",
-           "reference exact": "NumPy reference, exact",
-           "reference bisection": "NumPy reference, bisection",
-           "cvxpy": "cvxpy + Clarabel"}
+BASIC_COLUMNS = ("exact", "bisection", "cvxpy")
+BASIC_HEADERS = {"exact": "native exact", "bisection": "native bisection",
+                 "cvxpy": "cvxpy + Clarabel"}
+E2E_COLUMNS = ("end to end", "System", "allocate", "numpy", "floor")
+E2E_HEADERS = {"end to end": "paba end to end", "System": "System(...) alone",
+               "allocate": "allocate on the prebuilt System", "numpy": "numpy_basic_joint",
+               "floor": "NumPy floor"}
+REFERENCE_COLUMNS = ("reference exact", "reference bisection")
+GENERAL_CASES = (("singletons", False), ("groups of 1-10", True))
 
 
 class CheckFailed(Exception):
@@ -84,9 +132,10 @@ def timed(call, budget: float, verify=None, first=None):
     return (result, *repeat(call, budget))
 
 
-def repeat(call, budget: float, minimum: int = 3, maximum: int = 1000):
+def repeat(call, budget: float, minimum: int = 3, maximum: int = MAX_REPEATS, setup=None):
     """(median seconds, calls) of timed calls, made until they add up to ``budget`` seconds
-    (at least ``minimum``, at most ``maximum`` calls), with garbage collection off."""
+    (at least ``minimum``, at most ``maximum`` calls), with garbage collection off. With
+    ``setup``, each call is ``call(*setup())``, the setup outside the timed region."""
     times = []
     gc.collect()
     enabled = gc.isenabled()
@@ -94,14 +143,44 @@ def repeat(call, budget: float, minimum: int = 3, maximum: int = 1000):
     try:
         total = 0.0
         while len(times) < minimum or (total < budget and len(times) < maximum):
+            args = () if setup is None else setup()
             start = time.perf_counter()
-            call()
+            call(*args)
             times.append(time.perf_counter() - start)
             total += times[-1]
+            del args
     finally:
         if enabled:
             gc.enable()
     return statistics.median(times), len(times)
+
+
+def alternate(calls: dict, budget: float, setup=None, minimum: int = 3,
+              maximum: int = MAX_REPEATS) -> dict:
+    """{name: (median seconds, rounds)} of calls timed in alternation, one call each per round,
+    so that all see the same load from other processes; rounds until each call has had about
+    ``budget`` seconds on average (at least ``minimum``, at most ``maximum`` rounds). With
+    ``setup``, each call is ``call(*setup())``, a fresh setup per call, outside the timed
+    region. Garbage collection is off."""
+    times = {name: [] for name in calls}
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        total, rounds = 0.0, 0
+        while rounds < minimum or (total < budget * len(calls) and rounds < maximum):
+            for name, call in calls.items():
+                args = () if setup is None else setup()
+                start = time.perf_counter()
+                call(*args)
+                times[name].append(time.perf_counter() - start)
+                total += times[name][-1]
+                del args
+            rounds += 1
+    finally:
+        if enabled:
+            gc.enable()
+    return {name: (statistics.median(t), rounds) for name, t in times.items()}
 
 
 def estimate(times: dict, sizes, K: int, native: dict | None = None):
@@ -179,7 +258,7 @@ class OtherLoad:
         return max(0.0, (busy - own) / wall)
 
 
-# -- children: cvxpy (with a timeout) and peak memory (a fresh process) ----------------------
+# -- children: cvxpy (one process, a timeout per task) and peak memory (a fresh process) ------
 
 def run_child(args: list[str], timeout: float | None, env=None):
     command = [sys.executable, str(Path(__file__).resolve()), *args]
@@ -192,22 +271,90 @@ def run_child(args: list[str], timeout: float | None, env=None):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cvxpy_child(K: int, expected: float, budget: float) -> None:
-    system = instance(K)
-    import cvxpy  # noqa: F401  (imported before timing: an import is paid once per process)
+def cvxpy_task(K: int, case: str, expected: float, budget: float) -> dict:
+    """Time cvxpy on the basic instance (``case`` "basic") or a general one ("singletons",
+    "groups"), after checking its first answer against ``expected`` (paba's latency)."""
+    if case == "basic":
+        system, peer = instance(K), cvxpy_joint_latency
+    else:
+        system, peer = general_instance(K, case == "groups"), cvxpy_general_latency
 
     def solve():
-        return cvxpy_joint_latency(system)
+        return peer(system)
 
     start = time.perf_counter()
     latency = solve()
     first = time.perf_counter() - start
-    error = relative(latency, expected)
-    out = {"latency": latency, "error": error, "first": first}
-    if error <= CVXPY_RTOL:  # time only a checked answer
+    error = latency / expected - 1.0
+    ok = (abs(error) <= CVXPY_RTOL if case == "basic"
+          else -CVXPY_GENERAL_BELOW <= error <= CVXPY_GENERAL_ABOVE)
+    out = {"latency": float(latency), "error": float(error), "first": first, "ok": bool(ok)}
+    if ok:  # time only a checked answer
         median, repeats = (first, 1) if first > SINGLE_S else repeat(solve, budget)
         out.update(median=median, repeats=repeats)
-    print(json.dumps(out))
+    return out
+
+
+def cvxpy_server() -> None:
+    """The cvxpy child: imports cvxpy once (an import is paid once per process, so it is not
+    timed), then answers one JSON task per line of stdin with one JSON line on stdout."""
+    import cvxpy  # noqa: F401
+
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        task = json.loads(line)
+        try:
+            out = cvxpy_task(task["K"], task["case"], task["expect"], task["budget"])
+        except Exception as error:  # reported to the parent, which fails the check
+            out = {"failed": f"{type(error).__name__}: {error}"}
+        print(json.dumps(out), flush=True)
+
+
+class CvxpyChild:
+    """The parent's side of cvxpy_server: one process for every cvxpy measurement of the run,
+    killed (and started afresh for the next task) when a task runs past its timeout."""
+
+    def __init__(self):
+        self.process = None
+
+    def run(self, task: dict, timeout: float):
+        """The task's result, or None when it ran past ``timeout`` seconds."""
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--child", "cvxpy-server"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, bufsize=1)
+            if self._read(120.0) is None:
+                raise CheckFailed("the cvxpy child did not start: " + self._stop())
+        self.process.stdin.write(json.dumps(task) + "\n")
+        self.process.stdin.flush()
+        out = self._read(timeout)
+        if out is None:
+            self._stop()
+        elif "failed" in out:
+            raise CheckFailed(f"cvxpy child, task {task}: {out['failed']}")
+        return out
+
+    def _read(self, timeout: float):
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        return json.loads(line) if line else None
+
+    def _stop(self) -> str:
+        """Ends the child; its stderr."""
+        self.process.kill()
+        _, error = self.process.communicate()
+        self.process = None
+        return error.strip()[-2000:]
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+            self.process = None
+
+
+CVXPY = CvxpyChild()
 
 
 def read_status(field: str) -> int:
@@ -218,60 +365,100 @@ def read_status(field: str) -> int:
     raise KeyError(field)
 
 
-def memory_child(K: int) -> None:
-    """Peak RSS growth during one exact solve of K workers, after its check.
+def memory_child(K: int, case: str) -> None:
+    """Peak RSS growth during one joint solve of K workers, after its check: the exact method
+    on the basic instance (``case`` "exact"), or ``paba.allocate(system, "joint")`` on the
+    general instance with groups ("general").
 
     Runs under MALLOC_MMAP_THRESHOLD_=65536 (set by the parent): every allocation of 64 KiB or
     more gets fresh pages and returns them when freed, so the RSS growth is the peak of what the
     solve holds live, not hidden by pages an earlier step freed into the heap.
     """
-    paba.allocate(instance(100), "joint", method="exact")  # load every code path first
-    system = instance(K)
-    native = paba.allocate(system, "joint", method="exact")
-    reference = paba.allocate(system, "joint", method="exact", backend="reference")
-    assert_allocations_close(native, reference, EXACT_RTOL)
-    del native, reference
+    if case == "exact":
+        paba.allocate(instance(100), "joint", method="exact")  # load every code path first
+        system = instance(K)
+        native = paba.allocate(system, "joint", method="exact")
+        reference = paba.allocate(system, "joint", method="exact", backend="reference")
+        assert_allocations_close(native, reference, EXACT_RTOL)
+        del native, reference
+
+        def solve():
+            return paba.allocate(system, "joint", method="exact")
+        inputs = ("beta", "compute")
+    else:
+        paba.allocate(general_instance(100, True), "joint")
+        system = general_instance(K, True)
+        native = paba.allocate(system, "joint")
+        _, _, alpha, tau, groups, *_ = system._kernel
+        peer = numpy_general_joint(system.beta, system.compute, system.params,
+                                   system.bandwidth, groups, alpha, tau)
+        error = relative(native.relaxed_latency, peer)
+        if not error <= NUMPY_GENERAL_RTOL:
+            raise CheckFailed(f"K={K} general memory solve vs numpy_general_joint: relaxed "
+                              f"latency {native.relaxed_latency!r} vs {peer!r}")
+        del native
+
+        def solve():
+            return paba.allocate(system, "joint")
+        inputs = ("beta", "compute", "alpha", "tau", "groups")
     gc.collect()
     method = "VmHWM after writing 5 to /proc/self/clear_refs"
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         before = read_status("VmRSS")
-        result = paba.allocate(system, "joint", method="exact")
+        result = solve()
         peak = read_status("VmHWM")
     except OSError:  # no clear_refs: ru_maxrss, a lower bound if construction peaked higher
         import resource
         method = "ru_maxrss delta (a lower bound)"
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        result = paba.allocate(system, "joint", method="exact")
+        result = solve()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    inputs = system.beta.nbytes + system.compute.nbytes
+    input_bytes = sum(getattr(system, name).nbytes for name in inputs)
     outputs = sum(getattr(result, name).nbytes
                   for name in ("loads", "relaxed_loads", "bandwidth", "worker_latency"))
-    print(json.dumps({"K": K, "growth": peak - before, "inputs": inputs, "outputs": outputs,
-                      "method": method}))
+    print(json.dumps({"K": K, "case": case, "growth": peak - before, "inputs": input_bytes,
+                      "input_names": inputs, "outputs": outputs, "method": method,
+                      "solver": result.method}))
 
 
 # -- the measurements ------------------------------------------------------------------------
 
-def measure_joint(sizes, budget: float, rows: dict, failures: list) -> None:
-    times = {name: {} for name in COLUMNS}  # seconds by method and K, for the estimates
+def fresh_arrays(K: int):
+    """A setup for end-to-end timings: fresh, writeable copies of the basic instance's arrays
+    for every call, made outside the timed region."""
+    beta, compute, params, bandwidth = basic_arrays(K)
+
+    def setup():
+        return beta.copy(), compute.copy(), params, bandwidth
+    return setup
+
+
+def end_to_end(beta, compute, params, bandwidth):
+    return paba.allocate(paba.System(beta, compute, params, bandwidth), "joint")
+
+
+def measure_basic(sizes, budget: float, rows: dict, failures: list) -> None:
+    times = {name: {} for name in (*BASIC_COLUMNS, *REFERENCE_COLUMNS)}
     state = {"cvxpy_stopped": None}
     for K in sizes:
-        row = rows.setdefault(K, {"cells": {}, "repeats": {}})
+        row = rows.setdefault(K, {"cells": {}, "e2e": {}, "repeats": {}})
         try:
-            measure_size(K, sizes, budget, times, row, state)
+            measure_basic_size(K, sizes, budget, times, row, state)
         except CheckFailed as error:
             failures.append(str(error))
             progress(f"CHECK FAILED: {error}")
-        cells = row["cells"]
+        cells, e2e = row["cells"], row["e2e"]
         progress(f"K = {K}: " + ", ".join(
-            f"{name} {format_cell(cells.get(name), cells.get('exact'))}" for name in COLUMNS)
-            + f", floor {format_seconds(row.get('floor'))}")
+            f"{name} {format_cell(cells.get(name), cells.get('exact'))}"
+            for name in (*BASIC_COLUMNS, *REFERENCE_COLUMNS)) + "; " + ", ".join(
+            f"{name} {format_seconds(e2e.get(name))}" for name in E2E_COLUMNS))
 
 
-def measure_size(K: int, sizes, budget: float, times: dict, row: dict, state: dict) -> None:
-    """One row of the joint table; raises CheckFailed at the first wrong answer."""
-    cells, repeats = row["cells"], row["repeats"]
+def measure_basic_size(K: int, sizes, budget: float, times: dict, row: dict,
+                       state: dict) -> None:
+    """One row of the basic tables; raises CheckFailed at the first wrong answer."""
+    cells, e2e, repeats = row["cells"], row["e2e"], row["repeats"]
     system = instance(K)
     progress(f"K = {K}: ...")
 
@@ -290,15 +477,40 @@ def measure_size(K: int, sizes, budget: float, times: dict, row: dict, state: di
         start = time.perf_counter()
         ref_exact = solver("exact", "reference")()
         ref_exact_first = (ref_exact, time.perf_counter() - start)
-
-    def verify_exact(result):
-        if ref_exact is not None:
-            check(f"K={K} native exact vs reference exact",
-                  lambda: assert_allocations_close(result, ref_exact, EXACT_RTOL))
-
-    exact, median, n = timed(solver("exact"), budget, verify_exact)
-    record("exact", median, n)
+    exact = solver("exact")()
+    if ref_exact is not None:
+        check(f"K={K} native exact vs reference exact",
+              lambda: assert_allocations_close(exact, ref_exact, EXACT_RTOL))
     row["active"] = int(np.count_nonzero(exact.loads))
+
+    # End to end from fresh arrays, its two parts, the NumPy solution and the floor: each
+    # checked, then all timed in alternation on the same fresh arrays.
+    setup = fresh_arrays(K)
+    check(f"K={K} paba end to end vs the prebuilt System's solve",
+          lambda: assert_allocations_close(end_to_end(*setup()), exact, EXACT_RTOL))
+    peer = numpy_basic_joint(*setup())
+    row["numpy_error"] = relative(peer.latency, exact.relaxed_latency)
+    check_true(f"K={K} numpy_basic_joint vs native exact", row["numpy_error"] <= EXACT_RTOL,
+               f"latency {peer.latency!r} vs {exact.relaxed_latency!r}")
+    check_true(f"K={K} numpy_basic_joint loads",
+               np.allclose(peer.loads, exact.relaxed_loads, rtol=0,
+                           atol=EXACT_RTOL * system.params), "differ")
+    floor = numpy_floor(*setup()[:2])
+    check_true(f"K={K} floor", math.isfinite(floor) and floor > 0, repr(floor))
+    timings = alternate({
+        "end to end": end_to_end,
+        "System": lambda beta, compute, params, bandwidth: paba.System(beta, compute, params,
+                                                                      bandwidth),
+        "allocate": lambda *_: paba.allocate(system, "joint"),
+        "numpy": numpy_basic_joint,
+        "floor": lambda beta, compute, *_: numpy_floor(beta, compute),
+    }, budget, setup=setup)
+    for name, (median, n) in timings.items():
+        e2e[name] = median
+        repeats["e2e " + name] = n
+
+    _, median, n = timed(solver("exact"), budget)
+    record("exact", median, n)
 
     # Against the exact optimum (1e-9 relative); against the reference bisection too,
     # below, where that runs.
@@ -307,12 +519,6 @@ def measure_size(K: int, sizes, budget: float, times: dict, row: dict, state: di
         lambda result: check_same_optimum(f"K={K} native bisection vs exact", result,
                                           exact if ref_exact is None else ref_exact, EXACT_RTOL))
     record("bisection", median, n)
-
-    beta, compute = system.beta, system.compute
-    _, row["floor"], repeats["floor"] = timed(
-        lambda: numpy_floor(beta, compute), budget,
-        lambda value: check_true(f"K={K} floor", math.isfinite(value) and value > 0,
-                                 repr(value)))
 
     if ref_exact is None:
         cells["reference exact"] = ("skipped", est_ref_exact)
@@ -331,28 +537,114 @@ def measure_size(K: int, sizes, budget: float, times: dict, row: dict, state: di
                                      bisection, result, BISECTION_RTOL, load_slack=1)))
         record("reference bisection", median, n)
 
-    # cvxpy with Clarabel, in a child process (its import excluded, a timeout possible).
+    out = measure_cvxpy(K, "basic", exact.relaxed_latency, budget, times["cvxpy"], sizes,
+                        state, cells)
+    if out is not None:
+        record("cvxpy", out["median"], out["repeats"])
+        row["cvxpy_error"] = out["error"]
+
+
+def measure_cvxpy(K: int, case: str, expected: float, budget: float, times: dict, sizes,
+                  state: dict, cells: dict, key: str = "cvxpy"):
+    """cvxpy in a child process (its import excluded, a timeout possible); the child's output
+    when it finished and was checked, else None with the reason in cells[key]."""
     if state["cvxpy_stopped"] is not None:
-        cells["cvxpy"] = ("not tried", state["cvxpy_stopped"])
+        cells[key] = ("not tried", state["cvxpy_stopped"])
+        return None
+    est = estimate(times, sizes, K)
+    if est is not None and est > CVXPY_TRY_S:
+        cells[key] = ("skipped", est)
+        state["cvxpy_stopped"] = f"K = {K:,} was skipped"
+        return None
+    progress(f"K = {K}: cvxpy ({case})" + (f", est. {est:.3g} s" if est else ""))
+    out = CVXPY.run({"K": K, "case": case, "expect": expected, "budget": budget},
+                    timeout=LIMIT_S + 30.0)
+    if out is None or out["first"] > LIMIT_S:  # killed, or finished over the limit
+        cells[key] = ("timeout", None if out is None else out["first"])
+        state["cvxpy_stopped"] = f"K = {K:,} took over {LIMIT_S:g} s"
+        return None
+    check_true(f"K={K} cvxpy ({case}) vs paba", out["ok"],
+               f"latency {out['latency']!r} vs {expected!r} (relative {out['error']:+.2e})")
+    times[K] = out["median"]
+    return out
+
+
+def measure_general(sizes, budget: float, basic_rows: dict, general: dict,
+                    failures: list) -> None:
+    for case, groups in GENERAL_CASES:
+        times = {}
+        state = {"cvxpy_stopped": None}
+        for K in sizes:
+            row = general.setdefault((case, K), {"cells": {}, "repeats": {}})
+            try:
+                measure_general_size(K, case, groups, budget, basic_rows, row, times, sizes,
+                                     state)
+            except CheckFailed as error:
+                failures.append(str(error))
+                progress(f"CHECK FAILED: {error}")
+            cells = row["cells"]
+            progress(f"general {case}, K = {K}: " + ", ".join(
+                f"{name} {format_cell(cells.get(name), None)}"
+                for name in ("paba", "exact", "numpy", "cvxpy")))
+
+
+def measure_general_size(K: int, case: str, groups: bool, budget: float, basic_rows: dict,
+                         row: dict, cvxpy_times: dict, sizes, state: dict) -> None:
+    cells, repeats = row["cells"], row["repeats"]
+    system = general_instance(K, groups)
+    progress(f"general {case}, K = {K}: checks ...")
+    _, _, alpha, tau, group_ids, *_ = system._kernel
+    arrays = (system.beta, system.compute, system.params, system.bandwidth, group_ids, alpha,
+              tau)
+    expected = paba.allocate(system, "joint", method="bisection", tol=CHECK_TOL)
+    row.update(groups=system.n_groups, active=int(np.count_nonzero(expected.loads)))
+
+    def solve():
+        return paba.allocate(system, "joint")
+
+    start = time.perf_counter()
+    result = solve()
+    paba_first = time.perf_counter() - start
+    row.update(method=result.method, iterations=int(result.iterations),
+               paba_error=relative(result.relaxed_latency, expected.relaxed_latency))
+    check_true(f"K={K} general ({case}) paba vs bisection at tol {CHECK_TOL:g}",
+               row["paba_error"] <= GENERAL_RTOL,
+               f"relaxed latency {result.relaxed_latency!r} vs {expected.relaxed_latency!r}")
+    start = time.perf_counter()
+    peer = numpy_general_joint(*arrays)
+    numpy_first = time.perf_counter() - start
+    row["numpy_error"] = relative(peer, expected.relaxed_latency)
+    check_true(f"K={K} general ({case}) numpy_general_joint vs bisection at tol {CHECK_TOL:g}",
+               row["numpy_error"] <= NUMPY_GENERAL_RTOL,
+               f"{peer!r} vs {expected.relaxed_latency!r}")
+
+    # The baseline: the exact method on the basic instance of the same K, from the basic
+    # table of this run when it has that K.
+    exact = basic_rows.get(K, {}).get("cells", {}).get("exact")
+    if isinstance(exact, float):
+        cells["exact"] = exact
     else:
-        est = estimate(times["cvxpy"], sizes, K)
-        if est is not None and est > CVXPY_TRY_S:
-            cells["cvxpy"] = ("skipped", est)
-            state["cvxpy_stopped"] = f"K = {K:,} was skipped"
-        else:
-            progress(f"K = {K}: cvxpy" + (f" (est. {est:.3g} s)" if est else ""))
-            out = run_child(["--child", "cvxpy", "--workers", str(K), "--expect",
-                             repr(exact.relaxed_latency), "--budget", str(budget)],
-                            timeout=LIMIT_S + 30.0)
-            if out is None or out["first"] > LIMIT_S:  # killed, or finished over the limit
-                cells["cvxpy"] = ("timeout", None if out is None else out["first"])
-                state["cvxpy_stopped"] = f"K = {K:,} took over {LIMIT_S:g} s"
-            else:
-                check_true(f"K={K} cvxpy vs native exact", out["error"] <= CVXPY_RTOL,
-                           f"relaxed latency {out['latency']!r} vs "
-                           f"{exact.relaxed_latency!r} (relative {out['error']:.2e})")
-                record("cvxpy", out["median"], out["repeats"])
-                row["cvxpy_error"] = out["error"]
+        basic = instance(K)
+        _, cells["exact"], repeats["exact"] = timed(
+            lambda: paba.allocate(basic, "joint", method="exact"), budget)
+
+    def peer_call():
+        return numpy_general_joint(*arrays)
+
+    if max(paba_first, numpy_first) > SINGLE_S:
+        _, cells["paba"], repeats["paba"] = timed(solve, budget, first=(result, paba_first))
+        _, cells["numpy"], repeats["numpy"] = timed(peer_call, budget,
+                                                     first=(peer, numpy_first))
+    else:
+        timings = alternate({"paba": solve, "numpy": peer_call}, budget)
+        for name, (median, n) in timings.items():
+            cells[name], repeats[name] = median, n
+
+    out = measure_cvxpy(K, "groups" if groups else "singletons", expected.relaxed_latency,
+                        budget, cvxpy_times, sizes, state, cells)
+    if out is not None:
+        cells["cvxpy"], repeats["cvxpy"] = out["median"], out["repeats"]
+        row["cvxpy_error"] = out["error"]
 
 
 def measure_batch(K: int, M: int, rounds: int, failures: list) -> dict:
@@ -399,15 +691,19 @@ def measure_batch(K: int, M: int, rounds: int, failures: list) -> dict:
     return out
 
 
-def measure_memory(K: int, failures: list) -> dict | None:
+def measure_memory(K: int, case: str, failures: list) -> dict | None:
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     try:
-        out = run_child(["--child", "memory", "--workers", str(K)], timeout=600, env=env)
+        out = run_child(["--child", "memory", "--case", case, "--workers", str(K)],
+                        timeout=900, env=env)
     except CheckFailed as error:
         failures.append(str(error))
         progress(f"CHECK FAILED: {error}")
         return None
-    progress(f"memory K = {K}: growth {out['growth'] / 2**20:.1f} MiB")
+    if out is None:
+        failures.append(f"memory child ({case}, K = {K}) timed out")
+        return None
+    progress(f"memory {case} K = {K}: growth {out['growth'] / 2**20:.1f} MiB")
     return out
 
 
@@ -445,6 +741,17 @@ def format_cell(cell, exact) -> str:
         f"{format_seconds(cell)} ({ratio:.3g}x)")
 
 
+def format_ratio(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def seconds_of(cell):
+    """A measured time, or None for a cell that holds a reason (skipped, timeout, ...)."""
+    return cell if isinstance(cell, float) else None
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -457,10 +764,10 @@ def machine() -> str:
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}",
                 f"paba {paba.__version__}"]
-    for name in ("cvxpy", "clarabel"):
+    for name in ("cvxpy", "clarabel"):  # from the metadata: importing cvxpy takes seconds
         try:
-            versions.append(f"{name} {__import__(name).__version__}")
-        except ImportError:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
             versions.append(f"{name} not installed")
     return (f"{model} ({os.cpu_count()} logical CPUs"
             + (f", {available} available to this process" if available else "")
@@ -468,20 +775,133 @@ def machine() -> str:
 
 
 def verdict(ok) -> str:
-    return "not measured" if ok is None else ("PASS" if ok else "FAIL")
+    return "not measured" if ok is None else ("PASS" if ok else "MISS")
 
 
-def ratio_of(rows, K, name):
-    row = rows.get(K)
-    if not row:
-        return None
-    cell, exact = row["cells"].get(name), row["cells"].get("exact")
-    if cell is None or exact is None or isinstance(cell, tuple):
-        return None
-    return cell / exact
+class Headline:
+    """Rows of the headline table: a case, paba's time, what it is compared with and its time,
+    the ratio (named by the row), and a target when the issue sets one."""
+
+    def __init__(self):
+        self.rows = []
+        self.misses = []
+
+    def add(self, case, paba_time, against, other, ratio_name, ratio, target=None, why=None):
+        """``other`` is a time or the reason it is missing (a cell: skipped, timeout, ...);
+        ``ratio`` is computed from the two times; ``target`` is (text, predicate) or None;
+        ``why`` a callable giving the line that explains a miss."""
+        value = None
+        other_text = format_cell(other, None)
+        other = seconds_of(other)
+        if paba_time is not None and other is not None:
+            value = ratio(paba_time, other)
+        if target is None:
+            result = "-"
+        else:
+            result = verdict(None if value is None else target[1](value))
+            if result == "MISS" and why is not None:
+                self.misses.append(f"{case}, against {against}: {why()}")
+        self.rows.append((case, format_seconds(paba_time), against, other_text,
+                          f"{ratio_name} = {format_ratio(value)}" if value is not None else "-",
+                          "-" if target is None else target[0], result))
 
 
-def report(args, rows, batch, memory, started, others, wall) -> str:
+def headline(rows, general, general_sizes) -> Headline:
+    table = Headline()
+
+    def e2e(K, name):
+        return rows.get(K, {}).get("e2e", {}).get(name)
+
+    def cell(K, name):
+        return seconds_of(rows.get(K, {}).get("cells", {}).get(name))
+
+    def parts(K):
+        return (f"paba end to end takes {format_seconds(e2e(K, 'end to end'))}: System(...) "
+                f"alone {format_seconds(e2e(K, 'System'))} (validation and read-only copies) "
+                f"and the solve on the prebuilt System {format_seconds(e2e(K, 'allocate'))}")
+
+    K = HEADLINE_K
+    table.add(f"basic, K = {K:,}, end to end from NumPy arrays", e2e(K, "end to end"),
+              "numpy_basic_joint", e2e(K, "numpy"), "numpy / paba", lambda p, o: o / p,
+              ("numpy / paba >= 6", lambda v: v >= 6),
+              lambda: parts(K) + f"; numpy_basic_joint {format_seconds(e2e(K, 'numpy'))}")
+    table.add(f"basic, K = {K:,}, prebuilt System (issue 3)", cell(K, "exact"),
+              "cvxpy + Clarabel", rows.get(K, {}).get("cells", {}).get("cvxpy"),
+              "cvxpy / paba", lambda p, o: o / p,
+              ("cvxpy / paba >= 5000", lambda v: v >= 5000),
+              lambda: f"cvxpy builds, canonicalises and solves a conic problem in "
+                      f"{format_seconds(cell(K, 'cvxpy'))}; paba's exact method takes "
+                      f"{format_seconds(cell(K, 'exact'))} from Python")
+    K = FLOOR_K
+    table.add(f"basic, K = {K:,}, end to end from NumPy arrays", e2e(K, "end to end"),
+              "NumPy floor", e2e(K, "floor"), "paba / floor", lambda p, o: p / o,
+              ("paba / floor <= 3", lambda v: v <= 3),
+              lambda: parts(K) + f"; the floor pass {format_seconds(e2e(K, 'floor'))}")
+    table.add(f"basic, K = {K:,}, prebuilt System (issue 3)", e2e(K, "allocate"),
+              "NumPy floor", e2e(K, "floor"), "paba / floor", lambda p, o: p / o,
+              ("paba / floor <= 5", lambda v: v <= 5),
+              lambda: f"the solve takes {format_seconds(e2e(K, 'allocate'))}, the floor pass "
+                      f"{format_seconds(e2e(K, 'floor'))}")
+    for case, groups in GENERAL_CASES:
+        limit = 10 if groups else 5
+        for K in general_sizes:
+            row = general.get((case, K), {})
+            cells = row.get("cells", {})
+            paba_time = seconds_of(cells.get("paba"))
+            name = f"general {case}, K = {K:,}, prebuilt System"
+
+            def why(row=row, cells=cells):
+                how = (" (the nested bisection of docs/algorithms.md 3.5)"
+                       if row.get("method") == "bisection" else "")
+                return (f"paba.allocate(system, \"joint\") used method "
+                        f"\"{row.get('method')}\"{how}, {row.get('iterations')} iterations, "
+                        f"{format_seconds(seconds_of(cells.get('paba')))} against the exact "
+                        f"method's {format_seconds(seconds_of(cells.get('exact')))}")
+            table.add(name, paba_time, "exact method, basic instance of the same K",
+                      seconds_of(cells.get("exact")), "paba / exact", lambda p, o: p / o,
+                      (f"paba / exact <= {limit}", lambda v, limit=limit: v <= limit), why)
+            table.add(name, paba_time, "numpy_general_joint", seconds_of(cells.get("numpy")),
+                      "numpy / paba", lambda p, o: o / p)
+            table.add(name, paba_time, "cvxpy + Clarabel", cells.get("cvxpy"),
+                      "cvxpy / paba", lambda p, o: o / p)
+    return table
+
+
+def other_targets(batch, memories):
+    rows, misses = [], []
+
+    def target(text, value, ok, fmt, why=None):
+        result = verdict(None if value is None else ok(value))
+        rows.append(f"| {text} | {fmt(value) if value is not None else '-'} | {result} |")
+        if result == "MISS" and why is not None:
+            misses.append(f"{text}: {why()}")
+
+    per_s = lambda v: f"{v:,.0f} instances/s"  # noqa: E731
+    one = batch["M"] / batch[1] if 1 in batch else None
+    two = batch["M"] / batch[2] if 2 in batch else None
+    others = (lambda: f"other processes kept {format_cores(batch.get('others'))} of the "
+                      f"{os.cpu_count()} cores busy while it was timed")
+    target(f"Batch, K = {batch['K']}, 1 thread: at least 100,000 instances/s", one,
+           lambda v: v >= 1e5, per_s, others)
+    target("Batch, 2 threads: at least 1.7x of 1 thread",
+           two / one if one and two else None, lambda v: v >= 1.7, lambda v: f"{v:.2f}x",
+           others)
+    for case, memory in memories.items():
+        ratio = None
+        if memory:
+            ratio = memory["growth"] / (memory["inputs"] + memory["outputs"])
+        what = "an exact" if case == "exact" else "a general (groups, alpha, tau)"
+        K = memory["K"] if memory else 10**6
+        target(f"Peak memory of {what} K = {K:,} solve at most 3x the bytes of its inputs "
+               "and outputs", ratio, lambda v: v <= 3, lambda v: f"{v:.2f}x",
+               lambda memory=memory: f"it grew by {memory['growth'] / 2**20:.1f} MiB for "
+                                     f"{(memory['inputs'] + memory['outputs']) / 2**20:.1f} MiB "
+                                     f"of inputs and outputs (method {memory['solver']})")
+    return rows, misses
+
+
+def report(args, rows, general, batch, memories, started, others, wall) -> str:
+    general_sizes = sorted({K for _, K in general})
     lines = ["# Benchmarks", "",
              "Generated by `bench/compare.py`: every figure on this page was measured in one run "
              "of the command below, and every measurement checked its answer first.", "",
@@ -491,65 +911,122 @@ def report(args, rows, batch, memory, started, others, wall) -> str:
              f"- Other processes kept {format_cores(others)} of the {os.cpu_count()} cores busy "
              "on average during the run (all CPUs' busy time in /proc/stat less this "
              "script's and its children's); timings on a shared machine are upper bounds.",
-             f"- Instances: `paba.static_cell(K, params={PARAMS:_}, bandwidth={BANDWIDTH:g}, "
-             f"seed={SEED})` (one worker per group, alpha = tau = 0, so the exact method "
-             "applies); the batch: Rayleigh-faded iterations of "
-             f"`paba.Scenario.default(n_workers=K, params={PARAMS:_}, seed={SEED})`.", "",
-             "## Joint scheme: time per solve", "",
-             "Median seconds per solve; in brackets, that time over the native exact time of "
-             "the same K in this run. *Active*: workers with load at the optimum.", ""]
-    head = ["K", "active", *(HEADERS[name] for name in COLUMNS),
-            "NumPy floor", "exact / floor"]
+             f"- Basic instances: `paba.static_cell(K, params={PARAMS:_}, bandwidth="
+             f"{BANDWIDTH:g}, seed={SEED})` (one worker per group, alpha = tau = 0, so the exact "
+             "method applies). General instances: `bench/peers.py` `general_instance(K, groups)`,"
+             f" the same cell with a {GENERAL_PARAMS:_}-parameter model, alpha from "
+             f"{SIDE_BITS[0]:g} to {SIDE_BITS[1]:g} bits of side information each way "
+             f"(log-uniform) over the spectral efficiencies, tau uniform in [{TAU_S[0]:g}, "
+             f"{TAU_S[1]:g}] s, and one worker per group or groups of 1 to 10 members (3 on "
+             "average). The batch: Rayleigh-faded iterations of "
+             f"`paba.Scenario.default(n_workers=K, params={PARAMS:_}, seed={SEED})`.", ""]
+
+    # Headline.
+    table = headline(rows, general, general_sizes)
+    lines += ["## Headline: paba against what a user would otherwise run", "",
+              "Median time per solve of paba and of its peer, measured in this run, and their "
+              "ratio. *End to end*: `paba.allocate(paba.System(beta, compute, L, B), \"joint\")`"
+              " from fresh NumPy arrays (System construction timed); *prebuilt System*: "
+              "`paba.allocate(system, \"joint\")`. The peers are defined in bench/peers.py and "
+              "below.", "",
+              "| case | paba | against | its time | ratio | target | result |",
+              "|---|---:|---|---:|---:|---|:---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    lines += ["", "## Other targets", "", "| target | measured | result |", "|---|---:|:---:|"]
+    target_rows, target_misses = other_targets(batch, memories)
+    lines += target_rows
+    misses = table.misses + target_misses
+    if misses:
+        lines += ["", "Why targets miss:", ""] + [f"- {line}" for line in misses]
+    if args.quick:
+        lines += ["", "(`--quick`: small sizes only, so the K = 10^6 targets and possibly others "
+                  "are not measured.)"]
+
+    # Basic model, end to end.
+    lines += ["", "## Basic model, end to end from NumPy arrays", "",
+              "Median seconds per call, the five timed in alternation on the same fresh arrays "
+              "(copies made before each call, outside the timed region). *paba end to end*: "
+              "`paba.allocate(paba.System(beta, compute, L, B), \"joint\")`; *System(...) "
+              "alone* and *allocate on the prebuilt System*: its two parts; "
+              "*numpy_basic_joint*: bench/peers.py, the closed form after a sort and two "
+              "cumulative sums (docs/algorithms.md 3.7); *NumPy floor*: "
+              "`np.sqrt(beta * compute).sum()`, one pass that reads the inputs and takes one "
+              "square root per worker.", ""]
+    head = ["K", *(E2E_HEADERS[name] for name in E2E_COLUMNS), "numpy / paba",
+            "paba / floor"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---:"] * len(head)) + "|")
+    for K, row in rows.items():
+        e2e = row["e2e"]
+        paba_time, peer, floor = e2e.get("end to end"), e2e.get("numpy"), e2e.get("floor")
+        lines.append("| " + " | ".join(
+            [f"{K:,}", *(format_seconds(e2e.get(name)) for name in E2E_COLUMNS),
+             format_ratio(peer / paba_time) if peer and paba_time else "-",
+             format_ratio(paba_time / floor) if floor and paba_time else "-"]) + " |")
+
+    # Basic model, prebuilt.
+    lines += ["", "## Basic model, prebuilt Systems", "",
+              "Median seconds per solve of `paba.allocate(system, \"joint\", method=...)` from "
+              "Python on a prebuilt System (validation and result objects included); in "
+              "brackets, that time over the native exact time of the same K. *Active*: "
+              "workers with load at the optimum.", ""]
+    head = ["K", "active", *(BASIC_HEADERS[name] for name in BASIC_COLUMNS), "NumPy floor",
+            "exact / floor"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---:"] * len(head)) + "|")
     for K, row in rows.items():
         cells = row["cells"]
         exact = cells.get("exact")
-        floor = row.get("floor")
-        over = (f"{exact / floor:.2f}" if floor and isinstance(exact, float) else "-")
+        floor = row["e2e"].get("floor")
+        over = f"{exact / floor:.2f}" if floor and isinstance(exact, float) else "-"
         lines.append("| " + " | ".join(
             [f"{K:,}", str(row.get("active", "-")),
-             *(format_cell(cells.get(name), exact) for name in COLUMNS),
+             *(format_cell(cells.get(name), exact) for name in BASIC_COLUMNS),
              format_seconds(floor), over]) + " |")
-    lines += ["", "*NumPy floor*: `np.sqrt(beta * compute).sum()` on the System's arrays, one "
-              "pass that reads the inputs and takes one square root per worker.", ""]
 
-    # Targets (issue 3).
-    lines += ["## Targets", "", "| target (issue 3) | measured | result |", "|---|---:|:---:|"]
+    # General model.
+    lines += ["", "## General model, prebuilt Systems", "",
+              "Median seconds per solve on the general instances (alpha, tau; one worker per "
+              "group or groups of 1 to 10). *paba*: `paba.allocate(system, \"joint\")` (method "
+              "auto; the method it used and its iterations in brackets); *exact, basic "
+              "instance*: the exact method on the basic instance of the same K (this run); "
+              "*numpy_general_joint* and *cvxpy + Clarabel*: bench/peers.py. *Active*: groups "
+              "with load at the optimum.", ""]
+    head = ["instance", "K", "groups", "active", "paba", "exact, basic instance",
+            "paba / exact", "numpy_general_joint", "numpy / paba", "cvxpy + Clarabel",
+            "cvxpy / paba"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|---|" + "|".join(["---:"] * (len(head) - 1)) + "|")
+    for (case, K), row in general.items():
+        cells = row["cells"]
+        paba_time = seconds_of(cells.get("paba"))
 
-    def target(text, value, ok, fmt):
-        lines.append(f"| {text} | {fmt(value) if value is not None else '-'} | "
-                     f"{verdict(None if value is None else ok(value))} |")
+        def over(name, invert=False):
+            other = seconds_of(cells.get(name))
+            if paba_time is None or other is None:
+                return "-"
+            return format_ratio(paba_time / other if invert else other / paba_time)
+        lines.append("| " + " | ".join(
+            [case, f"{K:,}", f"{row.get('groups', '-'):,}" if "groups" in row else "-",
+             str(row.get("active", "-")),
+             f"{format_seconds(paba_time)} ({row.get('method')}, {row.get('iterations')})",
+             format_cell(cells.get("exact"), None), over("exact", invert=True),
+             format_cell(cells.get("numpy"), None), over("numpy"),
+             format_cell(cells.get("cvxpy"), None), over("cvxpy")]) + " |")
 
-    times_x = lambda v: f"{v:,.1f}x"  # noqa: E731
-    target("K = 1000: native exact at least 10x faster than the NumPy reference of the exact "
-           "method", ratio_of(rows, 1000, "reference exact"), lambda v: v >= 10, times_x)
-    target("K = 1000: at least 100x faster than the NumPy reference of the nested bisection",
-           ratio_of(rows, 1000, "reference bisection"), lambda v: v >= 100, times_x)
-    target("K = 1000: at least 5000x faster than cvxpy + Clarabel",
-           ratio_of(rows, 1000, "cvxpy"), lambda v: v >= 5000, times_x)
-    floor_ratio = None
-    big = rows.get(10**6)
-    if big and isinstance(big["cells"].get("exact"), float) and big.get("floor"):
-        floor_ratio = big["cells"]["exact"] / big["floor"]
-    target("K = 10^6: native exact within 5x of the NumPy floor", floor_ratio,
-           lambda v: v <= 5, lambda v: f"{v:.2f}x the floor")
-    per_s = lambda v: f"{v:,.0f} instances/s"  # noqa: E731
-    one = batch["M"] / batch[1] if 1 in batch else None
-    two = batch["M"] / batch[2] if 2 in batch else None
-    target(f"Batch, K = {batch['K']}, 1 thread: at least 100,000 instances/s", one,
-           lambda v: v >= 1e5, per_s)
-    target("Batch, 2 threads: at least 1.7x of 1 thread",
-           two / one if one and two else None, lambda v: v >= 1.7, lambda v: f"{v:.2f}x")
-    mem_ratio = None
-    if memory:
-        mem_ratio = memory["growth"] / (memory["inputs"] + memory["outputs"])
-    target(f"Peak memory of a K = {memory['K'] if memory else 10**6:,} solve at most 3x the "
-           "bytes of its inputs and outputs", mem_ratio, lambda v: v <= 3,
-           lambda v: f"{v:.2f}x")
-    if args.quick:
-        lines += ["", "(`--quick`: small sizes only, so the K = 10^6 target and possibly "
-                  "others are not measured.)"]
+    # Reference twin.
+    lines += ["", "## NumPy reference twin (correctness, not a peer)", "",
+              "paba's NumPy twin of its kernels (`backend=\"reference\"`, "
+              "python/paba/reference/): the same algorithms written for clarity, against "
+              "which the native results are checked. Not what a user would run instead of "
+              "paba, so not in the headline. Median seconds per solve on prebuilt Systems; in "
+              "brackets, over the native time of the same method.", "",
+              "| K | reference, exact | reference, bisection |", "|---:|---:|---:|"]
+    for K, row in rows.items():
+        cells = row["cells"]
+        lines.append(f"| {K:,} | {format_cell(cells.get('reference exact'), cells.get('exact'))}"
+                     f" | {format_cell(cells.get('reference bisection'), cells.get('bisection'))}"
+                     " |")
 
     # Batch.
     lines += ["", "## Batch throughput", "",
@@ -571,97 +1048,164 @@ def report(args, rows, batch, memory, started, others, wall) -> str:
                   "bit-identical to the 1-thread one."]
 
     # Memory.
-    lines += ["", "## Peak memory", ""]
-    if memory:
-        mib = 2**20
+    lines += ["", "## Peak memory", "",
+              "One solve in a fresh Python process, after a checked solve of the same instance: "
+              "the exact method on the basic instance (`paba.allocate(system, \"joint\", "
+              "method=\"exact\")`, checked against the reference) and `paba.allocate(system, "
+              "\"joint\")` on the general instance with groups (checked against "
+              "numpy_general_joint), both on prebuilt Systems.", "",
+              "| solve | K | inputs | outputs (loads, relaxed_loads, bandwidth, worker_latency) "
+              "| inputs + outputs | peak RSS growth during the solve | growth / (inputs + "
+              "outputs) | (inputs + growth) / (inputs + outputs) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    mib = 2**20
+    for case, memory in memories.items():
+        if not memory:
+            lines.append(f"| {case} | - | not measured (the child process failed) |"
+                         " - | - | - | - | - |")
+            continue
         total = memory["inputs"] + memory["outputs"]
-        lines += [
-            f"One exact solve of K = {memory['K']:,} workers (`paba.allocate(system, \"joint\", "
-            "method=\"exact\")` on a prebuilt System) in a fresh Python process, after a "
-            "checked solve of the same instance.", "",
-            "| inputs (beta, compute) | outputs (loads, relaxed_loads, bandwidth, "
-            "worker_latency) | inputs + outputs | peak RSS growth during the solve | "
-            "growth / (inputs + outputs) | (inputs + growth) / (inputs + outputs) |",
-            "|---:|---:|---:|---:|---:|---:|",
-            f"| {memory['inputs'] / mib:.1f} MiB | {memory['outputs'] / mib:.1f} MiB | "
+        lines.append(
+            f"| {case} ({memory['solver']}) | {memory['K']:,} | {memory['inputs'] / mib:.1f} MiB"
+            f" ({', '.join(memory['input_names'])}) | {memory['outputs'] / mib:.1f} MiB | "
             f"{total / mib:.1f} MiB | {memory['growth'] / mib:.1f} MiB | "
             f"{memory['growth'] / total:.2f}x | "
-            f"{(memory['inputs'] + memory['growth']) / total:.2f}x |", "",
-            f"Measured as {memory['method']}, just before the solve, then VmRSS before and the "
-            "peak after: the growth counts everything the solve touched and held at its peak "
-            "(the outputs, the kernel's scratch, temporaries of the Python layer), not the "
-            "inputs, which exist before the call. The process runs with "
-            "`MALLOC_MMAP_THRESHOLD_=65536`, so every allocation of 64 KiB or more takes fresh "
-            "pages from the kernel and returns them when freed: no earlier step's freed heap "
-            "can hide an allocation of the solve. The last column adds the inputs, for the "
-            "whole footprint of a solve."]
-    else:
-        lines.append("Not measured (the child process failed).")
+            f"{(memory['inputs'] + memory['growth']) / total:.2f}x |")
+    method = next((m["method"] for m in memories.values() if m), "VmHWM")
+    lines += ["", f"Measured as {method}, just before the solve, then VmRSS before and the "
+              "peak after: the growth counts everything the solve touched and held at its peak "
+              "(the outputs, the kernel's scratch, temporaries of the Python layer), not the "
+              "inputs, which exist before the call. The process runs with "
+              "`MALLOC_MMAP_THRESHOLD_=65536`, so every allocation of 64 KiB or more takes fresh "
+              "pages from the kernel and returns them when freed: no earlier step's freed heap "
+              "can hide an allocation of the solve. The last column adds the inputs, for the "
+              "whole footprint of a solve."]
 
     # Method.
-    lines += ["", "## How it is measured", "",
-              "- Time: `time.perf_counter` around each call, garbage collection off, **median** "
-              "of n calls after one untimed call whose answer is checked; calls are repeated "
-              f"until they add up to {args.budget:g} s, at least 3 and at most 1000 of them. "
-              f"A first call over {SINGLE_S:g} s is the only call, and its time is the figure "
-              "(n = 1).",
-              "- Native: `paba.allocate(system, \"joint\", method=...)` from Python on a "
-              "prebuilt `paba.System`, so the time includes the Python layer's validation and "
-              "result objects. Reference: the same with `backend=\"reference\"`.",
-              "- cvxpy: `bench/peers.py` `cvxpy_joint_latency` (construction, canonicalisation "
-              "and the Clarabel solve, all paid on every solve), in a child process per K with "
-              "cvxpy imported before timing. Its formulation, T* = L / max sum_k B_k / (beta_k "
-              "+ c_k B_k) subject to sum_k B_k = B, is written in bandwidth shares: in Hz, "
-              "Clarabel's answer misses the optimum by more than 1e-4 from K = 1000 on.",
-              f"- Skips: a reference solve estimated over {LIMIT_S:g} s is skipped (estimate: "
-              "the power law of the two smaller sizes, at least linear, or the native "
-              "counterpart's growth over the same step, whichever is larger). cvxpy is tried "
-              f"with a {LIMIT_S:g} s limit up to an estimate of {CVXPY_TRY_S:g} s, and not "
-              "at larger K once one size has failed, timed out or been skipped.",
-              "- Checks, before timing: native exact against the reference exact solve "
-              f"(`paba.testing.assert_allocations_close`, rtol {EXACT_RTOL:g}, equal integer "
-              "loads); native nested bisection against the exact optimum (relaxed latency "
-              f"within {EXACT_RTOL:g} relative) and against the reference bisection where "
-              f"that runs (rtol {BISECTION_RTOL:g}, loads one parameter apart); cvxpy's T* "
-              f"against the native exact relaxed latency (rtol {CVXPY_RTOL:g}); the batch's "
-              "first instances against the reference one by one, and 2 threads bit-identical "
-              "to 1 thread; the memory child's solve against the reference. Any failure: exit "
-              "status 1, no file written.",
-              "- cvxpy's T* relative to the native exact relaxed latency: " + ", ".join(
-                  f"{row['cvxpy_error']:.1e} at K = {K:,}" for K, row in rows.items()
-                  if "cvxpy_error" in row) + ".",
-              "", "Repeats n per cell:", "",
-              "| K | " + " | ".join(HEADERS[name] for name in COLUMNS) + " | NumPy floor |",
-              "|" + "|".join(["---:"] * (len(COLUMNS) + 2)) + "|"]
+    lines += method_section(args, rows, general)
+    return "\n".join(lines) + "\n"
+
+
+def method_section(args, rows, general) -> list[str]:
+    def errors(items):
+        return ", ".join(items) if items else "none measured"
+
+    numpy_basic = errors([f"{row['numpy_error']:.1e} at K = {K:,}" for K, row in rows.items()
+                          if "numpy_error" in row])
+    cvxpy_basic = errors([f"{row['cvxpy_error']:.1e} at K = {K:,}" for K, row in rows.items()
+                          if "cvxpy_error" in row])
+    paba_general = errors([f"{row['paba_error']:.1e} ({case}, K = {K:,})"
+                           for (case, K), row in general.items() if "paba_error" in row])
+    numpy_general = errors([f"{row['numpy_error']:.1e} ({case}, K = {K:,})"
+                            for (case, K), row in general.items() if "numpy_error" in row])
+    cvxpy_general = errors([f"{row['cvxpy_error']:+.1e} ({case}, K = {K:,})"
+                            for (case, K), row in general.items() if "cvxpy_error" in row])
+    lines = [
+        "", "## How it is measured", "",
+        "- Time: `time.perf_counter` around each call, garbage collection off, **median** of n "
+        "calls after one untimed call whose answer is checked; calls are repeated until they "
+        f"add up to {args.budget:g} s, at least 3 and at most {MAX_REPEATS} of them. Calls "
+        "compared in the headline are timed in alternation (one call of each per round), so "
+        "that they see the same load from other processes. A first call over "
+        f"{SINGLE_S:g} s is the only call, and its time is the figure (n = 1).",
+        "- End to end: each call gets fresh copies of the instance's arrays, made outside the "
+        "timed region; the System is built inside it.",
+        "- numpy_basic_joint (bench/peers.py): the basic model's closed form, "
+        "docs/algorithms.md 3.7: sort the workers by sqrt(beta), the price of each prefix by "
+        "two cumulative sums, the optimum at the prefix of least price; no Python loop over "
+        "workers.",
+        "- numpy_general_joint (bench/peers.py): the general model (groups, alpha, tau) in "
+        "vectorised NumPy. At a trial T, the least bandwidth that carries the model "
+        "(docs/algorithms.md 3.5) with paba's participation rule for fixed costs (section 4): "
+        "Newton steps on the price with a bracket, the loads of groups of several members by "
+        "Newton steps vectorised over all groups (`np.add.reduceat`), the exit price of each "
+        "group in closed form (one member) or by Newton steps, and only the groups whose price "
+        "at zero load reaches the price (checked, and repeated with any left out that should "
+        "not have been). Outer Newton steps on T use the envelope derivative "
+        "dB*/dT = -sum_k b_k / y_k, safeguarded by a bracket; the loads found are given their "
+        "latency by the parameter-aware step (docs/algorithms.md 3.3), as paba reports "
+        "relaxed_latency.",
+        "- cvxpy: bench/peers.py, construction, canonicalisation and the Clarabel solve, all "
+        "paid on every call, in one child process that imports cvxpy before any timing. Basic "
+        "model: `cvxpy_joint_latency`, T* = L / max sum_k B_k / (beta_k + c_k B_k) subject to "
+        "sum_k B_k = B, one problem, written in bandwidth shares (in Hz Clarabel's answer "
+        "misses the optimum by more than 1e-4 from K = 1000 on). General model: "
+        f"`cvxpy_general_latency`, a bisection on T to {CVXPY_BISECTION_RTOL:g} relative from "
+        "[0, the latency of the equal split], each step one model-size maximisation with T as "
+        "cvxpy Parameters (canonicalised once per call). With fixed communication a group "
+        "with no load needs no bandwidth, which no convex constraint expresses: the model is "
+        "the tightest convex relaxation (a participation z_n in [0, 1] per group, perspective "
+        "constraints as second-order cones), so its latency is a lower bound that prices each "
+        "group on the convex envelope of its bandwidth, as paba's participation rule does.",
+        f"- Skips: a reference solve estimated over {LIMIT_S:g} s is skipped (estimate: the "
+        "power law of the two smaller sizes, at least linear, or the native counterpart's "
+        f"growth over the same step, whichever is larger). cvxpy is tried with a {LIMIT_S:g} s "
+        f"limit up to an estimate of {CVXPY_TRY_S:g} s, and not at larger K once one size has "
+        "failed, timed out or been skipped.",
+        "- Checks, before timing: native exact against the reference exact solve "
+        f"(`paba.testing.assert_allocations_close`, rtol {EXACT_RTOL:g}, equal integer loads); "
+        "paba end to end against the prebuilt System's solve (the same); numpy_basic_joint's "
+        f"latency and loads against the exact method (rtol {EXACT_RTOL:g}); native nested "
+        f"bisection against the exact optimum (relaxed latency within {EXACT_RTOL:g} relative) "
+        f"and against the reference bisection where that runs (rtol {BISECTION_RTOL:g}, loads "
+        "one parameter apart); on the general instances, paba's relaxed latency against "
+        f"`method=\"bisection\", tol={CHECK_TOL:g}` (rtol {GENERAL_RTOL:g}: ten times the "
+        f"default tol) and numpy_general_joint against the same (rtol {NUMPY_GENERAL_RTOL:g}); "
+        f"cvxpy's basic T* against the exact method (rtol {CVXPY_RTOL:g}); cvxpy's general "
+        f"latency at most {CVXPY_GENERAL_ABOVE:g} above paba's (its bisection's resolution and "
+        f"Clarabel's accuracy) and at most {CVXPY_GENERAL_BELOW:g} below it (a lower bound: "
+        "what the relaxation's chord saves); the batch's first instances against the reference "
+        "one by one, and 2 threads bit-identical to 1 thread; the memory children's solves "
+        "against the reference (exact) and numpy_general_joint (general). Any failure: exit "
+        "status 1, no file written.",
+        f"- Measured agreement. numpy_basic_joint against the exact method: {numpy_basic}. "
+        f"paba's general solve against the bisection at tol {CHECK_TOL:g}: {paba_general}. "
+        f"numpy_general_joint against it: {numpy_general}. cvxpy's basic T* against the exact "
+        f"method: {cvxpy_basic}. cvxpy's general latency over paba's, less 1: "
+        f"{cvxpy_general}.",
+        "", "Repeats n per cell:", "",
+        "| K | " + " | ".join([*(E2E_HEADERS[name] for name in E2E_COLUMNS),
+                             *(BASIC_HEADERS[name] for name in BASIC_COLUMNS),
+                             "reference, exact", "reference, bisection"]) + " |",
+        "|" + "|".join(["---:"] * (1 + len(E2E_COLUMNS) + len(BASIC_COLUMNS) + 2)) + "|"]
     for K, row in rows.items():
         reps = row["repeats"]
         lines.append(f"| {K:,} | " + " | ".join(
-            str(reps.get(name, "-")) for name in (*COLUMNS, "floor")) + " |")
-    return "\n".join(lines) + "\n"
+            [*(str(reps.get("e2e " + name, "-")) for name in E2E_COLUMNS),
+             *(str(reps.get(name, "-")) for name in (*BASIC_COLUMNS, *REFERENCE_COLUMNS))])
+            + " |")
+    lines += ["", "| general instance | K | paba | exact, basic instance | numpy_general_joint "
+              "| cvxpy + Clarabel |", "|---|---:|---:|---:|---:|---:|"]
+    for (case, K), row in general.items():
+        reps = row["repeats"]
+        exact = reps.get("exact", "as above")
+        lines.append(f"| {case} | {K:,} | {reps.get('paba', '-')} | {exact} | "
+                     f"{reps.get('numpy', '-')} | {reps.get('cvxpy', '-')} |")
+    return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help=f"sizes {QUICK_SIZES} only, short timing budgets, small batch and "
-                             "memory instances (a smoke test)")
+                        help=f"sizes {QUICK_SIZES} (general: {QUICK_GENERAL_SIZES}) only, short "
+                             "timing budgets, small batch and memory instances (a smoke test)")
     parser.add_argument("--out", type=Path, default=None,
                         help="Markdown file to write (default: docs/benchmarks.md for a full "
                              "run, none for --quick)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of repeats per cell (default 0.5, --quick 0.02)")
-    parser.add_argument("--child", choices=("cvxpy", "memory"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("cvxpy-server", "memory"), help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--expect", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.budget is None:
         args.budget = 0.02 if args.quick else 0.5
-    if args.child == "cvxpy":
-        cvxpy_child(args.workers, args.expect, args.budget)
+    if args.child == "cvxpy-server":
+        cvxpy_server()
         return 0
     if args.child == "memory":
-        memory_child(args.workers)
+        memory_child(args.workers, args.case)
         return 0
 
     args.command = "python bench/compare.py" + "".join(
@@ -673,11 +1217,16 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     failures: list[str] = []
     rows: dict = {}
-    measure_joint(QUICK_SIZES if args.quick else FULL_SIZES, args.budget, rows, failures)
+    general: dict = {}
+    measure_basic(QUICK_SIZES if args.quick else FULL_SIZES, args.budget, rows, failures)
+    measure_general(QUICK_GENERAL_SIZES if args.quick else GENERAL_SIZES, args.budget, rows,
+                    general, failures)
+    CVXPY.close()
     batch = measure_batch(100, 1000 if args.quick else 20_000, 3 if args.quick else 7,
                           failures)
-    memory = measure_memory(10**5 if args.quick else 10**6, failures)
-    text = report(args, rows, batch, memory, started, meter.cores(),
+    memories = {"exact": measure_memory(10**5 if args.quick else 10**6, "exact", failures),
+                "general": measure_memory(10**4 if args.quick else 10**6, "general", failures)}
+    text = report(args, rows, general, batch, memories, started, meter.cores(),
                   time.perf_counter() - t0)
     print(text)
     if failures:
