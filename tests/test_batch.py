@@ -182,7 +182,7 @@ def test_fixed_costs_take_the_bisection(scheme, which, backend):
         for i in range(len(singles)):
             part = slice(offsets[i], offsets[i + 1])
             zero = all(v is None or not np.any(v[part]) for v in (alpha, tau))
-            assert batch.method[i] == ("exact" if zero else "bisection")
+            assert batch.method[i] == ("exact" if zero else "newton")
 
 
 def test_zero_fixed_costs_keep_the_exact_method():
@@ -260,7 +260,7 @@ def test_native_batch_agrees_with_reference_batch_with_fixed_costs():
     alpha, tau = rng.uniform(0, 1e5, beta.size), rng.uniform(0, 0.3, beta.size)
     batches = [paba.allocate_batch(beta, compute, params, bandwidth, alpha=alpha, tau=tau,
                                    offsets=offsets, backend=b) for b in BACKENDS]
-    assert batches[0].method == batches[1].method == ("bisection",) * 3
+    assert batches[0].method == batches[1].method == ("newton",) * 3
     for i in range(3):
         assert_allocations_close(batches[0][i], batches[1][i], rtol=1e-8, load_slack=1)
 
@@ -661,7 +661,7 @@ def test_general_ragged_batch_equals_one_by_one(scheme, n_threads, backend):
     assert_identical(batch, singles)
     assert batch.bandwidth.shape == batch.worker_latency.shape == beta.shape
     if scheme == "joint":
-        assert batch.method[1] == "exact" and set(batch.method[2:]) == {"bisection"}
+        assert batch.method[1] == "exact" and set(batch.method[2:]) == {"newton"}
 
 
 @pytest.mark.parametrize("scheme", paba.SCHEMES)
@@ -685,10 +685,10 @@ def test_groups_without_fixed_costs(method, backend):
     systems = systems_of(beta, compute, params, bandwidth, groups, offsets=offsets)
     assert_identical(batch, [paba.allocate(s, method=method, backend=backend)
                              for s in systems])
-    expected = ["bisection"] * len(systems)
+    expected = [method] * len(systems)
     if method == "auto":
         expected = ["exact" if s.n_groups == s.n_workers and np.array_equal(
-            s.groups, np.arange(s.n_workers)) else "bisection" for s in systems]
+            s.groups, np.arange(s.n_workers)) else "newton" for s in systems]
     assert list(batch.method) == expected
 
 

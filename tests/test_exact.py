@@ -217,7 +217,7 @@ def test_exact_matches_water_filling_oracle_on_random_instances(system):
 def test_auto_picks_exact_exactly_where_it_applies(name, backend):
     system = corpus_instance(name)
     allocation = paba.allocate(system, "joint", backend=backend)
-    assert allocation.method == ("exact" if exact_applies(system) else "bisection")
+    assert allocation.method == ("exact" if exact_applies(system) else "newton")
     assert paba.allocate(system, "joint", method="bisection",
                          backend=backend).method == "bisection"
 
@@ -225,7 +225,7 @@ def test_auto_picks_exact_exactly_where_it_applies(name, backend):
 @given(system=systems(max_workers=8))
 def test_auto_picks_exact_exactly_where_it_applies_on_random_instances(system):
     allocation = paba.allocate(system, "joint")
-    assert allocation.method == ("exact" if exact_applies(system) else "bisection")
+    assert allocation.method == ("exact" if exact_applies(system) else "newton")
     if exact_applies(system):
         check_against_bisection(system)
     else:
@@ -234,7 +234,7 @@ def test_auto_picks_exact_exactly_where_it_applies_on_random_instances(system):
 
 
 @pytest.mark.parametrize("change", ["alpha", "tau", "groups", "permuted_groups"])
-def test_auto_falls_back_to_bisection(change, backend):
+def test_auto_falls_back_to_newton(change, backend):
     base = corpus_instance("two_workers").replace(beta=[6.4, 12.8, 9.0],
                                                   compute=[4e-6, 2e-6, 3e-6])
     system = {
@@ -245,7 +245,7 @@ def test_auto_falls_back_to_bisection(change, backend):
         "permuted_groups": lambda: base.replace(groups=[1, 2, 0]),
     }[change]()
     assert paba.allocate(base, "joint", backend=backend).method == "exact"
-    assert paba.allocate(system, "joint", backend=backend).method == "bisection"
+    assert paba.allocate(system, "joint", backend=backend).method == "newton"
     with pytest.raises(ValueError, match="^method:"):
         paba.allocate(system, "joint", method="exact", backend=backend)
 
@@ -653,12 +653,13 @@ def test_warm_start_on_sort_fallback_instances(K, ratio, compute, backend):
         assert_same_answer(paba.allocate(system, "joint", previous=start, backend=backend), cold)
 
 
-def test_warm_start_is_ignored_by_the_bisection(backend):
+@pytest.mark.parametrize("method", ["auto", "bisection"])
+def test_warm_start_is_ignored_by_newton_and_the_bisection(method, backend):
     system = corpus_instance("groups_of_three")
-    cold = paba.allocate(system, "joint", backend=backend)
+    cold = paba.allocate(system, "joint", method=method, backend=backend)
     previous = paba.allocate(system, "equal", backend=backend)
-    warm = paba.allocate(system, "joint", previous=previous, backend=backend)
-    assert warm.method == "bisection"
+    warm = paba.allocate(system, "joint", previous=previous, method=method, backend=backend)
+    assert warm.method == ("newton" if method == "auto" else "bisection")
     assert_same_answer(warm, cold)
     assert warm.iterations == cold.iterations
 

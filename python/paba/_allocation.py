@@ -142,17 +142,19 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         Default: the ``PABA_BACKEND`` environment variable, else ``"native"``.
     tol : float, default 1e-9
         Relative tolerance on the joint scheme's latency when solved by bisection, in
-        [1e-15, 0.1]. (The exact method is exact to rounding.)
+        [1e-15, 0.1]. (The exact and newton methods solve to rounding.)
     loads : array_like of int, shape (N,), optional
         Parameters per group for ``"parameter_aware"`` (default: equal split); must sum to
         ``system.params``.
     bandwidth : array_like, shape (K,), optional
         Hz per worker for ``"bandwidth_aware"`` (default: equal split); must sum to at most
         ``system.bandwidth``.
-    method : {"auto", "exact", "bisection"}, default "auto"
+    method : {"auto", "exact", "newton", "bisection"}, default "auto"
         Joint scheme only. ``"exact"``: the O(K) price search of docs/algorithms.md 3.7, for one
-        worker per group without fixed costs (alpha = tau = 0); ``"bisection"``: the nested
-        bisection of 3.5, for any instance; ``"auto"``: exact whenever it applies.
+        worker per group without fixed costs (alpha = tau = 0); ``"newton"``: Newton steps on
+        the latency around the price search (3.5.1), for any instance; ``"bisection"``: the
+        nested bisection of 3.5, for any instance (a cross-check, and the only method that
+        reads ``tol``); ``"auto"``: exact whenever it applies, else newton.
     previous : Allocation, optional
         Joint scheme only: an earlier allocation of a system with the same groups (for example
         the previous iteration's), whose set of loaded workers starts the exact method's price

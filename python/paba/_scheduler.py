@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._allocation import SCHEMES, Allocation, allocate, evaluate
+from ._allocation import METHODS, SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._scenario import Scenario
@@ -317,9 +317,8 @@ class Scheduler:
             raise ValueError(f"record: must be one of {RECORD_MODES}, got {record!r}")
         self.record = record
         self.warm_start = bool(warm_start)
-        if method not in ("auto", "exact", "bisection"):
-            raise ValueError(f"method: must be one of ('auto', 'exact', 'bisection'), "
-                             f"got {method!r}")
+        if method not in METHODS:
+            raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
         self.method = method
         self.tol = tolerance("tol", tol)
         self.backend = backend

@@ -477,15 +477,17 @@ void prepare(const Instance& in, double T, InnerWork& work) {
 // One pass of the price search at sigma (prepared T): sum_n x_n(sigma) - 1 and its derivative,
 // the cuts nearest to sigma (the least cut of a loaded group, the largest of a group without
 // load) and the load that leaves just past sigma (groups with thresholds cut at sigma).
+// noise: the rounding of the sum, 8 eps times the loads' limits (a load limit - rate sigma
+// cancels to eps times its limit, which can be far above 1).
 struct PricePass {
-  double value = 0.0, slope = 0.0, next_cut = kInf, prev_cut = -kInf, drop = 0.0;
+  double value = 0.0, slope = 0.0, next_cut = kInf, prev_cut = -kInf, drop = 0.0, noise = 0.0;
 };
 
 // With x and z, also writes the loads and slacks.
 PricePass loads_at_price(const Instance& in, double T, double sigma, const InnerWork& work,
                          double* x = nullptr, double* z = nullptr) {
   PricePass pass;
-  double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf;
+  double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf, scale = 0.0;
   const std::size_t S = work.single.size();
   const double* limit = work.limit.data();
   const double* rate = work.rate.data();
@@ -497,6 +499,7 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, const Inner
     const double slack = rate[i] * sigma;
     const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
     sum += load;
+    scale += on ? limit[i] : 0.0;
     ds -= on ? rate[i] : 0.0;
     drop += on && jumps && sigma == cut[i] ? load : 0.0;
     next_cut = on ? std::min(next_cut, cut[i]) : next_cut;
@@ -523,9 +526,11 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, const Inner
       z[n] = gp.z;
     }
     sum += gp.x;
+    scale += gp.x + gp.z;
     ds += gp.slope;
   }
   pass.value = sum - 1.0;
+  pass.noise = 8.0 * kEps * std::max(scale, 1.0);
   pass.slope = ds;
   pass.next_cut = next_cut;
   pass.prev_cut = prev_cut;
@@ -582,7 +587,9 @@ OuterSums outer_sums(const Instance& in, double T, const double* x, const double
 InnerResult price_search(const Instance& in, double T, double* x, InnerWork& work, double sigma,
                          double hi, double* price, OuterSums* sums) {
   InnerResult res;
-  double lo = 0.0, value_lo = 0.0, value_hi = 0.0, next_cut_lo = kInf, prev_cut_hi = -kInf;
+  // prev_cut_hi: the largest cut of a group without load at hi, known once hi is a point read
+  // (a given hi is a bound only: every cut may lie below it).
+  double lo = 0.0, value_lo = 0.0, value_hi = 0.0, next_cut_lo = kInf, prev_cut_hi = kInf;
   double step = kInf, step_before = kInf;
   bool have_lo = false, at_jump = false;
   int fallbacks = 0;
@@ -634,7 +641,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     pass = loads_at_price(in, T, sigma, work);
     if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
     record();
-    if (std::fabs(pass.value) <= 4.0 * kEps) { res.converged = true; break; }
+    if (std::fabs(pass.value) <= pass.noise) { res.converged = true; break; }
   }
   // Without fixed costs the sum is continuous in sigma and the last point is the root up to
   // rounding; with them the root can lie at a jump, and then the lo side is taken and trimmed.
@@ -643,8 +650,9 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   // may all be zero; the lo side, at or above 1, is scaled down instead. The search kept only
   // sums; the loads of the point taken are formed once here.
   double surplus = pass.value;
-  if (have_lo && (pass.value < -kJumpTolerance ||
-                  (work.any_fixed && !(std::fabs(pass.value) <= kJumpTolerance)))) {
+  const double jump = std::max(kJumpTolerance, pass.noise);  // a gap wider than rounding
+  if (have_lo && (pass.value < -jump ||
+                  (work.any_fixed && !(std::fabs(pass.value) <= jump)))) {
     surplus = value_lo;
     sigma = lo;
   }
@@ -819,8 +827,10 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
   // Start at the better two-step allocation: feasible, and usually within a few percent.
   const double T_start = two_step_start(in, L, x_best);
   std::vector<double> x_start(x_best, x_best + in.N);
+  // The start is a feasible latency: it bounds the optimum from above. Where the price search
+  // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double T = T_start;
-  double lo = 0.0, hi = kInf, sigma = 0.0, step = kInf, step_before = kInf;
+  double lo = 0.0, hi = T_start, sigma = 0.0, step = kInf, step_before = kInf;
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
@@ -845,12 +855,12 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
     }
     // Bisect when the step leaves the bracket or is not below half the step before last.
     if (!newton || std::fabs(next - T) > 0.5 * step_before) {
-      next = std::isfinite(hi) ? lo + 0.5 * (hi - lo) : 2.0 * T;
+      next = lo + 0.5 * (hi - lo);
     }
     step_before = step;
     step = std::fabs(next - T);
     if (!(hi - lo > 2.0 * kEps * hi) || !(next > lo && next < hi)) {
-      st.converged = std::isfinite(hi);
+      st.converged = true;
       break;
     }
     sigma = price;
@@ -860,7 +870,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
     }
     T = next;
   }
-  st.T = std::isfinite(hi) ? hi : T;
+  st.T = hi;
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
   // better (its latency is exact for its loads).
   if (work.any_fixed) {
@@ -903,7 +913,8 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
   out.iterations = 0;
   out.method = 0;
   if (scheme == Scheme::joint) {
-    const bool exact = options.method != Method::bisection && detail::exact_applies(problem);
+    const bool exact = (options.method == Method::automatic || options.method == Method::exact) &&
+                       detail::exact_applies(problem);
     if (options.method == Method::exact && !exact)
       throw std::invalid_argument(
           "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')");

@@ -404,10 +404,13 @@ def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
     slope[single] = np.where(on_single, -prep.rate, 0.0)
     for n in several[on[several]]:
         x[n], z[n], slope[n] = group_at_price(inst, int(n), T, sigma)
+    # The rounding of the sum: a load limit - rate sigma cancels to eps times its limit.
+    scale = float(prep.limit[on_single].sum()) + float((x[several] + z[several]).sum())
+    noise = 8.0 * EPS * max(scale, 1.0)
     next_cut = float(prep.cut[on].min(initial=math.inf))
     prev_cut = float(prep.cut[~on].max(initial=-math.inf))
     drop = float(x[on & jumps & (sigma == prep.cut)].sum())
-    return x, z, float(x.sum() - 1.0), float(slope.sum()), next_cut, prev_cut, drop
+    return x, z, float(x.sum() - 1.0), float(slope.sum()), next_cut, prev_cut, drop, noise
 
 
 def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> float:
@@ -463,9 +466,11 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     T = prep.T
     any_fixed = bool(np.any(inst.f > 0.0))
     infeasible = (math.inf, np.zeros(inst.n_groups), True, sigma, (math.inf, 0.0, 0.0, 0.0))
+    # prev_cut_hi: the largest cut of a group without load at hi, known once hi is a point read
+    # (a given hi is a bound only: every cut may lie below it).
     state = {"lo": 0.0, "hi": hi, "value_lo": 0.0, "value_hi": 0.0, "next_cut_lo": math.inf,
-             "prev_cut_hi": -math.inf, "have_lo": False, "at_jump": False}
-    _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
+             "prev_cut_hi": math.inf, "have_lo": False, "at_jump": False}
+    _, _, value, slope, next_cut, prev_cut, drop, noise = loads_at_price(inst, prep, sigma)
     if sigma == 0.0 and not value > 0.0:
         return infeasible
 
@@ -510,11 +515,11 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
             break
         step_before, step = step, abs(nxt - sigma)
         sigma = nxt
-        _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
+        _, _, value, slope, next_cut, prev_cut, drop, noise = loads_at_price(inst, prep, sigma)
         if sigma == 0.0 and not value > 0.0:
             return infeasible
         record()
-        if abs(value) <= 4.0 * EPS:
+        if abs(value) <= noise:
             converged = True
             break
     lo, hi = state["lo"], state["hi"]
@@ -524,8 +529,8 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     # far below it within the resolution of sigma (near-tied, communication-bound workers), its
     # loads may all be zero; the lo side, at or above 1, is scaled down instead.
     surplus = value
-    if state["have_lo"] and (value < -JUMP_TOLERANCE
-                             or (any_fixed and not abs(value) <= JUMP_TOLERANCE)):
+    jump = max(JUMP_TOLERANCE, noise)  # a gap wider than rounding
+    if state["have_lo"] and (value < -jump or (any_fixed and not abs(value) <= jump)):
         surplus, sigma = state["value_lo"], lo
     if state["at_jump"]:
         hi = float(np.nextafter(lo, math.inf))
@@ -663,8 +668,10 @@ def joint_newton(inst: Instance, L: float):
     allocation, and with fixed costs keeps it if it is better. Returns (T, x, iterations,
     converged)."""
     T_start, x_start = two_step_start(inst, L)
+    # The start is a feasible latency: it bounds the optimum from above. Where the price search
+    # at it finds no participating set that fits the pool (fixed costs), the start is kept.
     T, x_best = T_start, x_start
-    lo, hi, sigma, step, step_before = 0.0, math.inf, 0.0, math.inf, math.inf
+    lo, hi, sigma, step, step_before = 0.0, T_start, 0.0, math.inf, math.inf
     converged, iterations = False, 0
     for _ in range(MAX_BISECTION):
         iterations += 1
@@ -681,10 +688,10 @@ def joint_newton(inst: Instance, L: float):
             break
         # Bisect when the step leaves the bracket or is not below half the step before last.
         if not lo < nxt < hi or abs(nxt - T) > 0.5 * step_before:
-            nxt = lo + 0.5 * (hi - lo) if math.isfinite(hi) else 2.0 * T
+            nxt = lo + 0.5 * (hi - lo)
         step_before, step = step, abs(nxt - T)
         if not hi - lo > 2.0 * EPS * hi or not lo < nxt < hi:
-            converged = math.isfinite(hi)
+            converged = True
             break
         sigma = price
         if math.isfinite(G) and slope < 0.0:
@@ -692,7 +699,7 @@ def joint_newton(inst: Instance, L: float):
             if moved > 0.0:
                 sigma = moved
         T = nxt
-    T_found = hi if math.isfinite(hi) else T
+    T_found = hi
     # With fixed costs the participating set is a heuristic's choice: keep the start if it is
     # better (its latency is exact for its loads).
     if np.any(inst.f > 0.0) and not parameter_aware(inst, x_best)[0] <= T_start:
@@ -886,7 +893,7 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
     used = None
     if scheme == "joint":
-        exact = method != "bisection" and exact_applies(beta, alpha, tau, group, n_groups)
+        exact = method in ("auto", "exact") and exact_applies(beta, alpha, tau, group, n_groups)
         if method == "exact" and not exact:
             raise ValueError(
                 "method: 'exact' needs one worker per group and alpha = tau = 0 (use 'auto')")
