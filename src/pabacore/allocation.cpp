@@ -38,6 +38,8 @@ namespace {
 using namespace detail;
 
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
+constexpr double kTrustLoads = 1e-10;    // Newton's loads may end above its T by this, relative
+constexpr double kFallbackTol = 1e-12;   // tol of the bisection that replaces untrusted loads
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -477,17 +479,15 @@ void prepare(const Instance& in, double T, InnerWork& work) {
 // One pass of the price search at sigma (prepared T): sum_n x_n(sigma) - 1 and its derivative,
 // the cuts nearest to sigma (the least cut of a loaded group, the largest of a group without
 // load) and the load that leaves just past sigma (groups with thresholds cut at sigma).
-// noise: the rounding of the sum, 8 eps times the loads' limits (a load limit - rate sigma
-// cancels to eps times its limit, which can be far above 1).
 struct PricePass {
-  double value = 0.0, slope = 0.0, next_cut = kInf, prev_cut = -kInf, drop = 0.0, noise = 0.0;
+  double value = 0.0, slope = 0.0, next_cut = kInf, prev_cut = -kInf, drop = 0.0;
 };
 
 // With x and z, also writes the loads and slacks.
 PricePass loads_at_price(const Instance& in, double T, double sigma, const InnerWork& work,
                          double* x = nullptr, double* z = nullptr) {
   PricePass pass;
-  double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf, scale = 0.0;
+  double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf;
   const std::size_t S = work.single.size();
   const double* limit = work.limit.data();
   const double* rate = work.rate.data();
@@ -499,7 +499,6 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, const Inner
     const double slack = rate[i] * sigma;
     const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
     sum += load;
-    scale += on ? limit[i] : 0.0;
     ds -= on ? rate[i] : 0.0;
     drop += on && jumps && sigma == cut[i] ? load : 0.0;
     next_cut = on ? std::min(next_cut, cut[i]) : next_cut;
@@ -526,11 +525,9 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, const Inner
       z[n] = gp.z;
     }
     sum += gp.x;
-    scale += gp.x + gp.z;
     ds += gp.slope;
   }
   pass.value = sum - 1.0;
-  pass.noise = 8.0 * kEps * std::max(scale, 1.0);
   pass.slope = ds;
   pass.next_cut = next_cut;
   pass.prev_cut = prev_cut;
@@ -613,11 +610,14 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   for (int it = 0; it < kMaxBisection; ++it) {
     if (pass.value == 0.0 || at_jump) { res.converged = true; break; }
     double next = pass.slope < 0.0 ? sigma - pass.value / pass.slope : kInf;
-    if (std::fabs(next - sigma) <= 4.0 * kEps * sigma) {  // a step within rounding: the root
+    // A step within rounding: the root, unless the sum is still off by more than a jump there
+    // (a load limit - rate sigma that cancels): then the bracket narrows on.
+    const bool tiny = std::fabs(next - sigma) <= 4.0 * kEps * sigma;
+    if (tiny && (std::fabs(pass.value) <= kJumpTolerance || !have_lo || !std::isfinite(hi))) {
       res.converged = true;
       break;
     }
-    if (!(next > lo && next < hi) || std::fabs(next - sigma) > 0.5 * step_before) {
+    if (tiny || !(next > lo && next < hi) || std::fabs(next - sigma) > 0.5 * step_before) {
       if (!have_lo) {  // no point at or above 1 yet: whether T is feasible at all
         next = 0.0;
       } else if (!std::isfinite(hi)) {
@@ -641,7 +641,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     pass = loads_at_price(in, T, sigma, work);
     if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
     record();
-    if (std::fabs(pass.value) <= pass.noise) { res.converged = true; break; }
+    if (std::fabs(pass.value) <= 4.0 * kEps) { res.converged = true; break; }
   }
   // Without fixed costs the sum is continuous in sigma and the last point is the root up to
   // rounding; with them the root can lie at a jump, and then the lo side is taken and trimmed.
@@ -650,9 +650,8 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   // may all be zero; the lo side, at or above 1, is scaled down instead. The search kept only
   // sums; the loads of the point taken are formed once here.
   double surplus = pass.value;
-  const double jump = std::max(kJumpTolerance, pass.noise);  // a gap wider than rounding
-  if (have_lo && (pass.value < -jump ||
-                  (work.any_fixed && !(std::fabs(pass.value) <= jump)))) {
+  if (have_lo && (pass.value < -kJumpTolerance ||
+                  (work.any_fixed && !(std::fabs(pass.value) <= kJumpTolerance)))) {
     surplus = value_lo;
     sigma = lo;
   }
@@ -820,6 +819,19 @@ double two_step_start(const Instance& in, double L, double* x) {
   return T;
 }
 
+// A first price for the search at T: the load-weighted mean of rho_n(x_n) = G_n'(x_n)^(-1/2)
+// over the groups loaded in x, the price at which each would take its load (0 when none can).
+double price_guess(const Instance& in, double T, const double* x) {
+  double sum = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (!(x[n] > 0.0)) continue;
+    const double U = compute_limit(in, n, T);
+    if (!(x[n] < U)) continue;
+    sum += x[n] / std::sqrt(group_sums(in, n, T, U, U - x[n]).G1);
+  }
+  return std::isfinite(sum) ? sum : 0.0;
+}
+
 RootStats joint_newton(const Instance& in, double L, double* x_best) {
   RootStats st;
   InnerWork work(in);
@@ -830,7 +842,8 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double T = T_start;
-  double lo = 0.0, hi = T_start, sigma = 0.0, step = kInf, step_before = kInf;
+  double lo = 0.0, hi = T_start, sigma = price_guess(in, T, x_best), step = kInf,
+         step_before = kInf;
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
@@ -871,13 +884,23 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
     T = next;
   }
   st.T = hi;
+  // The loads' own latency (with their parameter-aware bandwidth) must match T. A load
+  // limit - rate sigma of a worker whose compute is negligible beside its communication cancels
+  // to eps times its limit, which can be far above the load; where that shows, the loads are
+  // not to be trusted, and the nested bisection (whose feasibility test reads slacks only)
+  // solves the instance instead.
+  std::vector<double> b(in.K);
+  const double T_loads = parameter_aware(in, x_best, b.data()).T;
+  if (!(T_loads <= hi * (1.0 + kTrustLoads))) {
+    const RootStats fallback = joint(in, L, kFallbackTol, x_best);
+    st.iterations += fallback.iterations;
+    st.converged = fallback.converged;
+    st.T = fallback.T;
+  }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
   // better (its latency is exact for its loads).
-  if (work.any_fixed) {
-    std::vector<double> b(in.K);
-    if (!(parameter_aware(in, x_best, b.data()).T <= T_start))
-      std::copy(x_start.begin(), x_start.end(), x_best);
-  }
+  if (work.any_fixed && !(parameter_aware(in, x_best, b.data()).T <= T_start))
+    std::copy(x_start.begin(), x_start.end(), x_best);
   return st;
 }
 

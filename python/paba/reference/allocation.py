@@ -25,6 +25,8 @@ MAX_NEWTON = 200
 MAX_BISECTION = 400
 BUDGET_MARGIN = 1e-12
 JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
+TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
+FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
 
 STATUS_OK = 0
 STATUS_NOT_CONVERGED = 1
@@ -404,13 +406,10 @@ def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
     slope[single] = np.where(on_single, -prep.rate, 0.0)
     for n in several[on[several]]:
         x[n], z[n], slope[n] = group_at_price(inst, int(n), T, sigma)
-    # The rounding of the sum: a load limit - rate sigma cancels to eps times its limit.
-    scale = float(prep.limit[on_single].sum()) + float((x[several] + z[several]).sum())
-    noise = 8.0 * EPS * max(scale, 1.0)
     next_cut = float(prep.cut[on].min(initial=math.inf))
     prev_cut = float(prep.cut[~on].max(initial=-math.inf))
     drop = float(x[on & jumps & (sigma == prep.cut)].sum())
-    return x, z, float(x.sum() - 1.0), float(slope.sum()), next_cut, prev_cut, drop, noise
+    return x, z, float(x.sum() - 1.0), float(slope.sum()), next_cut, prev_cut, drop
 
 
 def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> float:
@@ -470,7 +469,7 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     # (a given hi is a bound only: every cut may lie below it).
     state = {"lo": 0.0, "hi": hi, "value_lo": 0.0, "value_hi": 0.0, "next_cut_lo": math.inf,
              "prev_cut_hi": math.inf, "have_lo": False, "at_jump": False}
-    _, _, value, slope, next_cut, prev_cut, drop, noise = loads_at_price(inst, prep, sigma)
+    _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
     if sigma == 0.0 and not value > 0.0:
         return infeasible
 
@@ -491,10 +490,14 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
             converged = True
             break
         nxt = sigma - value / slope if slope < 0.0 else math.inf
-        if abs(nxt - sigma) <= 4.0 * EPS * sigma:  # a step within rounding: the root
+        # A step within rounding: the root, unless the sum is still off by more than a jump
+        # there (a load limit - rate sigma that cancels): then the bracket narrows on.
+        tiny = abs(nxt - sigma) <= 4.0 * EPS * sigma
+        if tiny and (abs(value) <= JUMP_TOLERANCE or not state["have_lo"]
+                     or not math.isfinite(hi)):
             converged = True
             break
-        if not (lo < nxt < hi) or abs(nxt - sigma) > 0.5 * step_before:
+        if tiny or not (lo < nxt < hi) or abs(nxt - sigma) > 0.5 * step_before:
             if not state["have_lo"]:  # no point at or above 1 yet: whether T is feasible at all
                 nxt = 0.0
             elif not math.isfinite(hi):
@@ -515,11 +518,11 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
             break
         step_before, step = step, abs(nxt - sigma)
         sigma = nxt
-        _, _, value, slope, next_cut, prev_cut, drop, noise = loads_at_price(inst, prep, sigma)
+        _, _, value, slope, next_cut, prev_cut, drop = loads_at_price(inst, prep, sigma)
         if sigma == 0.0 and not value > 0.0:
             return infeasible
         record()
-        if abs(value) <= noise:
+        if abs(value) <= 4.0 * EPS:
             converged = True
             break
     lo, hi = state["lo"], state["hi"]
@@ -529,8 +532,8 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     # far below it within the resolution of sigma (near-tied, communication-bound workers), its
     # loads may all be zero; the lo side, at or above 1, is scaled down instead.
     surplus = value
-    jump = max(JUMP_TOLERANCE, noise)  # a gap wider than rounding
-    if state["have_lo"] and (value < -jump or (any_fixed and not abs(value) <= jump)):
+    if state["have_lo"] and (value < -JUMP_TOLERANCE
+                             or (any_fixed and not abs(value) <= JUMP_TOLERANCE)):
         surplus, sigma = state["value_lo"], lo
     if state["at_jump"]:
         hi = float(np.nextafter(lo, math.inf))
@@ -660,6 +663,21 @@ def two_step_start(inst: Instance, L: float):
     return T, x
 
 
+def price_guess(inst: Instance, T: float, x: np.ndarray) -> float:
+    """A first price for the search at T: the load-weighted mean of rho_n(x_n) =
+    G_n'(x_n)^(-1/2) over the groups loaded in x (0 when none can take its load)."""
+    total = 0.0
+    for n in range(inst.n_groups):
+        if not x[n] > 0.0:
+            continue
+        ks = inst.members(n)
+        U = float(((T - inst.tau[ks]) / inst.e[ks]).min())
+        if not x[n] < U:
+            continue
+        total += x[n] / math.sqrt(group_sums(inst, n, T, U, U - x[n])[1])
+    return total if math.isfinite(total) else 0.0
+
+
 def joint_newton(inst: Instance, L: float):
     """Safeguarded Newton steps on T (docs/algorithms.md 3.5.1): T' = T + G (G - 1) / Q, a Newton
     step on 1 / G*(T), with each G*(T) from the price search warm-started at the previous price
@@ -671,7 +689,8 @@ def joint_newton(inst: Instance, L: float):
     # The start is a feasible latency: it bounds the optimum from above. Where the price search
     # at it finds no participating set that fits the pool (fixed costs), the start is kept.
     T, x_best = T_start, x_start
-    lo, hi, sigma, step, step_before = 0.0, T_start, 0.0, math.inf, math.inf
+    lo, hi, step, step_before = 0.0, T_start, math.inf, math.inf
+    sigma = price_guess(inst, T, x_best)
     converged, iterations = False, 0
     for _ in range(MAX_BISECTION):
         iterations += 1
@@ -700,6 +719,14 @@ def joint_newton(inst: Instance, L: float):
                 sigma = moved
         T = nxt
     T_found = hi
+    # The loads' own latency (with their parameter-aware bandwidth) must match T. A load
+    # limit - rate sigma of a worker whose compute is negligible beside its communication
+    # cancels to eps times its limit, which can be far above the load; where that shows, the
+    # loads are not to be trusted, and the nested bisection (whose feasibility test reads slacks
+    # only) solves the instance instead.
+    if not parameter_aware(inst, x_best)[0] <= hi * (1.0 + TRUST_LOADS):
+        T_found, x_best, more, converged = joint(inst, L, FALLBACK_TOL)
+        iterations += more
     # With fixed costs the participating set is a heuristic's choice: keep the start if it is
     # better (its latency is exact for its loads).
     if np.any(inst.f > 0.0) and not parameter_aware(inst, x_best)[0] <= T_start:
