@@ -800,14 +800,16 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best) {
 
 // The two-step schemes' allocations, each with its parameter-aware bandwidth: the
 // bandwidth-aware loads of an equal split (the sequential scheme) and the equal integer split
-// (the parameter-aware scheme). Writes the better one's loads into x and returns its latency.
+// (the parameter-aware scheme; only with fixed costs). Writes the better one's loads into x and
+// returns its latency.
 // They start the Newton method (a feasible latency close to the optimum) and are its fixed-cost
 // safeguard (docs/algorithms.md 4).
-double two_step_start(const Instance& in, double L, double* x) {
+double two_step_start(const Instance& in, double L, bool fixed, double* x) {
   std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K), equal(in.N);
   rates(in, b.data(), s.data(), r.data());
   fixed_rate_loads(in, s.data(), r.data(), x);
   double T = parameter_aware(in, x, b.data()).T;
+  if (!fixed) return T;  // a start only: without fixed costs Newton's answer is not above it
   std::vector<std::int64_t> integer(in.N);
   equal_loads(in.N, L, integer.data());
   for (std::size_t n = 0; n < in.N; ++n) equal[n] = static_cast<double>(integer[n]) / L;
@@ -832,12 +834,15 @@ double price_guess(const Instance& in, double T, const double* x) {
   return std::isfinite(sum) ? sum : 0.0;
 }
 
-RootStats joint_newton(const Instance& in, double L, double* x_best) {
+// Writes the loads' parameter-aware bandwidth into b (K shares), whose search converged iff
+// *b_converged.
+RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
+                       bool* b_converged) {
   RootStats st;
   InnerWork work(in);
   std::vector<double> x(in.N);
   // Start at the better two-step allocation: feasible, and usually within a few percent.
-  const double T_start = two_step_start(in, L, x_best);
+  const double T_start = two_step_start(in, L, work.any_fixed, x_best);
   std::vector<double> x_start(x_best, x_best + in.N);
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
@@ -889,18 +894,21 @@ RootStats joint_newton(const Instance& in, double L, double* x_best) {
   // to eps times its limit, which can be far above the load; where that shows, the loads are
   // not to be trusted, and the nested bisection (whose feasibility test reads slacks only)
   // solves the instance instead.
-  std::vector<double> b(in.K);
-  const double T_loads = parameter_aware(in, x_best, b.data()).T;
-  if (!(T_loads <= hi * (1.0 + kTrustLoads))) {
+  RootStats loads = parameter_aware(in, x_best, b);
+  if (!(loads.T <= hi * (1.0 + kTrustLoads))) {
     const RootStats fallback = joint(in, L, kFallbackTol, x_best);
     st.iterations += fallback.iterations;
     st.converged = fallback.converged;
     st.T = fallback.T;
+    loads = parameter_aware(in, x_best, b);
   }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
   // better (its latency is exact for its loads).
-  if (work.any_fixed && !(parameter_aware(in, x_best, b.data()).T <= T_start))
+  if (work.any_fixed && !(loads.T <= T_start)) {
     std::copy(x_start.begin(), x_start.end(), x_best);
+    loads = parameter_aware(in, x_best, b);
+  }
+  *b_converged = loads.converged;
   return st;
 }
 
@@ -1018,12 +1026,15 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       RootStats st;
       if (out.method == static_cast<int>(Method::bisection)) {
         st = joint(in, L, tol, x.data());
-      } else {
-        st = joint_newton(in, L, x.data());
+        out.iterations = st.iterations;
+        converged = st.converged;
+        parameter_aware_bandwidth();
+      } else {  // Newton's answer comes with its parameter-aware bandwidth
+        bool b_converged = true;
+        st = joint_newton(in, L, x.data(), b.data(), &b_converged);
+        out.iterations = st.iterations;
+        converged = st.converged && b_converged;
       }
-      out.iterations = st.iterations;
-      converged = st.converged;
-      parameter_aware_bandwidth();
       rates(in, b.data(), s.data(), r.data());
       round_loads(in, x.data(), L, s.data(), r.data(), out.loads, index, out.worker_latency);
       break;

@@ -656,6 +656,8 @@ def two_step_start(inst: Instance, L: float):
     fixed-cost safeguard (docs/algorithms.md 4)."""
     _, x, _, _ = fixed_rate_loads(inst, *rates(inst, np.full(inst.n_workers, 1.0 / inst.n_workers)))
     T = parameter_aware(inst, x)[0]
+    if not np.any(inst.f > 0.0):
+        return T, x  # a start only: without fixed costs Newton's answer is not above it
     equal = equal_loads(inst.n_groups, L) / L
     T_equal = parameter_aware(inst, equal)[0]
     if T_equal < T:
