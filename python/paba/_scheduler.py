@@ -19,19 +19,29 @@ estimation errors, and so does every scheme for the same scenario seed.
 from __future__ import annotations
 
 import math
-import numbers
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import _backend
 from ._allocation import SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._scenario import Scenario
 from ._system import System
-from ._validation import int_array, positive_integer, readonly, tolerance
+from ._validation import (
+    boolean,
+    callback,
+    choice,
+    count,
+    describe,
+    int_array,
+    readonly,
+    real_number,
+    tolerance,
+)
 
 #: Channel-state-information modes: the allocator sees the true channel of this iteration
 #: (``"perfect"``), the true channel of ``delay`` iterations ago (``"delayed"``), or an estimate
@@ -201,9 +211,7 @@ class History:
 
 
 def _real_in(name: str, value, low: float, high: float, *, open_high: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a real number, got {value!r}")
-    result = float(value)
+    result = real_number(name, value)
     if not (math.isfinite(result) and low <= result and (result < high if open_high
                                                           else result <= high)):
         bracket = ")" if open_high else "]"
@@ -284,20 +292,19 @@ class Scheduler:
                  granules=None):
         if not isinstance(scenario, Scenario):
             raise ValueError(f"scenario: must be a paba.Scenario, got {type(scenario).__name__}")
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
         self.scenario = scenario
-        self.scheme = scheme
-        self.iterations = positive_integer("iterations", iterations, maximum=10**9)
-        if csi not in CSI_MODES:
-            raise ValueError(f"csi: must be one of {CSI_MODES}, got {csi!r}")
-        self.csi = csi
-        self.delay = positive_integer("delay", delay, maximum=10**9)
+        self.scheme = choice("scheme", scheme, SCHEMES)
+        self.iterations = count("iterations", iterations, maximum=10**9)
+        self.csi = choice("csi", csi, CSI_MODES)
+        self.delay = count("delay", delay, maximum=10**9)
         self.csi_error_db = _real_in("csi_error_db", csi_error_db, 0.0, 100.0)
         self.availability = _real_in("availability", availability, 0.0, 1.0)
         K = scenario.n_workers
         if trace is not None:
-            array = np.asarray(trace)
+            try:
+                array = np.asarray(trace)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"trace: must be an array of booleans ({error})") from None
             if array.dtype != bool:
                 raise ValueError(f"trace: must be an array of booleans, got {array.dtype}")
             if array.shape != (self.iterations, K):
@@ -305,31 +312,31 @@ class Scheduler:
                                  f"({self.iterations}, {K}), got {array.shape}")
             trace = readonly(array.copy())
         self.trace = trace
-        if jitter_distribution not in JITTER_DISTRIBUTIONS:
-            raise ValueError(f"jitter_distribution: must be one of {JITTER_DISTRIBUTIONS}, "
-                             f"got {jitter_distribution!r}")
-        self.jitter_distribution = jitter_distribution
+        self.jitter_distribution = choice("jitter_distribution", jitter_distribution,
+                                          JITTER_DISTRIBUTIONS)
         if jitter_distribution == "uniform":
             self.jitter = _real_in("jitter", jitter, 0.0, 1.0, open_high=True)
         else:
             self.jitter = _real_in("jitter", jitter, 0.0, 10.0)
-        if record not in RECORD_MODES:
-            raise ValueError(f"record: must be one of {RECORD_MODES}, got {record!r}")
-        self.record = record
-        self.warm_start = bool(warm_start)
-        if method not in ("auto", "exact", "bisection"):
-            raise ValueError(f"method: must be one of ('auto', 'exact', 'bisection'), "
-                             f"got {method!r}")
-        self.method = method
-        self.tol = tolerance("tol", tol)
+        self.record = choice("record", record, RECORD_MODES)
+        self.warm_start = boolean("warm_start", warm_start)
+        self.method = choice("method", method, ("auto", "exact", "bisection"))
+        self.tol = tolerance("tol", real_number("tol", tol))
+        if backend is not None:
+            _backend.resolve(choice("backend", backend, _backend.BACKENDS))
         self.backend = backend
-        self.n_threads = positive_integer("n_threads", n_threads, maximum=1024)
+        self.n_threads = count("n_threads", n_threads, maximum=1024)
         if groups is None:
             self.groups, self.n_groups = None, K
         else:
             ids = int_array("groups", groups, size=K)
+            # Every group non-empty: at most K of them, so ids beyond K - 1 are refused before
+            # any array is sized by them.
+            if ids.size and (ids.min() < 0 or ids.max() >= K):
+                raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers), with every "
+                                 "group non-empty")
             n_groups = int(ids.max()) + 1 if ids.size else 0
-            if ids.min() < 0 or np.any(np.bincount(ids, minlength=n_groups) == 0):
+            if np.any(np.bincount(ids, minlength=n_groups) == 0):
                 raise ValueError("groups: ids must be 0..N-1 with every group non-empty")
             self.groups, self.n_groups = readonly(ids.copy()), n_groups
         if granules is not None and not isinstance(granules, Granules):
@@ -375,6 +382,9 @@ class Scheduler:
             Called with the number of iterations completed so far, after each iteration or
             chunk (for a progress bar).
         """
+        if batch is not None:
+            batch = boolean("batch", batch)
+        callback("progress", progress)
         per_iteration_only = self.groups is not None or self.granules is not None
         if batch is None:
             batch = not per_iteration_only
