@@ -1,6 +1,7 @@
 """paba.Granules and paba.round_to_granules (loads made of whole units, SPEC 3.6 and 4.4), and the
 Scheduler's ``groups=`` and ``granules=`` with its picklable run (paba.SchedulerRun)."""
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -109,6 +110,41 @@ def test_round_rejects_other_totals_and_other_types():
         paba.round_to_granules(system, allocation, paba.Granules.from_sizes([10] * 11))
     with pytest.raises(ValueError, match="^granules:"):
         paba.round_to_granules(system, allocation, [10] * 10)
+
+
+@pytest.mark.parametrize("sizes", [
+    [2**62] * 4 + [10**6], [2**50] * 9, [2**64 - 1], np.array([2**63 + 5], dtype=np.uint64),
+    [1e300], [[1], [1, 2]],
+])
+def test_from_sizes_refuses_what_int64_cannot_sum(sizes):
+    # Issue 11: [2**62] * 4 + [10**6] wrapped round int64 and reported a total of 1,000,000.
+    with pytest.raises(ValueError, match="^granules:"):
+        paba.Granules.from_sizes(sizes)
+
+
+def test_granules_built_directly_are_checked():
+    sizes, counts = np.array([5, 3]), np.array([2, 1])
+    assert paba.Granules(sizes, counts, 13).total == 13
+    for bad in (("x", counts, 13), (sizes, counts, 14), (sizes[::-1].copy(), counts, 13),
+                (sizes, np.array([2]), 13), (sizes, counts, True)):
+        with pytest.raises(ValueError, match="^granules:"):
+            paba.Granules(*bad)
+
+
+def test_round_refuses_a_missing_or_mismatched_allocation():
+    # Issue 11: None raised AttributeError; an allocation of another system "could not
+    # broadcast" without naming it.
+    system = paba.static_cell(4, params=100, seed=1)
+    granules = paba.Granules.from_sizes([10] * 10)
+    allocation = paba.allocate(system, "joint")
+    other = paba.allocate(paba.static_cell(3, params=100, seed=1), "joint")
+    for bad in (None, "joint", other,
+                dataclasses.replace(allocation, relaxed_loads=np.full(4, np.nan)),
+                dataclasses.replace(allocation, bandwidth=allocation.bandwidth[:2])):
+        with pytest.raises(ValueError, match="^allocation:"):
+            paba.round_to_granules(system, bad, granules)
+    with pytest.raises(ValueError, match="^system:"):
+        paba.round_to_granules(None, allocation, granules)
 
 
 # -- round_to_granules: worked examples -------------------------------------------------------
