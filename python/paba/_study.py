@@ -18,6 +18,7 @@ from . import __version__
 from ._allocation import SCHEMES
 from ._scenario import Scenario
 from ._scheduler import Scheduler
+from ._validation import output_directory
 
 #: The paper's headline: joint PABA against the equal split, in its own scenario (whose full
 #: constants the abstract does not give).
@@ -159,6 +160,9 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
     if scenario.fading == "none":
         raise ValueError("fading: the study compares a static channel with a faded one; "
                          "choose 'rayleigh' or 'rician'")
+    if out is not None:  # before any work: a bad directory is found now, not after the run
+        output_directory("out", out, files=["summary.json", "latency.csv", "report.md",
+                                            *(FIGURES.values() if figures else ())])
     options = dict(scheduler_options or {})
     options.setdefault("record", "summary")
     options.pop("iterations", None)

@@ -15,7 +15,7 @@ from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
 from .._study import STYLES, ProgressBar, with_baseline, write_summary
-from .._validation import integer
+from .._validation import integer, output_directory
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -107,6 +107,12 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
     group_size = integer("group_size", group_size, minimum=1, maximum=workers)
     groups = None if group_size == 1 else np.arange(workers) // group_size
+    # Before any work: a bad directory is found now, not after hours of training.
+    if out is not None:
+        output_directory("out", out, files=["summary.json", "report.md",
+                                            *((FIGURE,) if figures else ())])
+    if checkpoint is not None:
+        output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
     shards = shard(data.y_train, workers, scheme=sharding,
                    classes_per_worker=classes_per_worker, seed=seed)
