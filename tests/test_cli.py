@@ -263,6 +263,17 @@ def test_a_smaller_budget_than_spent_is_refused(tmp_path, capsys):
 # -- arguments -------------------------------------------------------------------------------
 
 
+def test_a_bad_dataset_file_is_named_as_dataset(tmp_path, capsys):
+    bad = tmp_path / "bad.svm"
+    bad.write_text("this is not svmlight\n")
+    line = fails([*TRAIN, "--dataset", str(bad), "--out", str(tmp_path / "run")], capsys)
+    assert line.startswith("paba: error: dataset: ")
+    one_class = tmp_path / "one.svm"
+    dump_svmlight_file([[1.0], [2.0], [3.0]], [1, 1, 1], str(one_class))
+    line = fails([*TRAIN, "--dataset", str(one_class), "--out", str(tmp_path / "run")], capsys)
+    assert line.startswith("paba: error: dataset: ")
+
+
 def test_a_model_too_large_to_build_is_refused(tmp_path, capsys):
     line = fails([*TRAIN, "--hidden", "100000", "100000", "--out", str(tmp_path)], capsys)
     assert line.startswith("paba: error: hidden: ") and "100,000,000" in line

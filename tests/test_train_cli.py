@@ -101,7 +101,7 @@ def test_train_names_the_bad_argument(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", "--dataset", "no-such-data-set", "--quiet"])
     assert stop.value.code == 2
-    assert "paba: error: name:" in capsys.readouterr().err
+    assert "paba: error: dataset:" in capsys.readouterr().err
 
 
 def test_reproduce_writes_the_report(tmp_path, monkeypatch):

@@ -113,7 +113,13 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                                             *((FIGURE,) if figures else ())])
     if checkpoint is not None:
         output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
-    data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    try:
+        data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    except ValueError as error:  # load_dataset's argument is this function's dataset
+        message = str(error)
+        if message.startswith("name: "):
+            raise ValueError("dataset: " + message[len("name: "):]) from None
+        raise
     shards = shard(data.y_train, workers, scheme=sharding,
                    classes_per_worker=classes_per_worker, seed=seed)
     scenario = Scenario.default(n_workers=workers, bandwidth=bandwidth_mhz * 1e6, fading=fading,
