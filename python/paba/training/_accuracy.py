@@ -107,12 +107,6 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
     group_size = integer("group_size", group_size, minimum=1, maximum=workers)
     groups = None if group_size == 1 else np.arange(workers) // group_size
-    # Before any work: a bad directory is found now, not after hours of training.
-    if out is not None:
-        output_directory("out", out, files=["summary.json", "report.md",
-                                            *((FIGURE,) if figures else ())])
-    if checkpoint is not None:
-        output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
     try:
         data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
     except ValueError as error:  # load_dataset's argument is this function's dataset
@@ -128,6 +122,13 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     probe = build_model(model, data.n_features, data.n_classes, hidden=hidden, seed=seed)
     partition = ModelPartition(probe, granularity)
     n_params = parameter_count(probe)
+    # The arguments are good; before any training, so are the directories (a bad one is found
+    # now, not after hours of training).
+    if out is not None:
+        output_directory("out", out, files=["summary.json", "report.md",
+                                            *((FIGURE,) if figures else ())])
+    if checkpoint is not None:
+        output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
     bar = ProgressBar(1000 * len(schemes), enabled=progress)
     results = {}
     for position, scheme in enumerate(schemes):
