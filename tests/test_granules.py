@@ -543,6 +543,9 @@ def test_run_state_is_checked_before_use():
         "scattered": lambda s: s.update(scattered=np.zeros((4, 2))),
         "settings": lambda s: s["settings"].update(csi="perfect"),
         "tensor in settings": lambda s: s["settings"].update(delay=np.int64(2)),
+        "array as format": lambda s: s.update(format=np.array([], dtype=bool)),
+        "array as generator name": lambda s: s["streams"]["churn"].update(
+            bit_generator=np.array(["PCG64", "PCG64"])),
     }
     for name, change in cases.items():
         state = {} if name == "not a dict" else broken(change)

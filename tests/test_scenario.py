@@ -254,3 +254,18 @@ def test_extreme_but_workable_scenarios_still_run():
         scenario = paba.Scenario(n_workers=4, **changes)
         history = paba.Scheduler(scenario, "joint", iterations=3).run()
         assert history.completed == 3
+
+
+def test_gain_arguments_of_the_methods_are_checked():
+    # Found by tests/test_fuzz.py: junk gains raised TypeError from numpy, junk worker lists
+    # an unnamed ValueError.
+    s = paba.Scenario(n_workers=3)
+    for gain in ([object()], "abc", [1j, 2j, 3j], [[1.0], [1.0, 2.0]], [np.nan] * 3, [-1.0] * 3):
+        for method in (s.efficiencies, s.beta):
+            with pytest.raises(ValueError, match="^gain:"):
+                method(gain)
+    with pytest.raises(ValueError, match="^workers:"):
+        s.system(workers=[[0], [0, 1]])
+    assert np.all(np.isinf(s.beta([0.0, 1e-10, 1e-10])[:1]))  # no gain: infinite cost
+    with pytest.raises(ValueError, match="^backend:"):
+        paba.allocate(s.system(), backend=np.array(["native", "reference"]))

@@ -66,13 +66,13 @@ def _real(name: str, value, *, minimum: float | None = None, strict: bool = Fals
     """A finite real number as a Python float, optionally bounded; booleans are refused."""
     result = real_number(name, value)
     if not math.isfinite(result):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
+        raise ValueError(f"{name}: must be finite, got {describe(value)}")
     if minimum is not None and (result <= minimum if strict else result < minimum):
         relation = "above" if strict else "at least"
-        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {value!r}")
+        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {describe(value)}")
     if maximum is not None and (result >= maximum if strict_max else result > maximum):
         relation = "below" if strict_max else "at most"
-        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {value!r}")
+        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {describe(value)}")
     return result
 
 
@@ -87,6 +87,20 @@ def _seed(value) -> int:
     if int(value) < 0:
         raise ValueError(f"seed: must be a non-negative integer, got {describe(value)}")
     return int(value)
+
+
+def _gains(name: str, value) -> np.ndarray:
+    """Linear channel gains of any shape as float64: finite, non-negative real numbers."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be an array of linear channel gains ({error})") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: must hold real numbers, not {array.dtype}")
+    array = array.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"{name}: gains must be finite and non-negative")
+    return array
 
 
 def efficiency(power_dbm: float, gain, bandwidth: float,
@@ -230,7 +244,7 @@ class Scenario:
             low, high = self.cpu_frequency_range
         except (TypeError, ValueError):
             raise ValueError(f"cpu_frequency_range: must be a pair (low, high) in Hz, got "
-                             f"{self.cpu_frequency_range!r}") from None
+                             f"{describe(self.cpu_frequency_range)}") from None
         low = _positive("cpu_frequency_range", low)
         high = _positive("cpu_frequency_range", high)
         if low > high:
@@ -444,7 +458,7 @@ class Scenario:
         (efficiency_down, efficiency_up) : ndarrays shaped like ``gain``
             log2(1 + SNR) with the server's and the workers' transmit power spread over the band.
         """
-        gain = self._path_gain if gain is None else np.asarray(gain, dtype=np.float64)
+        gain = self._path_gain if gain is None else _gains("gain", gain)
         down = efficiency(self.downlink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
         up = efficiency(self.uplink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
         return down, up
@@ -453,7 +467,7 @@ class Scenario:
         """Communication cost per parameter q (1/e_down + 1/e_up) in seconds x Hz, shaped like
         ``gain`` (default: the mean channel)."""
         down, up = self.efficiencies(gain)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", divide="ignore"):  # a gain of 0: infinite cost
             return self.bits_per_parameter * (1.0 / down + 1.0 / up)
 
     def system(self, gain=None, *, workers=None) -> System:
@@ -480,7 +494,11 @@ class Scenario:
             bits_per_parameter=self.bits_per_parameter)
 
     def _select(self, name: str, workers) -> np.ndarray:
-        workers = np.asarray(workers)
+        try:
+            workers = np.asarray(workers)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}: must be a boolean mask or an array of worker indices "
+                             f"({error})") from None
         K = self.n_workers
         if workers.dtype == bool:
             if workers.shape != (K,):

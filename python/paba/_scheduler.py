@@ -39,6 +39,7 @@ from ._validation import (
     choice,
     count,
     describe,
+    exactly,
     int_array,
     plain_differences,
     readonly,
@@ -218,7 +219,8 @@ def _real_in(name: str, value, low: float, high: float, *, open_high: bool = Fal
     if not (math.isfinite(result) and low <= result and (result < high if open_high
                                                           else result <= high)):
         bracket = ")" if open_high else "]"
-        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got {value!r}")
+        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got "
+                         f"{describe(value)}")
     return result
 
 
@@ -746,7 +748,7 @@ def generator_from_state(where: str, value) -> np.random.Generator:
     ``bit_generator.state`` dict of plain values, checked; a ValueError starting with ``state:``
     otherwise."""
     if not isinstance(value, dict) or set(value) != _PCG64_KEYS \
-            or value["bit_generator"] != "PCG64":
+            or not exactly(value["bit_generator"], "PCG64"):
         raise ValueError(f"state: {where} must be the state of a PCG64 generator")
     inner = value["state"]
     if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
@@ -789,9 +791,9 @@ def _read_run_state(scheduler: Scheduler, state) -> dict:
     """The checked parts of a :meth:`SchedulerRun.state_dict` for ``scheduler``."""
     keys = {"format", "version", "settings", "iteration", "streams", "scattered", "past",
             "previous", "previous_present", "history"}
-    if not isinstance(state, dict) or state.get("format") != RUN_STATE_FORMAT:
+    if not isinstance(state, dict) or not exactly(state.get("format"), RUN_STATE_FORMAT):
         raise ValueError("state: not the state of a paba.SchedulerRun")
-    if state.get("version") != RUN_STATE_VERSION:
+    if not exactly(state.get("version"), RUN_STATE_VERSION):
         raise ValueError(f"state: version {describe(state.get('version'))} of the run state; "
                          f"this paba reads version {RUN_STATE_VERSION}")
     if set(state) != keys:
@@ -876,8 +878,10 @@ def _read_previous(scheduler: Scheduler, value, present: np.ndarray) -> Allocati
         if not np.all(np.isfinite(array)) or np.any(array < 0):
             raise ValueError(f"state: previous.{name} must be finite and non-negative")
         arrays[name] = readonly(array)
-    if value["scheme"] != scheduler.scheme or value["backend"] not in _backend.BACKENDS \
-            or not (value["method"] is None or value["method"] in ("exact", "bisection")) \
+    if not exactly(value["scheme"], scheduler.scheme) \
+            or not any(exactly(value["backend"], name) for name in _backend.BACKENDS) \
+            or not (value["method"] is None
+                    or any(exactly(value["method"], name) for name in ("exact", "bisection"))) \
             or not isinstance(value["converged"], bool):
         raise ValueError("state: previous has a foreign scheme, backend, method or flag")
     return Allocation(

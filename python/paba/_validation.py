@@ -257,3 +257,9 @@ def plain_differences(there, here, prefix: str = "", limit: int = 5) -> list[str
 
     walk(there, here, prefix)
     return out
+
+
+def exactly(value, expected) -> bool:
+    """``value == expected`` for a plain ``expected`` (str, int, ...), never comparing an array
+    element by element: the types must match first."""
+    return type(value) is type(expected) and value == expected

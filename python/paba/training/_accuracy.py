@@ -15,7 +15,7 @@ from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
 from .._study import STYLES, ProgressBar, with_baseline, write_summary
-from .._validation import integer, output_directory
+from .._validation import choice, integer, output_directory
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -99,12 +99,9 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     """
     started = time.perf_counter()
     schemes = with_baseline(schemes)
-    if model not in MODELS:
-        raise ValueError(f"model: must be one of {MODELS}, got {model!r}")
-    if sharding not in SHARDING:
-        raise ValueError(f"sharding: must be one of {SHARDING}, got {sharding!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
+    choice("model", model, MODELS)
+    choice("sharding", sharding, SHARDING)
+    choice("optimizer", optimizer, OPTIMIZERS)
     group_size = integer("group_size", group_size, minimum=1, maximum=workers)
     groups = None if group_size == 1 else np.arange(workers) // group_size
     try:

@@ -40,6 +40,7 @@ from .._validation import (
     callback,
     choice,
     describe,
+    exactly,
     integer,
     plain_differences,
     positive_float,
@@ -507,12 +508,12 @@ class PartitionedTrainer:
 
     def _read_checkpoint(self, data, shown: str) -> dict:
         """The checked parts of a loaded checkpoint; changes nothing."""
-        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-            if isinstance(data, dict) and data.get("version") == 1:
+        if not isinstance(data, dict) or not exactly(data.get("format"), CHECKPOINT_FORMAT):
+            if isinstance(data, dict) and exactly(data.get("version"), 1):
                 raise ValueError(f"checkpoint: {shown} is a checkpoint of an older paba (format "
                                  f"version 1); delete it to start the run afresh")
             raise ValueError(f"checkpoint: {shown} is not a paba training checkpoint")
-        if data.get("version") != CHECKPOINT_VERSION:
+        if not exactly(data.get("version"), CHECKPOINT_VERSION):
             raise ValueError(f"checkpoint: {shown} has format version "
                              f"{describe(data.get('version'))}; this paba reads version "
                              f"{CHECKPOINT_VERSION}")
@@ -610,9 +611,9 @@ class PartitionedTrainer:
         names = [f.name for f in dataclasses.fields(TrainingResult)]
         if not isinstance(value, dict) or set(value) != set(names):
             raise ValueError(f"checkpoint: result must hold {names}")
-        if value["scheme"] != self.scheduler.scheme:
+        if not exactly(value["scheme"], self.scheduler.scheme):
             raise ValueError("checkpoint: result is of another scheme")
-        if value["stopped"] not in ("budget", "iterations", "running"):
+        if not any(exactly(value["stopped"], s) for s in ("budget", "iterations", "running")):
             raise ValueError("checkpoint: result.stopped must be budget, iterations or running")
         iterations = value["iterations"]
         if type(iterations) is not int or iterations < 0:
@@ -891,8 +892,7 @@ def train(model: torch.nn.Module, data: Dataset, scenario: Scenario, scheme: str
     The scheduler is :func:`make_scheduler`'s (model size, shard sizes and units taken from the
     model and the shards); the rest is :class:`PartitionedTrainer` and its ``run``.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+    choice("scheme", scheme, SCHEMES)
     partition = ModelPartition(model, granularity)
     limit = 10_000 if max_iterations is None else max_iterations
     scheduler = make_scheduler(partition, scenario, scheme, shards, max_iterations=limit,
