@@ -250,6 +250,21 @@ def test_a_larger_budget_goes_on_from_a_finished_run(tmp_path):
     assert long == numbers(tmp_path / "fresh")
 
 
+def test_a_larger_iteration_limit_goes_on_and_a_smaller_one_is_refused(tmp_path, capsys):
+    # The scheduler of `paba train` runs --max-iterations iterations: the resumed one has more.
+    small = [*TRAIN[:-6], "--schemes", "joint", "--no-figures", "--quiet", "--budget", "100"]
+    assert main([*small, "--max-iterations", "5", "--out", str(tmp_path / "fresh")]) == 0
+    checkpoints = str(tmp_path / "ck")
+    assert main([*small, "--max-iterations", "2", "--out", str(tmp_path / "short"),
+                 "--checkpoint", checkpoints]) == 0
+    assert main([*small, "--max-iterations", "5", "--out", str(tmp_path / "long"),
+                 "--checkpoint", checkpoints]) == 0
+    assert numbers(tmp_path / "long") == numbers(tmp_path / "fresh")
+    line = fails([*small, "--max-iterations", "3", "--out", str(tmp_path / "again"),
+                  "--checkpoint", checkpoints], capsys)
+    assert line.startswith("paba: error: checkpoint: ") and "max_iterations" in line
+
+
 def test_a_smaller_budget_than_spent_is_refused(tmp_path, capsys):
     small = [*TRAIN[:-6], "--schemes", "joint", "--no-figures", "--quiet"]
     checkpoints = str(tmp_path / "ck")

@@ -547,6 +547,12 @@ class PartitionedTrainer:
         if not (train_loss is None or isinstance(train_loss, float)):
             raise ValueError("checkpoint: train_loss must be a float or None")
         pending = self._read_pending(data["pending"])
+        done = data["scheduler"].get("iteration") if isinstance(data["scheduler"], dict) else None
+        if type(done) is int and done > self.scheduler.iterations:
+            raise ValueError(f"checkpoint: {shown} holds a run whose scheduler has run {done} "
+                             f"iterations, more than this one runs ({self.scheduler.iterations}: "
+                             f"max_iterations, or the scheduler's iterations); give at least "
+                             f"that many, or start afresh")
         run = SchedulerRun.from_state(self.scheduler, _to_arrays(data["scheduler"]))
         if run.iteration < result.iterations + (pending is not None):
             raise ValueError("checkpoint: the scheduler has run fewer iterations than training")
