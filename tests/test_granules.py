@@ -1,6 +1,9 @@
 """paba.Granules and paba.round_to_granules (loads made of whole units, SPEC 3.6 and 4.4), and the
 Scheduler's ``groups=`` and ``granules=`` with its picklable run (paba.SchedulerRun)."""
 
+import copy
+import dataclasses
+import functools
 import pickle
 
 import numpy as np
@@ -109,6 +112,41 @@ def test_round_rejects_other_totals_and_other_types():
         paba.round_to_granules(system, allocation, paba.Granules.from_sizes([10] * 11))
     with pytest.raises(ValueError, match="^granules:"):
         paba.round_to_granules(system, allocation, [10] * 10)
+
+
+@pytest.mark.parametrize("sizes", [
+    [2**62] * 4 + [10**6], [2**50] * 9, [2**64 - 1], np.array([2**63 + 5], dtype=np.uint64),
+    [1e300], [[1], [1, 2]],
+])
+def test_from_sizes_refuses_what_int64_cannot_sum(sizes):
+    # Issue 11: [2**62] * 4 + [10**6] wrapped round int64 and reported a total of 1,000,000.
+    with pytest.raises(ValueError, match="^granules:"):
+        paba.Granules.from_sizes(sizes)
+
+
+def test_granules_built_directly_are_checked():
+    sizes, counts = np.array([5, 3]), np.array([2, 1])
+    assert paba.Granules(sizes, counts, 13).total == 13
+    for bad in (("x", counts, 13), (sizes, counts, 14), (sizes[::-1].copy(), counts, 13),
+                (sizes, np.array([2]), 13), (sizes, counts, True)):
+        with pytest.raises(ValueError, match="^granules:"):
+            paba.Granules(*bad)
+
+
+def test_round_refuses_a_missing_or_mismatched_allocation():
+    # Issue 11: None raised AttributeError; an allocation of another system "could not
+    # broadcast" without naming it.
+    system = paba.static_cell(4, params=100, seed=1)
+    granules = paba.Granules.from_sizes([10] * 10)
+    allocation = paba.allocate(system, "joint")
+    other = paba.allocate(paba.static_cell(3, params=100, seed=1), "joint")
+    for bad in (None, "joint", other,
+                dataclasses.replace(allocation, relaxed_loads=np.full(4, np.nan)),
+                dataclasses.replace(allocation, bandwidth=allocation.bandwidth[:2])):
+        with pytest.raises(ValueError, match="^allocation:"):
+            paba.round_to_granules(system, bad, granules)
+    with pytest.raises(ValueError, match="^system:"):
+        paba.round_to_granules(None, allocation, granules)
 
 
 # -- round_to_granules: worked examples -------------------------------------------------------
@@ -434,3 +472,113 @@ def test_finished_run_stops_and_pickles():
     with pytest.raises(StopIteration):
         next(again)
     assert again.history.completed == 2
+
+
+# -- SchedulerRun.state_dict / from_state: the run's state as plain data ----------------------
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+@pytest.mark.parametrize("scheme", ["joint", "bandwidth_aware"])
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(csi="noisy", availability=0.6, record="summary"),
+    dict(csi="delayed", delay=2, jitter=0.2, fading_correlation=0.8),
+    dict(groups=[0, 1, 1, 2, 3, 3], availability=0.8, csi="noisy"),
+], ids=["rayleigh", "noisy-churn-summary", "delayed-jitter-correlated", "groups-churn"])
+def test_run_state_resumes_with_identical_records(scheme, options):
+    options = dict(options)
+    correlation = options.pop("fading_correlation", 0.0)
+    scenario = paba.Scenario.default(n_workers=6, params=MLP_PARAMS, seed=21,
+                                     fading_correlation=correlation)
+
+    def scheduler(iterations=14):
+        return paba.Scheduler(scenario, scheme, iterations=iterations, granules=MLP_UNITS,
+                              **options)
+
+    reference = list(scheduler())
+    run = iter(scheduler())
+    head = [next(run) for _ in range(6)]
+    state = run.state_dict()
+    # Plain data only: nothing in it unpickles into code.
+    assert all(leaf is None or isinstance(leaf, (np.ndarray, str, int, float, bool))
+               for leaf in _leaves(state))
+    resumed = paba.SchedulerRun.from_state(scheduler(), state)
+    assert resumed.iteration == 6 and resumed.history.completed == 6
+    tail = list(resumed)
+    assert_same_records(head + tail, reference)
+    assert [r.allocation.iterations for r in tail if r.allocation] == \
+        [r.allocation.iterations for r in reference[6:] if r.allocation]  # warm start too
+    np.testing.assert_array_equal(resumed.history.latency, [r.latency for r in reference])
+    # A scheduler with more iterations goes on past the original end, as a longer run would.
+    longer = paba.SchedulerRun.from_state(scheduler(20), state)
+    assert_same_records(head + list(longer), list(scheduler(20)))
+    # The original is undisturbed.
+    assert_same_records(head + list(run), reference)
+
+
+def test_run_state_is_checked_before_use():
+    scenario = paba.Scenario.default(n_workers=4, params=MLP_PARAMS, seed=3)
+    options = dict(iterations=8, granules=MLP_UNITS, csi="delayed", delay=2)
+    make = functools.partial(paba.Scheduler, scenario, "joint", **options)
+    run = iter(make())
+    for _ in range(3):
+        next(run)
+    good = run.state_dict()
+    target = make()
+    target_history = target.history
+
+    def broken(change):
+        state = copy.deepcopy(good)
+        change(state)
+        return state
+
+    cases = {
+        "not a dict": lambda s: s.clear(),
+        "version": lambda s: s.update(version=2),
+        "extra key": lambda s: s.update(code="os.system"),
+        "iteration": lambda s: s.update(iteration=9),
+        "negative iteration": lambda s: s.update(iteration=-1),
+        "float iteration": lambda s: s.update(iteration=3.0),
+        "stream name": lambda s: s["streams"].pop("churn"),
+        "stream kind": lambda s: s["streams"]["channel"].update(bit_generator="MT19937"),
+        "stream integer": lambda s: s["streams"]["channel"]["state"].update(state=2**130),
+        "stream flag": lambda s: s["streams"]["jitter"].update(has_uint32=True),
+        "past length": lambda s: s["past"].pop(),
+        "past dtype": lambda s: s["past"].__setitem__(0, s["past"][0].astype(np.float32)),
+        "past value": lambda s: s["past"][0].__setitem__(0, -1.0),
+        "history shape": lambda s: s["history"].update(latency=s["history"]["latency"][:2]),
+        "history key": lambda s: s["history"].pop("loads"),
+        "history range": lambda s: s["history"]["active"].__setitem__(0, 99),
+        "previous loads": lambda s: s["previous"].update(loads=s["previous"]["loads"] * 2),
+        "previous shape": lambda s: s["previous"].update(bandwidth=np.zeros(9)),
+        "previous present": lambda s: s.update(previous_present=None),
+        "scattered": lambda s: s.update(scattered=np.zeros((4, 2))),
+        "settings": lambda s: s["settings"].update(csi="perfect"),
+        "tensor in settings": lambda s: s["settings"].update(delay=np.int64(2)),
+        "array as format": lambda s: s.update(format=np.array([], dtype=bool)),
+        "array as generator name": lambda s: s["streams"]["churn"].update(
+            bit_generator=np.array(["PCG64", "PCG64"])),
+    }
+    for name, change in cases.items():
+        state = {} if name == "not a dict" else broken(change)
+        with pytest.raises(ValueError, match="^state:"):
+            paba.SchedulerRun.from_state(target, state)
+        assert target.history is target_history, name  # untouched on failure
+    with pytest.raises(ValueError, match="^state: .*scheme"):
+        paba.SchedulerRun.from_state(paba.Scheduler(scenario, "equal", **options), good)
+    with pytest.raises(ValueError, match="^state: .*seed"):
+        paba.SchedulerRun.from_state(paba.Scheduler(scenario.replace(seed=4), "joint",
+                                                    **options), good)
+    with pytest.raises(ValueError, match="^scheduler:"):
+        paba.SchedulerRun.from_state(None, good)
+    assert paba.SchedulerRun.from_state(target, good).iteration == 3

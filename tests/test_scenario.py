@@ -211,3 +211,61 @@ def test_method_arguments_are_validated():
         s.draw_gains(0)
     with pytest.raises(ValueError, match="^replace:"):
         s.replace(radius=3.0)
+
+
+def _short_id(value):
+    """Test ids for numbers too long to print."""
+    if isinstance(value, int) and abs(value) > 10**20:
+        return f"{'-' if value < 0 else ''}1e{len(str(abs(value))) - 1}-integer"
+    return None
+
+
+@pytest.mark.parametrize("field,value", [
+    ("bandwidth", 10**400), ("cell_radius", 10**400), ("samples", 10**400),
+    ("cycles_per_parameter", -(10**400)), ("shadowing_std_db", 10**400),
+    ("k_factor", 10**400), ("cpu_frequency_range", (1e8, 10**400)),
+    pytest.param("n_workers", 10**5000, id="n_workers-5000-digits"),
+    pytest.param("params", 10**5000, id="params-5000-digits"),
+    pytest.param("seed", -(10**5000), id="seed-5000-digits"),
+    ("fading", np.array(["rayleigh", "none"])), ("samples", [[1.0], [1.0, 2.0]]),
+], ids=_short_id)
+def test_numbers_beyond_float64_and_odd_objects_name_the_field(field, value):
+    # Issue 11: Scenario(bandwidth=10**400) raised OverflowError; a 5000-digit integer could not
+    # even be formatted into the message.
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        paba.Scenario(**{field: value})
+
+
+@pytest.mark.parametrize("field,value", [
+    ("samples", 1e308), ("bandwidth", 5e-324), ("shadowing_std_db", 1e308),
+    ("cell_radius", 1e300), ("cycles_per_parameter", 1e300), ("bits_per_parameter", 1e300),
+    ("cpu_frequency_range", (1e-300, 1e-300)),
+])
+def test_impossible_combinations_are_refused_at_construction(field, value):
+    # Issue 11: each field was valid alone, so the scenario was accepted and its runs failed
+    # later, naming beta or compute; now the construction names the field.
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        paba.Scenario(**{field: value})
+
+
+def test_extreme_but_workable_scenarios_still_run():
+    for changes in (dict(bandwidth=1e300), dict(samples=1e20, params=2**53),
+                    dict(noise_dbm_per_hz=400.0), dict(cell_radius=1e6, min_distance=1e3)):
+        scenario = paba.Scenario(n_workers=4, **changes)
+        history = paba.Scheduler(scenario, "joint", iterations=3).run()
+        assert history.completed == 3
+
+
+def test_gain_arguments_of_the_methods_are_checked():
+    # Found by tests/test_fuzz.py: junk gains raised TypeError from numpy, junk worker lists
+    # an unnamed ValueError.
+    s = paba.Scenario(n_workers=3)
+    for gain in ([object()], "abc", [1j, 2j, 3j], [[1.0], [1.0, 2.0]], [np.nan] * 3, [-1.0] * 3):
+        for method in (s.efficiencies, s.beta):
+            with pytest.raises(ValueError, match="^gain:"):
+                method(gain)
+    with pytest.raises(ValueError, match="^workers:"):
+        s.system(workers=[[0], [0, 1]])
+    assert np.all(np.isinf(s.beta([0.0, 1e-10, 1e-10])[:1]))  # no gain: infinite cost
+    with pytest.raises(ValueError, match="^backend:"):
+        paba.allocate(s.system(), backend=np.array(["native", "reference"]))

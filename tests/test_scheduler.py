@@ -257,3 +257,34 @@ def test_validation_of_scenario_and_uniform_jitter(faded):
         paba.Scheduler(paba.static_cell(3))
     with pytest.raises(ValueError, match="^jitter:"):
         paba.Scheduler(faded, jitter=1.0, jitter_distribution="uniform")
+
+
+def _short_id(value):
+    """Test ids for numbers too long to print."""
+    if isinstance(value, int) and abs(value) > 10**20:
+        return f"{'-' if value < 0 else ''}1e{len(str(abs(value))) - 1}-integer"
+    return None
+
+
+@pytest.mark.parametrize("argument,value", [
+    ("warm_start", "no"), ("warm_start", 1), ("groups", [0, 1, 2] + [10**12] * 17),
+    ("groups", [-1] + [0] * 19), ("scheme", np.array(["joint"])), ("csi", ["perfect"]),
+    pytest.param("iterations", 10**5000, id="iterations-5000-digits"), ("tol", 10**400), ("availability", 10**400),
+    ("backend", "fastest"), ("backend", 5), ("trace", [[True], [True, False]]),
+], ids=_short_id)
+def test_more_bad_arguments_name_the_argument(faded, argument, value):
+    # Issue 11: warm_start="no" was taken as True; group ids up to 10**12 sized a 7 TiB
+    # bincount (MemoryError); a huge tol raised OverflowError; a bad backend failed only in
+    # the first iteration.
+    with pytest.raises(ValueError, match=f"^{argument}:"):
+        paba.Scheduler(faded, **{"iterations": 10, argument: value})
+
+
+@pytest.mark.parametrize("argument,value", [("batch", "yes"), ("batch", 1), ("progress", 5),
+                                            ("progress", "print")])
+def test_run_arguments_are_checked(faded, argument, value):
+    # Issue 11: run(batch="yes") was accepted; run(progress=5) raised TypeError mid-run.
+    scheduler = paba.Scheduler(faded, iterations=3)
+    with pytest.raises(ValueError, match=f"^{argument}:"):
+        scheduler.run(**{argument: value})
+    assert scheduler.history.completed == 0

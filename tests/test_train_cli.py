@@ -97,11 +97,13 @@ def test_train_logistic_on_an_svmlight_file(tmp_path):
     assert summary["schemes"]["joint"]["iterations"] >= 1
 
 
-def test_train_names_the_bad_argument(capsys):
+def test_train_names_the_bad_argument(capsys, tmp_path):
+    out = tmp_path / "never-made"
     with pytest.raises(SystemExit) as stop:
-        main(["train", "--dataset", "no-such-data-set", "--quiet"])
+        main(["train", "--dataset", "no-such-data-set", "--quiet", "--out", str(out)])
     assert stop.value.code == 2
-    assert "paba: error: name:" in capsys.readouterr().err
+    assert "paba: error: dataset:" in capsys.readouterr().err
+    assert not out.exists()  # arguments are checked before any directory is made
 
 
 def test_reproduce_writes_the_report(tmp_path, monkeypatch):

@@ -5,6 +5,8 @@ Models are small perceptrons built here (seeded), so the file runs in seconds on
 
 import copy
 import math
+import os
+import pickle
 
 import numpy as np
 import pytest
@@ -582,3 +584,229 @@ def test_train_checks_the_scheme(data):
     shards = shard(data.y_train, 3, seed=0)
     with pytest.raises(ValueError, match="^scheme:"):
         train(mlp(), data, paba.Scenario.default(n_workers=3), "optimal", shards=shards)
+
+
+# -- checkpoints: safe to load, verified, and going on to new limits (issue 11) ----------------
+
+
+def build_trainer(data, *, scheme="joint", K=5, shard_seed=1, scenario=None, hidden=16,
+                  model_seed=0, granularity="unit", iterations=40, scheduler_options=None,
+                  **trainer_options):
+    """make_trainer with every part that can change a run open to change."""
+    shards = shard(data.y_train, K, seed=shard_seed)
+    scenario = scenario or paba.Scenario.default(n_workers=K, seed=2)
+    model = mlp(hidden=hidden, seed=model_seed)
+    options = dict(availability=0.8, csi="noisy") | (scheduler_options or {})
+    scheduler = make_scheduler(ModelPartition(model, granularity), scenario, scheme, shards,
+                               max_iterations=iterations, **options)
+    trainer_options = dict(lr=0.05, eval_every=2) | trainer_options
+    return PartitionedTrainer(model, data, scheduler, shards, granularity=granularity,
+                              **trainer_options)
+
+
+@pytest.fixture(scope="module")
+def saved(data, tmp_path_factory):
+    """A checkpoint of 3 iterations of build_trainer's run, and its bytes."""
+    path = tmp_path_factory.mktemp("saved") / "ck.pt"
+    build_trainer(data).run(budget=None, max_iterations=3, checkpoint=path)
+    return path, path.read_bytes()
+
+
+def test_checkpoint_holds_only_tensors_and_plain_data(saved):
+    path, _ = saved
+    state = torch.load(path, weights_only=True)  # would raise on any other object
+    leaves = []
+
+    def walk(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        else:
+            leaves.append(value)
+
+    walk(state)
+    assert all(leaf is None or isinstance(leaf, (torch.Tensor, str, int, float, bool))
+               for leaf in leaves)
+    assert state["format"] == "paba.training checkpoint" and state["version"] == 2
+
+
+class RunsCode:
+    """Unpickles into a call of os.system that writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo ran > {self.marker}",))
+
+
+def test_a_crafted_checkpoint_runs_no_code(data, tmp_path):
+    # Issue 11: checkpoints were read with torch.load(weights_only=False), so this ran.
+    marker = tmp_path / "marker"
+    crafted = {
+        "torch-zip.pt": lambda p: torch.save({"format": "paba.training checkpoint",
+                                              "version": 2, "model": RunsCode(marker)}, p),
+        "plain-pickle.pt": lambda p: p.write_bytes(pickle.dumps(RunsCode(marker))),
+        "exec.pt": lambda p: p.write_bytes(
+            b"cbuiltins\nexec\n(V__import__('os').system('echo ran > "
+            + str(marker).encode() + b"')\ntR."),
+    }
+    for name, write in crafted.items():
+        path = tmp_path / name
+        write(path)
+        trainer = build_trainer(data)
+        with pytest.raises(ValueError, match="^checkpoint: "):
+            trainer.run(budget=None, max_iterations=2, checkpoint=path)
+        assert not marker.exists(), name
+    # The pickles really do run code when unpickled: the test is not vacuous.
+    pickle.loads((tmp_path / "plain-pickle.pt").read_bytes())
+    assert marker.exists()
+
+
+def test_an_old_pickled_checkpoint_is_refused_and_says_so(data, tmp_path):
+    path = tmp_path / "old.pt"
+    trainer = build_trainer(data)
+    trainer.run(budget=None, max_iterations=2)
+    # What version 1 wrote: the live SchedulerRun and TrainingResult, pickled.
+    torch.save({"version": 1, "fingerprint": {}, "model": trainer.model.state_dict(),
+                "state": trainer._state}, path)
+    with pytest.raises(ValueError, match="^checkpoint: .*older paba.*version 1"):
+        build_trainer(data).run(budget=None, max_iterations=2, checkpoint=path)
+
+
+def _rewrite(path, target, change):
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, target)
+
+
+DAMAGE = {
+    "missing-optimizer": lambda s: s.pop("optimizer"),
+    "fingerprint-key": lambda s: s["fingerprint"].pop("lr"),
+    "version": lambda s: s.update(version=3),
+    "format": lambda s: s.update(format="something else"),
+    "model-shape": lambda s: s["model"].update({"0.weight": torch.zeros(3, 3)}),
+    "model-key": lambda s: s["model"].pop("2.bias"),
+    "momentum-shape": lambda s: s["optimizer"]["state"][0].update(
+        momentum_buffer=torch.zeros(2)),
+    "optimizer-lr": lambda s: s["optimizer"]["param_groups"][0].update(lr=1.0),
+    "torch-rng": lambda s: s.update(torch_rng=torch.zeros(3, dtype=torch.uint8)),
+    "dealer-kind": lambda s: s["dealer"].update(bit_generator="Philox"),
+    "result-iterations": lambda s: s["result"].update(iterations=-1),
+    "result-stopped": lambda s: s["result"].update(stopped="crashed"),
+    "curve-length": lambda s: s["result"]["latency"].append(1.0),
+    "tensor-in-result": lambda s: s["result"].update(test_accuracy=[torch.ones(1)]),
+    "since-eval": lambda s: s.update(since_eval=7),
+    "pending-loads": lambda s: s.update(pending={
+        "latency": 1e-4, "loads": torch.ones(5, dtype=torch.int64), "unit_counts": None}),
+    "scheduler-iteration": lambda s: s["scheduler"].update(iteration=1),
+    "scheduler-history": lambda s: s["scheduler"]["history"].pop("latency"),
+    "stream-integer": lambda s: s["scheduler"]["streams"]["channel"].update(state="0"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_checkpoint_is_refused_naming_it(data, saved, tmp_path, damage):
+    # Issue 11: a checkpoint missing a key raised KeyError; parts were used unchecked.
+    path, _ = saved
+    target = tmp_path / "damaged.pt"
+    _rewrite(path, target, damage)
+    trainer = build_trainer(data)
+    before = flat(trainer.model).clone()
+    rng_before = torch.get_rng_state()
+    with pytest.raises(ValueError, match="^checkpoint: "):
+        trainer.load_checkpoint(target)
+    assert torch.equal(flat(trainer.model), before) and trainer._state is None
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(scheme="equal"), "scheme"),
+    (dict(seed=1), "seed"),
+    (dict(optimizer="adam"), "optimizer"),
+    (dict(lr=0.1), "lr"),
+    (dict(momentum=0.5), "momentum"),
+    (dict(eval_every=3), "eval_every"),
+    (dict(granularity="parameter"), "granularity"),
+    (dict(model_seed=1), "model_weights"),
+    (dict(hidden=17), "params"),
+    (dict(shard_seed=2), "shards"),
+    (dict(scenario=paba.Scenario.default(n_workers=5, seed=2, bandwidth=20e6)),
+     "scheduler.scenario.bandwidth"),
+    (dict(scenario=paba.Scenario.default(n_workers=5, seed=2, fading="rician")),
+     "scheduler.scenario.fading"),
+    (dict(scenario=paba.Scenario.default(n_workers=5, seed=3)), "scheduler.scenario.seed"),
+    (dict(scheduler_options=dict(csi="perfect")), "scheduler.csi"),
+    (dict(scheduler_options=dict(availability=0.9)), "scheduler.availability"),
+    (dict(scheduler_options=dict(jitter=0.1)), "scheduler.jitter"),
+    (dict(scheduler_options=dict(tol=1e-6)), "scheduler.tol"),
+    (dict(scheduler_options=dict(method="bisection")), "scheduler.method"),
+    (dict(scheduler_options=dict(groups=[0, 0, 1, 1, 2])), "scheduler.groups"),
+    (dict(scheduler_options=dict(backend="reference")), "scheduler.backend"),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_every_option_that_changes_the_run_is_in_the_fingerprint(data, saved, tmp_path,
+                                                                  change, named):
+    path, _ = saved
+    with pytest.raises(ValueError, match=f"^checkpoint: .*different run.*{named}"):
+        build_trainer(data, **change).run(budget=None, max_iterations=3, checkpoint=path)
+
+
+def test_other_data_is_in_the_fingerprint(data, saved):
+    path, _ = saved
+    other = synthetic(n_samples=300, n_features=8, n_classes=3, seed=1)
+    with pytest.raises(ValueError, match="^checkpoint: .*different run.*data"):
+        build_trainer(other).run(budget=None, max_iterations=3, checkpoint=path)
+
+
+def test_options_that_change_nothing_resume(data, saved, tmp_path):
+    path, content = saved
+    copy_path = tmp_path / "ck.pt"
+    copy_path.write_bytes(content)
+    trainer = build_trainer(data, scheduler_options=dict(warm_start=False, n_threads=2))
+    result = trainer.run(budget=None, max_iterations=3, checkpoint=copy_path,
+                         checkpoint_every=1)
+    assert result.iterations == 3
+
+
+@pytest.mark.parametrize("first, second", [
+    (dict(budget=0.002), dict(budget=0.006)),                  # issue 11's case, shrunk
+    (dict(budget=None, max_iterations=4), dict(budget=None, max_iterations=9)),
+    (dict(budget=0.002), dict(budget=0.006, max_iterations=6)),
+    (dict(budget=0.006, max_iterations=4), dict(budget=0.006)),
+])
+@pytest.mark.parametrize("where", ["checkpoint", "memory"])
+def test_a_stopped_run_goes_on_to_new_limits_exactly(data, tmp_path, first, second, where):
+    # Issue 11: a finished run resumed with a larger budget returned the old result.
+    uninterrupted = build_trainer(data)
+    expected = uninterrupted.run(**second)
+    assert expected.iterations > 4
+    trainer = build_trainer(data)
+    checkpoint = tmp_path / "ck.pt" if where == "checkpoint" else None
+    early = trainer.run(**first, checkpoint=checkpoint, checkpoint_every=3)
+    assert early.iterations < expected.iterations and early.stopped != "running"
+    if where == "checkpoint":
+        trainer = build_trainer(data)
+    resumed = trainer.run(**second, checkpoint=checkpoint)
+    assert without_wall(resumed) == without_wall(expected)
+    for a, b in zip(trainer.model.parameters(), uninterrupted.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_run_past_the_new_limits_is_refused_naming_them(data, tmp_path):
+    path = tmp_path / "ck.pt"
+    result = build_trainer(data).run(budget=0.006, checkpoint=path)
+    content = path.read_bytes()
+    with pytest.raises(ValueError, match="^checkpoint: .*more than budget = 0.001 s"):
+        build_trainer(data).run(budget=0.001, checkpoint=path)
+    with pytest.raises(ValueError, match="^checkpoint: .*more than max_iterations = 2"):
+        build_trainer(data).run(budget=0.006, max_iterations=2, checkpoint=path)
+    assert path.read_bytes() == content  # refused before anything was written
+    trainer = build_trainer(data)
+    trainer.run(budget=0.006)
+    with pytest.raises(ValueError, match="^budget: "):
+        trainer.run(budget=0.001)
+    with pytest.raises(ValueError, match="^max_iterations: "):
+        trainer.run(budget=0.006, max_iterations=result.iterations - 1)

@@ -10,6 +10,8 @@ BACKENDS = ("native", "reference")
 def resolve(backend: str | None) -> str:
     """The backend to use: the argument, else the PABA_BACKEND environment variable, else native."""
     name = backend if backend is not None else os.environ.get("PABA_BACKEND", "native")
+    if not isinstance(name, str):  # an array would compare element by element below
+        raise ValueError(f"backend: must be one of {BACKENDS}, got {type(name).__name__}")
     if name == "native":
         return name
     if name not in BACKENDS:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._allocation import Allocation, allocate, evaluate
 from ._system import System
-from ._validation import readonly
+from ._validation import MAX_PARAMS, describe, readonly
 
 #: Schemes whose bandwidth is fixed before the loads (it is kept after rounding).
 FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
@@ -51,22 +51,56 @@ class Granules:
     counts: np.ndarray
     total: int
 
+    def __post_init__(self):
+        # Built by from_sizes, or directly: either way the fields must agree with each other.
+        set_ = object.__setattr__
+        for name in ("sizes", "counts"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu" \
+                    or value.ndim != 1 or value.size == 0:
+                raise ValueError(f"granules: {name} must be a non-empty 1-D integer array, got "
+                                 f"{describe(value)}")
+        sizes, counts = self.sizes, self.counts
+        if counts.shape != sizes.shape or np.any(sizes < 1) or np.any(counts < 1) \
+                or np.any(sizes > MAX_PARAMS) or np.any(np.diff(sizes) >= 0):
+            raise ValueError("granules: sizes must be distinct, positive and decreasing, with a "
+                             "positive count each")
+        total = sum(int(size) * int(number) for size, number in zip(sizes.tolist(),
+                                                                    counts.tolist(), strict=True))
+        if isinstance(self.total, (bool, np.bool_)) or self.total != total \
+                or total > MAX_PARAMS:
+            raise ValueError(f"granules: total must be the parameters in all units ({total}, at "
+                             f"most 2**53), got {describe(self.total)}")
+        set_(self, "sizes", readonly(np.array(sizes, dtype=np.int64)))
+        set_(self, "counts", readonly(np.array(counts, dtype=np.int64)))
+        set_(self, "total", total)
+
     @classmethod
     def from_sizes(cls, unit_sizes) -> Granules:
         """Group a sequence of unit sizes (positive integers, in parameters)."""
-        array = np.asarray(unit_sizes)
+        try:
+            array = np.asarray(unit_sizes)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"granules: must be a 1-D sequence of unit sizes ({error})") from None
         if array.ndim != 1 or array.size == 0:
             raise ValueError("granules: must be a non-empty 1-D sequence of unit sizes")
         if array.dtype.kind not in "iu":
             if array.dtype.kind != "f" or not np.all(np.isfinite(array)) or \
                     np.any(array != np.floor(array)):
                 raise ValueError("granules: unit sizes must be integers")
-        array = array.astype(np.int64)
         if array.min() < 1:
             raise ValueError("granules: unit sizes must be at least 1 parameter")
+        # A model has at most 2**53 parameters (System's params): checked before the cast to
+        # int64 and with Python integers, so that no size or sum wraps round.
+        if array.max() > MAX_PARAMS:
+            raise ValueError("granules: unit sizes must be at most 2**53 parameters")
+        array = array.astype(np.int64)
         sizes, counts = np.unique(array, return_counts=True)
-        return cls(readonly(sizes[::-1].copy()), readonly(counts[::-1].copy()),
-                   int(array.sum()))
+        total = sum(int(size) * int(number) for size, number in zip(sizes.tolist(),
+                                                                    counts.tolist(), strict=True))
+        if total > MAX_PARAMS:
+            raise ValueError(f"granules: the units hold {total} parameters, more than 2**53")
+        return cls(sizes[::-1].copy(), counts[::-1].copy(), total)
 
     @property
     def trivial(self) -> bool:
@@ -84,6 +118,29 @@ def _group_latency_after(system: System, slope: np.ndarray, offset: np.ndarray,
     result = np.full(system.n_groups, -np.inf)
     np.maximum.at(result, system.groups, member)
     return result
+
+
+def _check_allocation(system: System, allocation: Allocation) -> None:
+    """The allocation must be one of ``system`` (its arrays shaped by the system's groups and
+    workers, its relaxed loads finite and its bandwidth non-negative), checked before any
+    arithmetic mixes the two."""
+    N, K = system.n_groups, system.n_workers
+    for field, size, kinds in (("loads", N, "iu"), ("relaxed_loads", N, "iuf"),
+                               ("bandwidth", K, "iuf")):
+        value = getattr(allocation, field, None)
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds \
+                or value.shape != (size,):
+            shape = getattr(value, "shape", None)
+            raise ValueError(f"allocation: its {field} must be an array of shape ({size},) for "
+                             f"this system ({N} groups, {K} workers), got "
+                             f"{'shape ' + str(shape) if shape is not None else describe(value)}")
+    if not np.all(np.isfinite(allocation.relaxed_loads)) or np.any(allocation.relaxed_loads < 0):
+        raise ValueError("allocation: its relaxed_loads must be finite and non-negative")
+    if not np.all(np.isfinite(allocation.bandwidth)) or np.any(allocation.bandwidth < 0):
+        raise ValueError("allocation: its bandwidth must be finite and non-negative")
+    if not isinstance(allocation.scheme, str):
+        raise ValueError(f"allocation: its scheme must be a string, got "
+                         f"{describe(allocation.scheme)}")
 
 
 def round_to_granules(system: System, allocation: Allocation, granules: Granules, *,
@@ -111,8 +168,13 @@ def round_to_granules(system: System, allocation: Allocation, granules: Granules
     unit_counts : ndarray of int64, shape (N, S)
         Units of each size (``granules.sizes``) in each group's block.
     """
+    if not isinstance(system, System):
+        raise ValueError(f"system: must be a paba.System, got {describe(system)}")
+    if not isinstance(allocation, Allocation):
+        raise ValueError(f"allocation: must be a paba.Allocation, got {describe(allocation)}")
     if not isinstance(granules, Granules):
         raise ValueError(f"granules: must be a paba Granules, got {type(granules).__name__}")
+    _check_allocation(system, allocation)
     if granules.total != system.params:
         raise ValueError(f"granules: the units hold {granules.total} parameters, the system "
                          f"{system.params}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from ._scenario import Scenario
 from ._study import PAPER, PAPER_REDUCTION_VS_EQUAL, run_study, write_summary
+from ._validation import output_directory, positive_float, real_number
 
 
 def _percent(reduction) -> str:
@@ -54,8 +55,15 @@ def reproduce(out: str | os.PathLike = "paba-reproduction", *, seed: int = 0,
     from .training._accuracy import PAPER_ACCURACY_GAIN_POINTS, run_accuracy_study
 
     started = time.perf_counter()
-    directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
+    Scenario.default(seed=seed)  # the arguments, checked before any directory is made
+    positive_float("budget", real_number("budget", budget))
+    # Every directory the studies write, checked before the first of them starts.
+    directory = output_directory("out", out, files=["report.md", "summary.json"])
+    names = ["latency", "accuracy", *(["accuracy_static"] if static_accuracy else [])]
+    for name in names:
+        output_directory("out", directory / name)
+        if checkpoint is not None and name != "latency":
+            output_directory("checkpoint", Path(checkpoint) / name)
     say = log or (lambda *_: None)
     latency = run_study(Scenario.default(seed=seed), out=directory / "latency",
                         progress=progress)

@@ -34,8 +34,17 @@ from ._radio import (
     path_loss_db,
     spectral_efficiency,
 )
-from ._system import System
-from ._validation import float_array, positive_float, positive_integer, readonly
+from ._system import SECONDS_RANGE, System
+from ._validation import (
+    MAX_PARAMS,
+    choice,
+    count,
+    describe,
+    float_array,
+    positive_float,
+    real_number,
+    readonly,
+)
 
 #: Small-scale fading models: ``"rayleigh"`` (|h|^2 ~ Exp(1)), ``"rician"`` (a line-of-sight
 #: component with K-factor ``k_factor``, mean power 1) and ``"none"`` (|h|^2 = 1: path loss and
@@ -48,30 +57,50 @@ STREAMS = ("channel", "churn", "jitter", "estimation")
 #: Largest number of workers a scenario accepts.
 MAX_WORKERS = 10**9
 
+#: Largest cell radius in metres (the layout draws squared distances in float64).
+MAX_RADIUS_M = 1e150
+
 
 def _real(name: str, value, *, minimum: float | None = None, strict: bool = False,
           maximum: float | None = None, strict_max: bool = False) -> float:
     """A finite real number as a Python float, optionally bounded; booleans are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a real number, got {value!r}")
-    result = float(value)
+    result = real_number(name, value)
     if not math.isfinite(result):
-        raise ValueError(f"{name}: must be finite, got {value!r}")
+        raise ValueError(f"{name}: must be finite, got {describe(value)}")
     if minimum is not None and (result <= minimum if strict else result < minimum):
         relation = "above" if strict else "at least"
-        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {value!r}")
+        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {describe(value)}")
     if maximum is not None and (result >= maximum if strict_max else result > maximum):
         relation = "below" if strict_max else "at most"
-        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {value!r}")
+        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {describe(value)}")
     return result
+
+
+def _positive(name: str, value) -> float:
+    """A positive finite real number as a Python float (an integer beyond float64 included)."""
+    return positive_float(name, real_number(name, value))
 
 
 def _seed(value) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"seed: must be a non-negative integer, got {value!r}")
+        raise ValueError(f"seed: must be a non-negative integer, got {describe(value)}")
     if int(value) < 0:
-        raise ValueError(f"seed: must be a non-negative integer, got {value!r}")
+        raise ValueError(f"seed: must be a non-negative integer, got {describe(value)}")
     return int(value)
+
+
+def _gains(name: str, value) -> np.ndarray:
+    """Linear channel gains of any shape as float64: finite, non-negative real numbers."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be an array of linear channel gains ({error})") from None
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{name}: must hold real numbers, not {array.dtype}")
+    array = array.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"{name}: gains must be finite and non-negative")
+    return array
 
 
 def efficiency(power_dbm: float, gain, bandwidth: float,
@@ -184,12 +213,15 @@ class Scenario:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        K = positive_integer("n_workers", self.n_workers, maximum=MAX_WORKERS)
+        K = count("n_workers", self.n_workers, MAX_WORKERS)
         set_(self, "n_workers", K)
-        set_(self, "params", positive_integer("params", self.params))
-        set_(self, "bandwidth", positive_float("bandwidth", self.bandwidth))
-        set_(self, "cell_radius", positive_float("cell_radius", self.cell_radius))
-        min_distance = positive_float("min_distance", self.min_distance)
+        set_(self, "params", count("params", self.params, MAX_PARAMS))
+        set_(self, "bandwidth", _positive("bandwidth", self.bandwidth))
+        set_(self, "cell_radius", _positive("cell_radius", self.cell_radius))
+        if self.cell_radius > MAX_RADIUS_M:
+            raise ValueError(f"cell_radius: must be at most {MAX_RADIUS_M:g} m (its square is "
+                             f"drawn in float64), got {self.cell_radius:g}")
+        min_distance = _positive("min_distance", self.min_distance)
         if min_distance >= self.cell_radius:
             raise ValueError(f"min_distance: must be below cell_radius ({self.cell_radius:g} m), "
                              f"got {min_distance:g}")
@@ -202,8 +234,7 @@ class Scenario:
             set_(self, "distances", distances)
         set_(self, "shadowing_std_db", _real("shadowing_std_db", self.shadowing_std_db,
                                              minimum=0.0))
-        if self.fading not in FADING:
-            raise ValueError(f"fading: must be one of {FADING}, got {self.fading!r}")
+        choice("fading", self.fading, FADING)
         set_(self, "k_factor", _real("k_factor", self.k_factor, minimum=0.0))
         set_(self, "fading_correlation", _real("fading_correlation", self.fading_correlation,
                                                minimum=0.0, maximum=1.0, strict_max=True))
@@ -213,9 +244,9 @@ class Scenario:
             low, high = self.cpu_frequency_range
         except (TypeError, ValueError):
             raise ValueError(f"cpu_frequency_range: must be a pair (low, high) in Hz, got "
-                             f"{self.cpu_frequency_range!r}") from None
-        low = positive_float("cpu_frequency_range", low)
-        high = positive_float("cpu_frequency_range", high)
+                             f"{describe(self.cpu_frequency_range)}") from None
+        low = _positive("cpu_frequency_range", low)
+        high = _positive("cpu_frequency_range", high)
         if low > high:
             raise ValueError(f"cpu_frequency_range: low ({low:g} Hz) must not exceed high "
                              f"({high:g} Hz)")
@@ -223,18 +254,28 @@ class Scenario:
         if self.cpu_frequencies is not None:
             set_(self, "cpu_frequencies", float_array("cpu_frequencies", self.cpu_frequencies,
                                                       size=K, positive=True))
-        if np.ndim(self.samples) == 0:
-            set_(self, "samples", positive_float("samples", self.samples))
+        try:
+            scalar_samples = np.ndim(self.samples) == 0
+        except (TypeError, ValueError):
+            raise ValueError(f"samples: must be a number or a 1-D array of {K} numbers, got "
+                             f"{describe(self.samples)}") from None
+        if scalar_samples:
+            set_(self, "samples", _positive("samples", self.samples))
         else:
             set_(self, "samples", float_array("samples", self.samples, size=K, positive=True))
         set_(self, "cycles_per_parameter",
-             positive_float("cycles_per_parameter", self.cycles_per_parameter))
+             _positive("cycles_per_parameter", self.cycles_per_parameter))
         set_(self, "bits_per_parameter",
-             positive_float("bits_per_parameter", self.bits_per_parameter))
+             _positive("bits_per_parameter", self.bits_per_parameter))
         set_(self, "seed", _seed(self.seed))
         self._draw_layout()
+        self._check_implied()
 
     def _draw_layout(self) -> None:
+        with np.errstate(over="ignore", under="ignore"):  # _check_implied names what overflows
+            self._draw_layout_unchecked()
+
+    def _draw_layout_unchecked(self) -> None:
         K = self.n_workers
         rng = np.random.default_rng(self.seed)
         # Draw all three every time, in a fixed order, so that giving one of them does not move
@@ -257,6 +298,80 @@ class Scenario:
         set_(self, "_shadowing", readonly(shadowing))
         set_(self, "_path_gain", readonly(gain))
         set_(self, "_compute", readonly(work / frequency))
+
+    def _check_implied(self) -> None:
+        """Check what the fields imply together, once, here: the mean channel's System must be
+        one the allocator accepts (finite positive gains, efficiencies, costs; the seconds
+        beta L / B and compute L within SECONDS_RANGE), so that no run fails later naming a
+        derived quantity. The field named is the one, among those a failing quantity depends
+        on, farthest from its default (in decades)."""
+        K = self.n_workers
+        samples = np.broadcast_to(np.asarray(self.samples, dtype=np.float64), (K,))
+        frequency, gain, shadowing = self._frequency, self._path_gain, self._shadowing
+        low, high = SECONDS_RANGE
+        with np.errstate(all="ignore"):
+            loss = path_loss_db(self._distance)
+            distance_field = "distances" if self.distances is not None else "cell_radius"
+            frequency_field = ("cpu_frequencies" if self.cpu_frequencies is not None
+                               else "cpu_frequency_range")
+
+            def gap(value: float, default: float) -> float:
+                return abs(math.log10(value) - math.log10(default))
+
+            def decades(k: int) -> dict[str, float]:
+                # How far each field is from its default at worker k, in decades (dB / 10).
+                return {
+                    "samples": gap(samples[k], SAMPLES_PER_WORKER),
+                    "cycles_per_parameter": gap(self.cycles_per_parameter,
+                                                CYCLES_PER_PARAMETER),
+                    frequency_field: gap(frequency[k], math.sqrt(CPU_HZ_RANGE[0]
+                                                                 * CPU_HZ_RANGE[1])),
+                    "params": gap(self.params, 10**6),
+                    "bits_per_parameter": gap(self.bits_per_parameter, BITS_PER_PARAMETER),
+                    "bandwidth": gap(self.bandwidth, 10e6),
+                    "downlink_power_dbm": abs(self.downlink_power_dbm - DOWNLINK_POWER_DBM) / 10,
+                    "uplink_power_dbm": abs(self.uplink_power_dbm - UPLINK_POWER_DBM) / 10,
+                    "noise_dbm_per_hz": abs(self.noise_dbm_per_hz - NOISE_DBM_PER_HZ) / 10,
+                    "shadowing_std_db": abs(float(shadowing[k])) / 10,
+                    distance_field: abs(float(loss[k]) - float(path_loss_db(250.0))) / 10,
+                }
+
+            def fail(k: int, fields: tuple[str, ...], what: str):
+                distance = decades(k)
+                culprit = max(fields, key=lambda f: (distance[f]
+                                                     if math.isfinite(distance[f]) else math.inf))
+                raise ValueError(f"{culprit}: with the other fields as given, {what} leaves "
+                                 f"float64's usable range (worker {k}); the allocator could not "
+                                 f"take this scenario's channel")
+
+            def first_bad(values, lower=0.0, upper=math.inf):
+                bad = ~(np.isfinite(values) & (values > lower) & (values <= upper))
+                return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+            compute_fields = ("samples", "cycles_per_parameter", frequency_field, "params")
+            k = first_bad(self._compute)
+            if k is None:
+                k = first_bad(self._compute * self.params, low * (1 - 1e-12), high)
+            if k is not None:
+                fail(k, compute_fields, "the compute time per parameter C D_k / f_k (times L)")
+            channel_fields = ("bandwidth", "downlink_power_dbm", "uplink_power_dbm",
+                              "noise_dbm_per_hz", "shadowing_std_db", distance_field)
+            k = first_bad(gain)
+            if k is not None:
+                fail(k, ("shadowing_std_db", distance_field), "the mean channel gain")
+            down, up = self.efficiencies()
+            k = first_bad(down)
+            if k is None:
+                k = first_bad(up)
+            if k is not None:
+                fail(k, channel_fields, "the spectral efficiency of the mean channel")
+            beta = self.bits_per_parameter * (1.0 / down + 1.0 / up)
+            k = first_bad(beta)
+            if k is None:
+                k = first_bad(beta * self.params / self.bandwidth, low * (1 - 1e-12), high)
+            if k is not None:
+                fail(k, (*channel_fields, "bits_per_parameter", "params"),
+                     "the communication time q L (1/e_down + 1/e_up) / B of the mean channel")
 
     # -- construction -------------------------------------------------------------------------
 
@@ -343,7 +458,7 @@ class Scenario:
         (efficiency_down, efficiency_up) : ndarrays shaped like ``gain``
             log2(1 + SNR) with the server's and the workers' transmit power spread over the band.
         """
-        gain = self._path_gain if gain is None else np.asarray(gain, dtype=np.float64)
+        gain = self._path_gain if gain is None else _gains("gain", gain)
         down = efficiency(self.downlink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
         up = efficiency(self.uplink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
         return down, up
@@ -352,7 +467,7 @@ class Scenario:
         """Communication cost per parameter q (1/e_down + 1/e_up) in seconds x Hz, shaped like
         ``gain`` (default: the mean channel)."""
         down, up = self.efficiencies(gain)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", divide="ignore"):  # a gain of 0: infinite cost
             return self.bits_per_parameter * (1.0 / down + 1.0 / up)
 
     def system(self, gain=None, *, workers=None) -> System:
@@ -379,7 +494,11 @@ class Scenario:
             bits_per_parameter=self.bits_per_parameter)
 
     def _select(self, name: str, workers) -> np.ndarray:
-        workers = np.asarray(workers)
+        try:
+            workers = np.asarray(workers)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}: must be a boolean mask or an array of worker indices "
+                             f"({error})") from None
         K = self.n_workers
         if workers.dtype == bool:
             if workers.shape != (K,):
@@ -419,8 +538,7 @@ class Channel:
         """|h|^2 of the next iteration (shape (K,)) or the next ``iterations`` (shape
         (iterations, K)); dimensionless, mean 1."""
         scenario = self.scenario
-        n = 1 if iterations is None else positive_integer("iterations", iterations,
-                                                          maximum=10**9)
+        n = 1 if iterations is None else count("iterations", iterations, 10**9)
         K = scenario.n_workers
         self.iteration += n
         if scenario.fading == "none":

@@ -18,6 +18,7 @@ estimation errors, and so does every scheme for the same scenario seed.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 from collections import deque
@@ -26,12 +27,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _backend
 from ._allocation import METHODS, SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
-from ._scenario import Scenario
+from ._scenario import STREAMS, Scenario
 from ._system import System
-from ._validation import int_array, positive_integer, readonly, tolerance
+from ._validation import (
+    boolean,
+    callback,
+    choice,
+    count,
+    describe,
+    exactly,
+    int_array,
+    plain_differences,
+    readonly,
+    real_number,
+    tolerance,
+)
 
 #: Channel-state-information modes: the allocator sees the true channel of this iteration
 #: (``"perfect"``), the true channel of ``delay`` iterations ago (``"delayed"``), or an estimate
@@ -201,13 +215,12 @@ class History:
 
 
 def _real_in(name: str, value, low: float, high: float, *, open_high: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a real number, got {value!r}")
-    result = float(value)
+    result = real_number(name, value)
     if not (math.isfinite(result) and low <= result and (result < high if open_high
                                                           else result <= high)):
         bracket = ")" if open_high else "]"
-        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got {value!r}")
+        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got "
+                         f"{describe(value)}")
     return result
 
 
@@ -284,20 +297,19 @@ class Scheduler:
                  granules=None):
         if not isinstance(scenario, Scenario):
             raise ValueError(f"scenario: must be a paba.Scenario, got {type(scenario).__name__}")
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
         self.scenario = scenario
-        self.scheme = scheme
-        self.iterations = positive_integer("iterations", iterations, maximum=10**9)
-        if csi not in CSI_MODES:
-            raise ValueError(f"csi: must be one of {CSI_MODES}, got {csi!r}")
-        self.csi = csi
-        self.delay = positive_integer("delay", delay, maximum=10**9)
+        self.scheme = choice("scheme", scheme, SCHEMES)
+        self.iterations = count("iterations", iterations, maximum=10**9)
+        self.csi = choice("csi", csi, CSI_MODES)
+        self.delay = count("delay", delay, maximum=10**9)
         self.csi_error_db = _real_in("csi_error_db", csi_error_db, 0.0, 100.0)
         self.availability = _real_in("availability", availability, 0.0, 1.0)
         K = scenario.n_workers
         if trace is not None:
-            array = np.asarray(trace)
+            try:
+                array = np.asarray(trace)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"trace: must be an array of booleans ({error})") from None
             if array.dtype != bool:
                 raise ValueError(f"trace: must be an array of booleans, got {array.dtype}")
             if array.shape != (self.iterations, K):
@@ -305,30 +317,31 @@ class Scheduler:
                                  f"({self.iterations}, {K}), got {array.shape}")
             trace = readonly(array.copy())
         self.trace = trace
-        if jitter_distribution not in JITTER_DISTRIBUTIONS:
-            raise ValueError(f"jitter_distribution: must be one of {JITTER_DISTRIBUTIONS}, "
-                             f"got {jitter_distribution!r}")
-        self.jitter_distribution = jitter_distribution
+        self.jitter_distribution = choice("jitter_distribution", jitter_distribution,
+                                          JITTER_DISTRIBUTIONS)
         if jitter_distribution == "uniform":
             self.jitter = _real_in("jitter", jitter, 0.0, 1.0, open_high=True)
         else:
             self.jitter = _real_in("jitter", jitter, 0.0, 10.0)
-        if record not in RECORD_MODES:
-            raise ValueError(f"record: must be one of {RECORD_MODES}, got {record!r}")
-        self.record = record
-        self.warm_start = bool(warm_start)
-        if method not in METHODS:
-            raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
-        self.method = method
-        self.tol = tolerance("tol", tol)
+        self.record = choice("record", record, RECORD_MODES)
+        self.warm_start = boolean("warm_start", warm_start)
+        self.method = choice("method", method, METHODS)
+        self.tol = tolerance("tol", real_number("tol", tol))
+        if backend is not None:
+            _backend.resolve(choice("backend", backend, _backend.BACKENDS))
         self.backend = backend
-        self.n_threads = positive_integer("n_threads", n_threads, maximum=1024)
+        self.n_threads = count("n_threads", n_threads, maximum=1024)
         if groups is None:
             self.groups, self.n_groups = None, K
         else:
             ids = int_array("groups", groups, size=K)
+            # Every group non-empty: at most K of them, so ids beyond K - 1 are refused before
+            # any array is sized by them.
+            if ids.size and (ids.min() < 0 or ids.max() >= K):
+                raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers), with every "
+                                 "group non-empty")
             n_groups = int(ids.max()) + 1 if ids.size else 0
-            if ids.min() < 0 or np.any(np.bincount(ids, minlength=n_groups) == 0):
+            if np.any(np.bincount(ids, minlength=n_groups) == 0):
                 raise ValueError("groups: ids must be 0..N-1 with every group non-empty")
             self.groups, self.n_groups = readonly(ids.copy()), n_groups
         if granules is not None and not isinstance(granules, Granules):
@@ -338,6 +351,28 @@ class Scheduler:
                              f"scenario's params is {scenario.params}")
         self.granules = granules
         self.history = History(scheme, self.iterations, K, record)
+
+    def settings(self) -> dict:
+        """Everything that determines this scheduler's records, as plain data (str, int, float,
+        bool, None, lists and dicts): the scenario's fields, the scheme and every option except
+        ``iterations`` (the records of the first iterations do not depend on how many follow),
+        ``warm_start`` and ``n_threads`` (they change the work, not the answer). Schedulers with
+        equal settings give the same records; :meth:`SchedulerRun.from_state` and training
+        checkpoints compare them. A ``trace`` enters as its SHA-256 and shape."""
+        trace = None
+        if self.trace is not None:
+            trace = {"shape": list(self.trace.shape),
+                     "sha256": hashlib.sha256(np.packbits(self.trace).tobytes()).hexdigest()}
+        return {
+            "scenario": self.scenario.to_dict(), "scheme": self.scheme, "csi": self.csi,
+            "delay": self.delay, "csi_error_db": self.csi_error_db,
+            "availability": self.availability, "trace": trace, "jitter": self.jitter,
+            "jitter_distribution": self.jitter_distribution, "record": self.record,
+            "method": self.method, "tol": self.tol, "backend": _backend.resolve(self.backend),
+            "groups": None if self.groups is None else self.groups.tolist(),
+            "granules": None if self.granules is None else {
+                "sizes": self.granules.sizes.tolist(), "counts": self.granules.counts.tolist()},
+        }
 
     # -- the random inputs of an iteration, shared by both paths ------------------------------
 
@@ -375,6 +410,9 @@ class Scheduler:
             Called with the number of iterations completed so far, after each iteration or
             chunk (for a progress bar).
         """
+        if batch is not None:
+            batch = boolean("batch", batch)
+        callback("progress", progress)
         if batch is None:
             batch = self.granules is None
         elif batch and self.granules is not None:
@@ -519,8 +557,11 @@ class SchedulerRun:
 
     Each ``next()`` runs one iteration and returns its :class:`IterationRecord`. The object holds
     every state the next iteration depends on (the random streams, the channel memory, the
-    previous allocation for warm starts, the history so far), so ``pickle`` of it, done between
-    iterations, resumes the run exactly: this is how training checkpoints the scheduler.
+    previous allocation for warm starts, the history so far). :meth:`state_dict` exports that
+    state as plain data (NumPy arrays, numbers, strings, lists, dicts) between iterations, and
+    :meth:`from_state` rebuilds the run from it, checked, to go on exactly where it stopped: this
+    is how training checkpoints the scheduler without pickling code. (``pickle`` of the object
+    works as well, for your own processes; never unpickle data you did not write.)
 
     Attributes
     ----------
@@ -616,5 +657,262 @@ class SchedulerRun:
                                upload, float(latency), float(allocation.latency), gain, known,
                                None if unit_counts is None else readonly(unit_counts))
 
+    def state_dict(self) -> dict:
+        """The state of the run between iterations as plain data: NumPy arrays, Python ints,
+        floats, bools, strings, None, lists and dicts (nothing that unpickles into code).
+
+        Keys: ``format`` and ``version``; ``settings`` (:meth:`Scheduler.settings`);
+        ``iteration``; ``streams`` (each random stream's ``bit_generator.state``); ``scattered``
+        (the scattered fading component of correlated fading, (K, 2) real and imaginary parts, or
+        None); ``past`` (the true gains the delayed channel knowledge still has to deliver);
+        ``previous`` and ``previous_present`` (the last allocation as a dict of its fields, for
+        the warm start); ``history`` (the completed rows of every :class:`History` array).
+        :meth:`from_state` takes it back.
+        """
+        scheduler, draw = self.scheduler, self.draw
+        history = scheduler.history
+        n = history.completed
+        scattered = draw.channel._scattered
+        previous = self.previous
+        return {
+            "format": RUN_STATE_FORMAT, "version": RUN_STATE_VERSION,
+            "settings": scheduler.settings(),
+            "iteration": int(self.iteration),
+            "streams": {name: _generator_state(rng) for name, rng in draw.streams.items()},
+            "scattered": (None if scattered is None
+                          else np.stack([scattered.real, scattered.imag], axis=-1)),
+            "past": [np.array(gain, dtype=np.float64) for gain in draw.past],
+            "previous": None if previous is None else {
+                "loads": np.array(previous.loads), "bandwidth": np.array(previous.bandwidth),
+                "latency": float(previous.latency),
+                "relaxed_latency": float(previous.relaxed_latency),
+                "relaxed_loads": np.array(previous.relaxed_loads),
+                "worker_latency": np.array(previous.worker_latency),
+                "scheme": previous.scheme, "backend": previous.backend,
+                "iterations": int(previous.iterations), "converged": bool(previous.converged),
+                "method": previous.method},
+            "previous_present": (None if self.previous_present is None
+                                 else np.array(self.previous_present)),
+            "history": {name: np.array(getattr(history, name)[:n])
+                        for name, _ in _history_fields(scheduler.record)},
+        }
+
+    @classmethod
+    def from_state(cls, scheduler: Scheduler, state) -> SchedulerRun:
+        """Rebuild a run of ``scheduler`` from :meth:`state_dict`'s output, to go on exactly where
+        it stopped; ``scheduler.history`` becomes the run's history.
+
+        Everything is checked before anything is used: the format, the settings (they must
+        equal ``scheduler.settings()``; ``scheduler.iterations`` may differ, as long as it
+        covers the iterations already run), and every value's type, shape and range. Arrays may
+        be NumPy arrays or anything ``numpy.asarray`` reads (CPU tensors). Raises a
+        ``ValueError`` starting with ``state:`` (``scheduler:`` for a bad scheduler) otherwise,
+        leaving ``scheduler`` untouched.
+        """
+        if not isinstance(scheduler, Scheduler):
+            raise ValueError(f"scheduler: must be a paba.Scheduler, got {describe(scheduler)}")
+        parts = _read_run_state(scheduler, state)
+        run = cls.__new__(cls)
+        run.scheduler = scheduler
+        draw = _Draws(scheduler)
+        draw.streams = parts["streams"]
+        draw.channel._rng = draw.streams["channel"]
+        draw.channel._scattered = parts["scattered"]
+        draw.channel.iteration = parts["iteration"]
+        draw.past.extend(parts["past"])
+        draw.start = parts["iteration"]
+        run.draw = draw
+        run.iteration = parts["iteration"]
+        run.previous = parts["previous"]
+        run.previous_present = parts["previous_present"]
+        scheduler.history = parts["history"]
+        return run
+
     def __repr__(self) -> str:
         return f"SchedulerRun(iteration={self.iteration}, scheduler={self.scheduler!r})"
+
+
+#: Format name and version of :meth:`SchedulerRun.state_dict`.
+RUN_STATE_FORMAT = "paba.SchedulerRun"
+RUN_STATE_VERSION = 1
+
+#: Keys of a PCG64 ``bit_generator.state`` (the generator of every stream).
+_PCG64_KEYS = {"bit_generator", "state", "has_uint32", "uinteger"}
+
+
+def _history_fields(record: str) -> list[tuple[str, type]]:
+    """(name, dtype) of the History arrays a record mode keeps; (iterations,) or (iterations, K)."""
+    fields = [("latency", np.float64), ("planned_latency", np.float64),
+              ("relaxed_latency", np.float64), ("active", np.int64),
+              ("present_count", np.int64)]
+    if record == "full":
+        fields += list(History._FULL)
+    return fields
+
+
+def _generator_state(rng: np.random.Generator) -> dict:
+    """A generator's ``bit_generator.state`` as a fresh dict of plain values."""
+    state = rng.bit_generator.state
+    return {"bit_generator": str(state["bit_generator"]),
+            "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+
+
+def _plain_int(where: str, value, low: int, high: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"state: {where} must be an integer, got {describe(value)}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"state: {where} must be in [{low}, {high}], got {describe(value)}")
+    return value
+
+
+def generator_from_state(where: str, value) -> np.random.Generator:
+    """A NumPy Generator (PCG64, the one every stream uses) restored from a
+    ``bit_generator.state`` dict of plain values, checked; a ValueError starting with ``state:``
+    otherwise."""
+    if not isinstance(value, dict) or set(value) != _PCG64_KEYS \
+            or not exactly(value["bit_generator"], "PCG64"):
+        raise ValueError(f"state: {where} must be the state of a PCG64 generator")
+    inner = value["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
+        raise ValueError(f"state: {where} must be the state of a PCG64 generator")
+    plain = {"bit_generator": "PCG64",
+             "state": {"state": _plain_int(f"{where}.state.state", inner["state"], 0,
+                                           2**128 - 1),
+                       "inc": _plain_int(f"{where}.state.inc", inner["inc"], 0, 2**128 - 1)},
+             "has_uint32": _plain_int(f"{where}.has_uint32", value["has_uint32"], 0, 1),
+             "uinteger": _plain_int(f"{where}.uinteger", value["uinteger"], 0, 2**32 - 1)}
+    rng = np.random.Generator(np.random.PCG64(0))
+    try:
+        rng.bit_generator.state = plain
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"state: {where} is not a valid PCG64 state ({error})") from None
+    return rng
+
+
+def _state_array(where: str, value, dtype, shape: tuple) -> np.ndarray:
+    """A writeable copy of ``value`` as an array of exactly ``dtype`` and ``shape``."""
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        raise ValueError(f"state: {where} must be an array, got {describe(value)}")
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything numpy cannot read is simply not an array
+        raise ValueError(f"state: {where} must be an array, got {describe(value)}") from None
+    if array.dtype != np.dtype(dtype) or array.shape != shape:
+        raise ValueError(f"state: {where} must be a {np.dtype(dtype)} array of shape {shape}, "
+                         f"got {array.dtype} of shape {array.shape}")
+    return np.array(array, copy=True)
+
+
+def _state_float(where: str, value) -> float:
+    if not isinstance(value, float):
+        raise ValueError(f"state: {where} must be a float, got {describe(value)}")
+    return value
+
+
+def _read_run_state(scheduler: Scheduler, state) -> dict:
+    """The checked parts of a :meth:`SchedulerRun.state_dict` for ``scheduler``."""
+    keys = {"format", "version", "settings", "iteration", "streams", "scattered", "past",
+            "previous", "previous_present", "history"}
+    if not isinstance(state, dict) or not exactly(state.get("format"), RUN_STATE_FORMAT):
+        raise ValueError("state: not the state of a paba.SchedulerRun")
+    if not exactly(state.get("version"), RUN_STATE_VERSION):
+        raise ValueError(f"state: version {describe(state.get('version'))} of the run state; "
+                         f"this paba reads version {RUN_STATE_VERSION}")
+    if set(state) != keys:
+        raise ValueError(f"state: must have the keys {sorted(keys)}, got "
+                         f"{describe(sorted(map(str, state)), 200)}")
+    differences = plain_differences(state["settings"], scheduler.settings())
+    if differences:
+        raise ValueError("state: written by a scheduler with other settings ("
+                         + "; ".join(differences) + ")")
+    scenario = scheduler.scenario
+    K = scenario.n_workers
+    n = _plain_int("iteration", state["iteration"], 0, scheduler.iterations)
+    streams = state["streams"]
+    if not isinstance(streams, dict) or set(streams) != set(STREAMS):
+        raise ValueError(f"state: streams must hold the generators {list(STREAMS)}")
+    streams = {name: generator_from_state(f"streams.{name}", streams[name]) for name in STREAMS}
+
+    correlated = scenario.fading != "none" and scenario.fading_correlation > 0
+    scattered = state["scattered"]
+    if correlated and n > 0:
+        pair = _state_array("scattered", scattered, np.float64, (K, 2))
+        if not np.all(np.isfinite(pair)):
+            raise ValueError("state: scattered must be finite")
+        scattered = pair[:, 0] + 1j * pair[:, 1]
+    elif scattered is not None:
+        raise ValueError("state: scattered must be None for this scenario at this iteration")
+
+    past = state["past"]
+    expected = min(n, scheduler.delay) if scheduler.csi == "delayed" else 0
+    if not isinstance(past, list) or len(past) != expected:
+        raise ValueError(f"state: past must be a list of {expected} gain arrays")
+    past = [_state_array(f"past[{i}]", gain, np.float64, (K,)) for i, gain in enumerate(past)]
+    if any(not (np.all(np.isfinite(gain)) and np.all(gain > 0)) for gain in past):
+        raise ValueError("state: past gains must be finite and positive")
+
+    present = state["previous_present"]
+    if present is not None:
+        present = readonly(_state_array("previous_present", present, bool, (K,)))
+    previous = state["previous"]
+    if previous is not None:
+        if present is None or not present.any():
+            raise ValueError("state: previous needs the previous_present workers")
+        previous = _read_previous(scheduler, previous, present)
+
+    rows = {}
+    fields = _history_fields(scheduler.record)
+    history_state = state["history"]
+    if not isinstance(history_state, dict) or set(history_state) != {f for f, _ in fields}:
+        raise ValueError(f"state: history must hold the arrays {[f for f, _ in fields]} "
+                         f"(record={scheduler.record!r})")
+    for name, dtype in fields:
+        shape = (n,) if name in ("latency", "planned_latency", "relaxed_latency", "active",
+                                 "present_count") else (n, K)
+        rows[name] = _state_array(f"history.{name}", history_state[name], dtype, shape)
+    for name in ("active", "present_count"):
+        if np.any(rows[name] < 0) or np.any(rows[name] > K):
+            raise ValueError(f"state: history.{name} must lie in [0, {K}]")
+    history = History(scheduler.scheme, scheduler.iterations, K, scheduler.record)
+    for name, _ in fields:
+        getattr(history, name)[:n] = rows[name]
+    history.completed = n
+    return {"iteration": n, "streams": streams, "scattered": scattered, "past": past,
+            "previous": previous, "previous_present": present, "history": history}
+
+
+def _read_previous(scheduler: Scheduler, value, present: np.ndarray) -> Allocation:
+    """The warm-start allocation of a run state, for the workers ``present``."""
+    keys = {"loads", "bandwidth", "latency", "relaxed_latency", "relaxed_loads",
+            "worker_latency", "scheme", "backend", "iterations", "converged", "method"}
+    if not isinstance(value, dict) or set(value) != keys:
+        raise ValueError(f"state: previous must be a dict with the keys {sorted(keys)}")
+    workers = int(present.sum())
+    groups = (workers if scheduler.groups is None
+              else int(np.unique(scheduler.groups[present]).size))
+    loads = _state_array("previous.loads", value["loads"], np.int64, (groups,))
+    if np.any(loads < 0) or int(loads.sum()) != scheduler.scenario.params:
+        raise ValueError("state: previous.loads must be non-negative and sum to params")
+    arrays = {"loads": readonly(loads)}
+    for name, size in (("bandwidth", workers), ("relaxed_loads", groups),
+                       ("worker_latency", workers)):
+        array = _state_array(f"previous.{name}", value[name], np.float64, (size,))
+        if not np.all(np.isfinite(array)) or np.any(array < 0):
+            raise ValueError(f"state: previous.{name} must be finite and non-negative")
+        arrays[name] = readonly(array)
+    if not exactly(value["scheme"], scheduler.scheme) \
+            or not any(exactly(value["backend"], name) for name in _backend.BACKENDS) \
+            or not (value["method"] is None
+                    or any(exactly(value["method"], name) for name in ("exact", "bisection"))) \
+            or not isinstance(value["converged"], bool):
+        raise ValueError("state: previous has a foreign scheme, backend, method or flag")
+    return Allocation(
+        loads=arrays["loads"], bandwidth=arrays["bandwidth"],
+        latency=_state_float("previous.latency", value["latency"]),
+        relaxed_latency=_state_float("previous.relaxed_latency", value["relaxed_latency"]),
+        relaxed_loads=arrays["relaxed_loads"], worker_latency=arrays["worker_latency"],
+        scheme=value["scheme"], backend=value["backend"],
+        iterations=_plain_int("previous.iterations", value["iterations"], 0, 2**62),
+        converged=value["converged"], method=value["method"])

@@ -18,6 +18,7 @@ from . import __version__
 from ._allocation import SCHEMES
 from ._scenario import Scenario
 from ._scheduler import Scheduler
+from ._validation import output_directory
 
 #: The paper's headline: joint PABA against the equal split, in its own scenario (whose full
 #: constants the abstract does not give).
@@ -162,6 +163,10 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
     options = dict(scheduler_options or {})
     options.setdefault("record", "summary")
     options.pop("iterations", None)
+    Scheduler(scenario, "equal", iterations=1, **options)  # the options, checked up front
+    if out is not None:  # before any work: a bad directory is found now, not after the run
+        output_directory("out", out, files=["summary.json", "latency.csv", "report.md",
+                                            *(FIGURES.values() if figures else ())])
     workers_sweep = [int(k) for k in workers_sweep]
     bandwidth_sweep_mhz = [float(b) for b in bandwidth_sweep_mhz]
     total = (2 * iterations + sweep_iterations * (len(workers_sweep) + len(bandwidth_sweep_mhz))

@@ -110,3 +110,156 @@ def tolerance(name: str, value) -> float:
     if not 1e-15 <= result <= 0.1:
         raise ValueError(f"{name}: must be in [1e-15, 0.1], got {value!r}")
     return result
+
+
+def describe(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages: never fails, even for an
+    integer too long for ``str`` or an object whose ``repr`` raises."""
+    try:
+        if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) \
+                and abs(int(value)).bit_length() > 4 * limit:
+            return f"an integer of about {int(abs(int(value)).bit_length() * 0.30103)} digits"
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a message must not fail on a hostile object
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def real_number(name: str, value) -> float:
+    """``value`` as a Python float: a real number (not a boolean) within float64's range (NaN and
+    infinity pass through, for the caller's own bounds); an integer too large for float64 is a
+    ValueError, not an OverflowError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: must be a real number, got {describe(value)}")
+    try:
+        return float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise ValueError(f"{name}: {describe(value)} is too large for float64") from None
+
+
+def integer_in(name: str, value, *, minimum: int, maximum: int) -> int:
+    """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused, and an
+    integer of any size gets a short message."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: must be an integer, got {describe(value)}")
+    result = operator.index(value)
+    if not minimum <= result <= maximum:
+        raise ValueError(f"{name}: must be in [{minimum}, {maximum}], got {describe(result)}")
+    return result
+
+
+def boolean(name: str, value) -> bool:
+    """``value`` when it is a bool (Python's or NumPy's); anything else, ``"no"`` or 0 included, is
+    refused, since its truth value is not what its writer meant."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: must be True or False, got {describe(value)}")
+    return bool(value)
+
+
+def callback(name: str, value):
+    """``value`` when it is None or callable."""
+    if value is not None and not callable(value):
+        raise ValueError(f"{name}: must be callable or None, got {describe(value)}")
+    return value
+
+
+def output_directory(name: str, path, files=()):
+    """Create the directory ``path`` (with its parents) where needed and check, before any work is
+    done, that files can be written in it and that none of ``files`` (names inside it) is a
+    directory. Returns it as a :class:`pathlib.Path`; any failure is a ValueError naming
+    ``name``."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"{name}: must be a directory path, got {describe(path)}")
+    directory = Path(path)
+    shown = os.fspath(path)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{name}: {shown!r} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{name}: cannot create the directory {shown!r}: "
+                         f"{error.strerror or error}") from None
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(f"{name}: cannot write in the directory {shown!r}: "
+                         f"{error.strerror or error}") from None
+    for file in files:
+        target = directory / file
+        if target.is_dir():
+            raise ValueError(f"{name}: {os.fspath(target)!r} is a directory; it is where the "
+                             f"file {file} is written")
+    return directory
+
+
+def choice(name: str, value, options) -> str:
+    """``value`` when it is one of the strings ``options`` (an array or any other object is refused
+    without being compared element by element)."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}: must be one of {tuple(options)}, got {describe(value)}")
+    return value
+
+
+def count(name: str, value, maximum: int = MAX_PARAMS) -> int:
+    """A positive integer up to ``maximum`` as a Python int; integral floats pass, booleans do
+    not, and a number of any size gets a short message (the safe twin of positive_integer)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_,
+                                                                  numbers.Integral)):
+        number = real_number(name, value)
+        if not number.is_integer():
+            raise ValueError(f"{name}: must be a positive integer, got {describe(value)}")
+        value = int(number)
+    return integer_in(name, value, minimum=1, maximum=maximum)
+
+
+def plain_differences(there, here, prefix: str = "", limit: int = 5) -> list[str]:
+    """Where two structures of plain data (dicts, lists, tuples, str, int, float, bool, None)
+    differ, as ``"key: X there, Y here"`` lines (at most ``limit``). Types must match exactly,
+    so that a hostile value (a tensor, an array) is a difference, never an element-wise
+    comparison."""
+    out: list[str] = []
+
+    def walk(a, b, key: str) -> None:
+        if len(out) >= limit:
+            return
+        if type(a) is not type(b):
+            out.append(f"{key or 'value'}: {describe(a, 40)} there, {describe(b, 40)} here")
+        elif isinstance(b, dict):
+            for name in list(dict.fromkeys([*a, *b])):
+                if not isinstance(name, str):
+                    out.append(f"{key or 'value'}: a key {describe(name, 20)} that is not a name")
+                elif name not in a or name not in b:
+                    side = "here only" if name not in a else "there only"
+                    out.append(f"{key + '.' if key else ''}{name}: {side}")
+                else:
+                    walk(a[name], b[name], f"{key}.{name}" if key else name)
+                if len(out) >= limit:
+                    return
+        elif isinstance(b, (list, tuple)):
+            if len(a) != len(b):
+                out.append(f"{key or 'value'}: {len(a)} entries there, {len(b)} here")
+                return
+            for index, (x, y) in enumerate(zip(a, b, strict=True)):
+                before = len(out)
+                walk(x, y, f"{key}[{index}]")
+                if len(out) > before:
+                    return  # one line per list is enough
+        elif b is None or isinstance(b, (str, int, float, bool)):
+            if a != b:
+                out.append(f"{key or 'value'}: {describe(a, 40)} there, {describe(b, 40)} here")
+        else:
+            out.append(f"{key or 'value'}: holds {type(b).__name__}, not plain data")
+
+    walk(there, here, prefix)
+    return out
+
+
+def exactly(value, expected) -> bool:
+    """``value == expected`` for a plain ``expected`` (str, int, ...), never comparing an array
+    element by element: the types must match first."""
+    return type(value) is type(expected) and value == expected

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -84,6 +86,14 @@ def _compare(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from ._scenario import Scenario
     from ._study import run_study
+
+    for name, workers, iterations in (
+            ("iterations", args.workers, args.iterations),
+            ("sweep_iterations", max(args.sweep_workers), args.sweep_iterations)):
+        if workers * iterations > MAX_WORKER_ITERATIONS:
+            raise ValueError(f"{name}: {workers:,} workers x {iterations:,} iterations is more "
+                             f"than paba simulate's limit of {MAX_WORKER_ITERATIONS:,} "
+                             "worker-iterations per run (docs/scenarios.md section 5)")
 
     scenario = Scenario.default(n_workers=args.workers, params=args.params,
                                 bandwidth=args.bandwidth * 1e6, seed=args.seed,
@@ -185,11 +195,31 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What a command can be asked to do (docs/scenarios.md section 5): workers of one cell, iterations
+#: of one run, and workers x iterations of one run of ``paba simulate``.
+MAX_WORKERS = 100_000
+MAX_ITERATIONS = 10**7
+MAX_WORKER_ITERATIONS = 10**9
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _at_most(maximum: int):
+    """An argparse type: a positive integer up to ``maximum``."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {text}")
+        return value
+
+    parse.__name__ = "positive integer"
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -210,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     compare = commands.add_parser(
         "compare", help="compare every allocation scheme on one draw of a default cell")
-    compare.add_argument("--workers", type=int, default=20, help="number of workers K (20)")
+    compare.add_argument("--workers", type=_at_most(MAX_WORKERS), default=20,
+                         help=f"number of workers K (20; at most {MAX_WORKERS:,})")
     compare.add_argument("--params", type=int, default=10**6,
                          help="model size L in parameters (1000000)")
     compare.add_argument("--bandwidth", type=float, default=10.0,
@@ -231,14 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "static channel and under block fading, with sweeps over the number of "
                     "workers and the bandwidth; write summary.json, latency.csv, report.md and "
                     "PNG figures into --out.")
-    simulate.add_argument("--workers", type=_positive_int, default=20,
-                          help="number of workers K (20)")
+    simulate.add_argument("--workers", type=_at_most(MAX_WORKERS), default=20,
+                          help=f"number of workers K (20; at most {MAX_WORKERS:,})")
     simulate.add_argument("--params", type=_positive_int, default=10**6,
                           help="model size L in parameters (1000000)")
     simulate.add_argument("--bandwidth", type=float, default=10.0,
                           help="total bandwidth in MHz (10)")
-    simulate.add_argument("--iterations", type=_positive_int, default=1000,
-                          help="iterations per scheme and channel (1000)")
+    simulate.add_argument("--iterations", type=_at_most(MAX_ITERATIONS), default=1000,
+                          help="iterations per scheme and channel (1000; workers x iterations "
+                               f"at most {MAX_WORKER_ITERATIONS:,})")
     simulate.add_argument("--seed", type=int, default=0, help="seed of every draw (0)")
     simulate.add_argument("--schemes", nargs="+", choices=SCHEMES, default=list(SCHEMES),
                           metavar="SCHEME",
@@ -259,9 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Rician K-factor, linear (1)")
     simulate.add_argument("--shadowing-db", type=float, default=0.0,
                           help="std of log-normal shadowing in dB (0)")
-    simulate.add_argument("--sweep-iterations", type=_positive_int, default=200,
+    simulate.add_argument("--sweep-iterations", type=_at_most(MAX_ITERATIONS), default=200,
                           help="iterations per point of the sweeps (200)")
-    simulate.add_argument("--sweep-workers", type=_positive_int, nargs="+",
+    simulate.add_argument("--sweep-workers", type=_at_most(MAX_WORKERS), nargs="+",
                           default=[5, 10, 20, 30, 50, 75, 100], metavar="K",
                           help="numbers of workers of the sweep (5 10 20 30 50 75 100)")
     simulate.add_argument("--sweep-bandwidth", type=float, nargs="+",
@@ -361,6 +393,58 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except ValueError as error:
         parser.exit(2, f"paba: error: {error}\n")
+    except OSError as error:  # a file system failure after the up-front checks
+        parser.exit(2, f"paba: error: {_os_error(args, error)}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{_fresh_line()}paba: error: interrupted{_resume_hint(args)}\n")
+
+
+def _fresh_line() -> str:
+    """A newline when a progress bar may be half drawn on the terminal."""
+    return "\n" if getattr(sys.stderr, "isatty", lambda: False)() else ""
+
+
+def _option_of(args: argparse.Namespace, filename) -> str | None:
+    """The option (``out``, ``checkpoint``, ``dataset``) whose path holds ``filename``."""
+    if filename is None:
+        return None
+    try:
+        target = Path(os.fsdecode(filename)).resolve()
+    except (OSError, ValueError, TypeError):
+        return None
+    for option in ("checkpoint", "out", "dataset"):
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        try:
+            root = Path(value).resolve()
+        except (OSError, ValueError):
+            continue
+        if target == root or root in target.parents:
+            return option
+    return None
+
+
+def _os_error(args: argparse.Namespace, error: OSError) -> str:
+    """One line for a file system failure, naming the option whose path it concerns."""
+    filename = error.filename if error.filename is not None else error.filename2
+    option = _option_of(args, filename)
+    where = f"{os.fsdecode(filename)}: " if filename is not None else ""
+    text = f"{where}{error.strerror or error}"
+    return f"{option}: {text}" if option else text
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """Where a checkpoint exists, how to resume; else how to make the next run resumable."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is None:
+        return "" if args.command in ("compare", "simulate") else \
+            " (with --checkpoint DIR an interrupted run can be resumed)"
+    directory = Path(checkpoint)
+    if directory.is_dir() and any(directory.rglob("*.pt")):
+        return (f"; the checkpoints in {checkpoint} hold the progress: run the same command "
+                "again to resume")
+    return f"; no checkpoint had been written to {checkpoint} yet"
 
 
 if __name__ == "__main__":

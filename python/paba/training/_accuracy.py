@@ -15,7 +15,7 @@ from .. import __version__
 from .._allocation import SCHEMES
 from .._scenario import Scenario
 from .._study import STYLES, ProgressBar, with_baseline, write_summary
-from .._validation import integer
+from .._validation import choice, integer, output_directory
 from ._data import SHARDING, load_dataset, shard
 from ._models import MODELS, build_model, parameter_count
 from ._partition import ModelPartition
@@ -99,15 +99,18 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     """
     started = time.perf_counter()
     schemes = with_baseline(schemes)
-    if model not in MODELS:
-        raise ValueError(f"model: must be one of {MODELS}, got {model!r}")
-    if sharding not in SHARDING:
-        raise ValueError(f"sharding: must be one of {SHARDING}, got {sharding!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: must be one of {OPTIMIZERS}, got {optimizer!r}")
+    choice("model", model, MODELS)
+    choice("sharding", sharding, SHARDING)
+    choice("optimizer", optimizer, OPTIMIZERS)
     group_size = integer("group_size", group_size, minimum=1, maximum=workers)
     groups = None if group_size == 1 else np.arange(workers) // group_size
-    data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    try:
+        data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    except ValueError as error:  # load_dataset's argument is this function's dataset
+        message = str(error)
+        if message.startswith("name: "):
+            raise ValueError("dataset: " + message[len("name: "):]) from None
+        raise
     shards = shard(data.y_train, workers, scheme=sharding,
                    classes_per_worker=classes_per_worker, seed=seed)
     scenario = Scenario.default(n_workers=workers, bandwidth=bandwidth_mhz * 1e6, fading=fading,
@@ -116,6 +119,13 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     probe = build_model(model, data.n_features, data.n_classes, hidden=hidden, seed=seed)
     partition = ModelPartition(probe, granularity)
     n_params = parameter_count(probe)
+    # The arguments are good; before any training, so are the directories (a bad one is found
+    # now, not after hours of training).
+    if out is not None:
+        output_directory("out", out, files=["summary.json", "report.md",
+                                            *((FIGURE,) if figures else ())])
+    if checkpoint is not None:
+        output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
     bar = ProgressBar(1000 * len(schemes), enabled=progress)
     results = {}
     for position, scheme in enumerate(schemes):

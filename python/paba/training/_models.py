@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validation import integer
+from .._validation import describe, integer
 from ._data import check_seed
 
 #: Model names accepted by :func:`build_model`.
@@ -24,6 +24,10 @@ MODELS = ("logistic", "mlp")
 
 #: Hidden layer sizes of :func:`mlp` by default: about 1.1 million parameters on digits.
 DEFAULT_HIDDEN = (1024, 1024)
+
+#: Largest model :func:`mlp` builds, in parameters (float32; training keeps the model, its
+#: gradients and the optimiser's buffers, a few copies of it): 0.4 GB a copy.
+MAX_MODEL_PARAMS = 10**8
 
 
 def _check_shape(n_features, n_classes) -> tuple[int, int]:
@@ -107,7 +111,8 @@ def mlp(n_features: int, n_classes: int, hidden: Sequence[int] = DEFAULT_HIDDEN,
     n_classes : int
         Classes C (at least 2): the model outputs C logits.
     hidden : sequence of int, default (1024, 1024)
-        Sizes of the hidden layers (at least one, each at least 1).
+        Sizes of the hidden layers (at least one, each at least 1); the model may have at most
+        :data:`MAX_MODEL_PARAMS` parameters.
     seed : int, default 0
         Seed of the initialisation, in [0, 2**32 - 1].
 
@@ -119,7 +124,15 @@ def mlp(n_features: int, n_classes: int, hidden: Sequence[int] = DEFAULT_HIDDEN,
     """
     n_features, n_classes = _check_shape(n_features, n_classes)
     hidden = _check_hidden(hidden)
-    return _stack((n_features, *hidden, n_classes), check_seed(seed))
+    sizes = (n_features, *hidden, n_classes)
+    count = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:],
+                                                                  strict=True))
+    if count > MAX_MODEL_PARAMS:
+        shown = f"{count:,}" if count < 10**30 else "over 10^30"
+        raise ValueError(f"hidden: an MLP with hidden layers {describe(list(hidden))} on "
+                         f"{n_features} features has {shown} parameters, more than the "
+                         f"{MAX_MODEL_PARAMS:,} paba.training builds")
+    return _stack(sizes, check_seed(seed))
 
 
 def build_model(name: str, n_features: int, n_classes: int, *,
