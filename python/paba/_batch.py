@@ -188,7 +188,7 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     scheme : str, default "joint"
         Any of :data:`paba.SCHEMES`; ``bandwidth_aware`` and ``parameter_aware`` start from equal
         splits.
-    method : {"auto", "exact", "bisection"}, default "auto"
+    method : {"auto", "exact", "newton", "bisection"}, default "auto"
         Joint scheme only, as in :func:`allocate`.
     alpha, tau : array_like, optional
         Fixed seconds x Hz and seconds per worker, shaped like ``beta``. Default 0.

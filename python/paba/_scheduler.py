@@ -905,7 +905,7 @@ def _read_previous(scheduler: Scheduler, value, present: np.ndarray) -> Allocati
     if not exactly(value["scheme"], scheduler.scheme) \
             or not any(exactly(value["backend"], name) for name in _backend.BACKENDS) \
             or not (value["method"] is None
-                    or any(exactly(value["method"], name) for name in ("exact", "bisection"))) \
+                    or any(exactly(value["method"], name) for name in METHODS[1:])) \
             or not isinstance(value["converged"], bool):
         raise ValueError("state: previous has a foreign scheme, backend, method or flag")
     return Allocation(
