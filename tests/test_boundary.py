@@ -7,6 +7,7 @@ ValueError and never takes the interpreter down; huge models keep their loads ex
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ import pytest
 
 import paba
 from paba import _core
+from paba.reference import allocation as reference
 
 BACKENDS = ("native", "reference")
 DTYPES = ("float32", "float64", "int64")
@@ -622,3 +624,34 @@ def test_core_nastiest_calls_do_not_crash_the_interpreter():
     assert len(outcomes) == 20
     wrong = {name: outcome for name, outcome in outcomes.items() if outcome != "ValueError"}
     assert not wrong, wrong
+
+
+# The reference twins take the same direct calls (paba.reference.allocation.allocate and
+# evaluate, which users call to benchmark against): every malformed one is a ValueError naming
+# the argument, as in the binding; a dtype or layout the binding's buffers refuse is converted.
+@pytest.mark.parametrize("case", list(CORE_ALLOCATE_BAD))
+def test_reference_allocate_rejects_like_the_binding(case):
+    args = core_args(**CORE_ALLOCATE_BAD[case])
+    positional = [args.pop(k) for k in ("scheme", "beta", "compute", "alpha", "tau", "group",
+                                        "n_groups", "params", "bandwidth")]
+    if case in BUFFER_ERRORS:
+        try:
+            reference.allocate(*positional, **args)
+        except ValueError as error:
+            assert re.match(r"^\w+:", str(error))
+        return
+    with pytest.raises(ValueError, match=expected_message(case)):
+        reference.allocate(*positional, **args)
+
+
+@pytest.mark.parametrize("case", list(CORE_EVALUATE_BAD))
+def test_reference_evaluate_rejects_like_the_binding(case):
+    args = dict(beta=f64(8.0, 16.0), compute=f64(2e-6, 1e-6), alpha=f64(0.0, 0.0),
+                tau=f64(0.0, 0.0), group=i64(0, 1), n_groups=2, loads=f64(500.0, 500.0),
+                bandwidth=f64(5e6, 5e6))
+    args.update(CORE_EVALUATE_BAD[case])
+    if case in BUFFER_ERRORS:
+        reference.evaluate(**args)  # converted, not refused
+        return
+    with pytest.raises(ValueError, match=expected_message(case)):
+        reference.evaluate(**args)

@@ -2,7 +2,9 @@
 
 Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms,
 iteration rules and tie-breaks as the native kernels, so the two can be compared result for
-result. Everything works in normalised units (see :func:`normalise`):
+result. Its entry points (``allocate``, ``allocate_batch``, ``evaluate``) check a direct call as the
+native binding does (sizes, groups, scalars; :func:`check_call`), with the same ValueErrors naming
+the argument. Everything works in normalised units (see :func:`normalise`):
 
     x_n = L_n / L          share of the model in block n (shares sum to 1)
     b_k = B_k / B          share of the bandwidth pool of worker k (shares sum to at most 1)
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +83,8 @@ def check_ranges(a, e, f=None, tau=None) -> None:
 
 def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> Instance:
     L, B = float(params), float(bandwidth)
-    check_ranges(beta * L / B, compute * L, alpha / B, tau)
+    with np.errstate(over="ignore", under="ignore"):  # out of range is reported below
+        check_ranges(beta * L / B, compute * L, alpha / B, tau)
     group = np.asarray(group, dtype=np.int64)
     counts = np.bincount(group, minlength=n_groups)
     offset = np.concatenate(([0], np.cumsum(counts)))
@@ -846,7 +850,8 @@ def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=
     """The exact method: price, relaxed optimum, integer loads, bandwidth for them (the same steps
     as the native kernel). Returns the result dict."""
     L, B = float(params), float(bandwidth)
-    a, e = beta * L / B, compute * L
+    with np.errstate(over="ignore", under="ignore"):  # out of range is reported below
+        a, e = beta * L / B, compute * L
     check_ranges(a, e)
     r = np.sqrt(a)
     w = r / e
@@ -892,10 +897,68 @@ def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=
 # Entry points with the signature of the native module
 
 
+def _vector(name: str, value, dtype, size=None, optional=False):
+    """A direct call's array argument as a 1-D array of dtype (None where optional)."""
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{name}: an array is required, got None")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be a 1-D array ({error})") from None
+    if array.dtype.kind not in ("iu" if dtype == np.int64 else "iuf") or array.ndim != 1:
+        raise ValueError(f"{name}: must be a 1-D array of {np.dtype(dtype).name}")
+    if size is not None and array.size != size:
+        raise ValueError(f"{name}: must have {size} entries, got {array.size}")
+    return array.astype(dtype, copy=False)
+
+
+def check_call(beta, compute, alpha, tau, group, n_groups):
+    """The checks of the native binding (paba._core) on a direct call, with its messages: sizes,
+    the number of groups and the group ids. Returns the arrays as float64/int64."""
+    beta = _vector("beta", beta, np.float64)
+    K = beta.size
+    if K == 0:
+        raise ValueError("beta: needs at least one worker")
+    compute = _vector("compute", compute, np.float64)
+    if compute.size != K:
+        raise ValueError("compute: must have one entry per worker (the length of beta)")
+    alpha = _vector("alpha", alpha, np.float64, optional=True)
+    tau = _vector("tau", tau, np.float64, optional=True)
+    for name, values in (("alpha", alpha), ("tau", tau)):
+        if values is not None and values.size != K:
+            raise ValueError(f"{name}: must have one entry per worker (the length of beta)")
+    group = _vector("groups", group, np.int64, optional=True)
+    if group is not None and group.size != K:
+        raise ValueError("groups: must have one entry per worker (the length of beta)")
+    if not isinstance(n_groups, (int, np.integer)) or not 1 <= n_groups <= K:
+        raise ValueError("groups: the number of groups must be in [1, n_workers]")
+    if group is None and n_groups != K:
+        raise ValueError("groups: without group ids every worker is its own group")
+    if group is not None:
+        if np.any(group < 0) or np.any(group >= n_groups):
+            raise ValueError("groups: group id out of range")
+        if np.any(np.bincount(group, minlength=n_groups) == 0):
+            raise ValueError("groups: every group needs a member")
+    return beta, compute, alpha, tau, group
+
+
+def check_scalars(params, bandwidth) -> None:
+    """params and bandwidth as the kernels check them (paba.hpp, check_scalars)."""
+    if not (isinstance(params, numbers.Real) and 1.0 <= params <= 2.0**53
+            and float(params) == math.floor(params)):
+        raise ValueError("params: must be an integer in [1, 2**53]")
+    if not (isinstance(bandwidth, numbers.Real) and 0.0 < bandwidth < math.inf):
+        raise ValueError("bandwidth: must be positive and finite")
+
+
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
     """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz); alpha,
     tau and group may be None (zero; one worker per group)."""
-    load = np.asarray(loads, dtype=np.float64)
+    beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
+    load = _vector("loads", loads, np.float64, n_groups)
+    bandwidth = _vector("bandwidth", bandwidth, np.float64, beta.size)
     load = load if group is None else load[group]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = load * (beta / bandwidth + compute)
@@ -915,9 +978,28 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
              loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None,
              exact_passes=NEWTON_PASSES):
     """Solve one instance; returns a dict with the fields of the native result. alpha, tau and
-    group may be None (zero; one worker per group)."""
-    if not (0.0 < tol < 1.0):
+    group may be None (zero; one worker per group). Checks a direct call as the native binding
+    does, with its messages."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: unknown scheme {scheme!r}")
+    beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
+    check_scalars(params, bandwidth)
+    if not (isinstance(tol, numbers.Real) and 0.0 < tol < 1.0):
         raise ValueError("tol: must be in (0, 1)")
+    if loads_in is not None:
+        loads_in = _vector("loads", loads_in, np.int64, n_groups)
+        if np.any(loads_in < 0):
+            raise ValueError("loads: entries must be non-negative")
+        if np.any(loads_in > params) or int(loads_in.sum()) != params:
+            raise ValueError("loads: must sum to params")
+    if bandwidth_in is not None:
+        bandwidth_in = _vector("bandwidth", bandwidth_in, np.float64, beta.size)
+        if not np.all(np.isfinite(bandwidth_in) & (bandwidth_in >= 0)):
+            raise ValueError("bandwidth: entries must be non-negative and finite")
+        if bandwidth_in.sum() > bandwidth * (1 + 1e-9):
+            raise ValueError("bandwidth: sums to more than the pool")
+    if previous_loads is not None:
+        previous_loads = _vector("previous", previous_loads, np.int64, n_groups)
     if method not in METHODS:
         raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
     used = None
