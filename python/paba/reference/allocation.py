@@ -763,7 +763,9 @@ def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None
     delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
     if not delta > 0.0:
         delta = np.inf
-    keep = np.inf
+    # Any set's Newton point lies right of the root, so the first pass keeps the workers below
+    # it; should rounding put it short of the root, the first bound does not confirm it.
+    keep = delta
     if K >= SAMPLE_FROM and not warm:
         delta = sampled_start(d, w, min(32, K // 2048))
         keep = 1.5 * delta
