@@ -7,11 +7,12 @@ and the last worker, against an oracle written as the NumPy checks were; the end
 the last bit; several faults at once (the first in the order of the arguments wins); dtypes,
 layouts, read-only, empty and size-1 inputs; direct calls into the binding, malformed ones
 included, which must raise and never take the interpreter down; boolean arrays and scalars beyond
-the float range, refused by name.
+the float range, refused by name; warm starts whose loads were replaced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -298,6 +299,31 @@ def test_scalars_beyond_the_float_range_are_refused(changes, name):
     if name == "bandwidth":
         with pytest.raises(ValueError, match=r"^bandwidth:"):
             paba.System([8.0], [2e-6], PARAMS, changes["bandwidth"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm starts whose loads were replaced
+
+
+@pytest.mark.parametrize("loads", ["list", "float", "strided", "two-d", "int32", "tuple"])
+def test_previous_with_replaced_loads(loads, backend):
+    system = paba.static_cell(6)
+    good = paba.allocate(system, "joint", backend=backend)
+    replaced = {"list": good.loads.tolist(), "float": good.loads.astype(np.float64),
+                "strided": np.repeat(good.loads, 2)[::2], "two-d": good.loads.reshape(1, 6),
+                "int32": good.loads.astype(np.int32), "tuple": tuple(good.loads)}[loads]
+    previous = dataclasses.replace(good, loads=replaced)
+    with pytest.raises(ValueError, match=r"^previous:"):
+        paba.allocate(system, "joint", previous=previous, backend=backend)
+
+
+def test_previous_from_a_rebuilt_allocation(backend):
+    """An Allocation rebuilt from another's fields (int64 loads) warms the search as before."""
+    system = paba.static_cell(30)
+    cold = paba.allocate(system, "joint", backend=backend)
+    rebuilt = type(cold)(**{**cold.__dict__, "loads": np.array(cold.loads)})
+    warm = paba.allocate(system, "joint", previous=rebuilt, backend=backend)
+    np.testing.assert_array_equal(warm.loads, cold.loads)
 
 
 # ---------------------------------------------------------------------------------------------

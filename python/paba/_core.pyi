@@ -9,6 +9,7 @@ METHOD_NAMES: tuple[str | None, ...]
 WORKER_FAULTS: dict[int, str]
 WORKER_INPUTS: dict[int, str]
 
+def environment(name: str) -> str | None: ...
 def check_workers(
     beta: npt.NDArray[np.float64] | None,
     compute: npt.NDArray[np.float64] | None,

@@ -11,7 +11,9 @@ from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport strcmp
 from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport getenv
 
+import os
 
 import numpy as np
 
@@ -54,6 +56,7 @@ WORKER_INPUTS = {
 
 _frombuffer = np.frombuffer
 _FLOAT64 = np.dtype(np.float64)
+_INT64 = np.dtype(np.int64)
 
 
 cdef bytes _storage(Py_ssize_t nbytes, Py_ssize_t* offset):
@@ -119,6 +122,22 @@ cdef Problem _problem(const double[::1] beta, const double[::1] compute, const d
     return p
 
 
+_ENVIRONMENT_KEYS = {}
+
+
+def environment(str name):
+    """The process environment's value of ``name`` (None when unset), as ``os.environ`` reads it:
+    getenv sees every change made through ``os.environ`` (putenv and unsetenv), without the
+    exception ``os.environ.get`` raises and catches for an unset name."""
+    cdef bytes key = _ENVIRONMENT_KEYS.get(name)
+    if key is None:
+        key = _ENVIRONMENT_KEYS[name] = os.fsencode(name)
+    cdef const char* value = getenv(key)
+    if value is NULL:
+        return None
+    return os.fsdecode(<bytes>value)
+
+
 def allocate(str scheme, const double[::1] beta, const double[::1] compute,
              const double[::1] alpha, const double[::1] tau, const int64_t[::1] group,
              Py_ssize_t n_groups, double params, double bandwidth, loads_in=None,
@@ -154,32 +173,29 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
             raise ValueError("bandwidth: must have one entry per worker")
         bandwidth_ptr = &bandwidth_view[0]
 
-    # Two buffers hold every output: after the kernel they are made read-only, and the results
-    # are views of them, which cannot be made writeable again.
-    loads = np.empty(n_groups, dtype=np.int64)
-    floats = np.empty(n_groups + 2 * K, dtype=np.float64)
-    cdef int64_t[::1] loads_out_view = loads
-    cdef double[::1] floats_view = floats
+    # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
+    cdef Py_ssize_t offset = 0
+    cdef bytes block = _storage(8 * (2 * n_groups + 2 * K), &offset)
+    cdef char* data = PyBytes_AS_STRING(block) + offset
     cdef Result r
-    r.loads = &loads_out_view[0]
-    r.relaxed_loads = &floats_view[0]
-    r.bandwidth = &floats_view[n_groups]
-    r.worker_latency = &floats_view[n_groups + K]
-    # Safe without the GIL: the kernel touches only the buffers above, which the memoryviews
-    # keep alive, and no Python object.
+    r.loads = <int64_t*>data
+    r.relaxed_loads = <double*>(data + 8 * n_groups)
+    r.bandwidth = <double*>(data + 16 * n_groups)
+    r.worker_latency = <double*>(data + 16 * n_groups + 8 * K)
+    # Safe without the GIL: the kernel touches only the block, which nothing else holds yet, and
+    # no Python object.
     with nogil:
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
         return {"status": 2}
-    loads.flags.writeable = False
-    floats.flags.writeable = False
+    # In the order of paba.Allocation's fields, whose instance dict this becomes.
     return {
-        "loads": loads[:],
-        "relaxed_loads": floats[:n_groups],
-        "bandwidth": floats[n_groups:n_groups + K],
-        "worker_latency": floats[n_groups + K:],
+        "loads": _frombuffer(block, _INT64, n_groups, offset),
+        "bandwidth": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups),
         "latency": r.latency,
         "relaxed_latency": r.relaxed_latency,
+        "relaxed_loads": _frombuffer(block, _FLOAT64, n_groups, offset + 8 * n_groups),
+        "worker_latency": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups + 8 * K),
         "iterations": r.iterations,
         "status": r.status,
         "method": METHOD_NAMES[r.method],

@@ -703,9 +703,9 @@ def joint_newton(inst: Instance, L: float):
 def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
            converged, method) -> dict:
     """The result dict of the native binding's allocate."""
-    return {"loads": loads, "relaxed_loads": relaxed_loads, "bandwidth": bandwidth,
-            "worker_latency": worker_latency, "latency": latency,
-            "relaxed_latency": relaxed_latency, "iterations": iterations,
+    return {"loads": loads, "bandwidth": bandwidth, "latency": latency,
+            "relaxed_latency": relaxed_latency, "relaxed_loads": relaxed_loads,
+            "worker_latency": worker_latency, "iterations": iterations,
             "status": STATUS_OK if converged else STATUS_NOT_CONVERGED, "method": method}
 
 
