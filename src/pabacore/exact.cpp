@@ -61,14 +61,15 @@ struct Piece {
   double above = kInf;
 };
 
-// One pass over the candidates (index[0..m), or every worker when `all` is set) at delta. The
+// One pass over the candidates (index[0..m), or every worker when `All` is set) at delta. The
 // candidates with d < keep are compacted to the front of `index`, their number in `kept`.
+template <bool All>
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
-                  std::size_t m, bool all, double keep, std::size_t* kept) {
+                  std::size_t m, double keep, std::size_t* kept) {
   Piece piece;
   std::size_t j = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = all ? i : static_cast<std::size_t>(index[i]);
+    const std::size_t k = All ? i : static_cast<std::size_t>(index[i]);
     const double d = r[k] - r_min;
     index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
     j += d < keep;                  // no branch: kept workers are scattered over the ids
@@ -83,6 +84,12 @@ Piece active_sums(const double* r, const double* w, double r_min, double delta, 
   }
   *kept = j;
   return piece;
+}
+
+Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
+                  std::size_t m, bool all, double keep, std::size_t* kept) {
+  return all ? active_sums<true>(r, w, r_min, delta, index, m, keep, kept)
+             : active_sums<false>(r, w, r_min, delta, index, m, keep, kept);
 }
 
 // What the pass over the inputs gathers besides r and w.
