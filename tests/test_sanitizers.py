@@ -1,7 +1,8 @@
 """The C++ kernels under AddressSanitizer and UndefinedBehaviorSanitizer: thousands of random
 and malformed instances (NaN, infinities, negative sizes, out-of-range group ids, zero bandwidth)
 through every scheme and method, and ragged batches on one and two threads, straight into the
-kernels without the Python checks in front."""
+kernels without the Python checks in front, and the checks of paba.System (check_workers) on
+values in and around their ranges."""
 
 import pathlib
 import shutil
@@ -32,3 +33,4 @@ def test_kernels_survive_random_and_malformed_input(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     counts = dict(zip(run.stdout.split()[::2], map(int, run.stdout.split()[1::2]), strict=True))
     assert counts["ok"] > 10000 and counts["invalid"] > 1000, run.stdout
+    assert counts["checked"] > 1000 and 0 < counts["faults"] < counts["checked"], run.stdout

@@ -111,17 +111,24 @@ def _check_method(scheme: str, method: str) -> None:
             raise ValueError("method: only the 'joint' scheme takes a method")
 
 
-def _check_previous(system: System, scheme: str, previous) -> np.ndarray | None:
-    if previous is None:
-        return None
+_INT64 = np.dtype(np.int64)
+
+
+def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
     if scheme != "joint":
         raise ValueError("previous: only the 'joint' scheme takes a warm start")
     if not isinstance(previous, Allocation):
         raise ValueError(f"previous: must be a paba.Allocation, got {type(previous).__name__}")
-    if previous.loads.shape != (system.n_groups,):
-        raise ValueError(f"previous: has {previous.loads.size} groups, the system "
-                         f"{system.n_groups}")
-    return previous.loads
+    loads = previous.loads
+    # An Allocation's loads, unless replaced (dataclasses.replace) by something else.
+    if not (isinstance(loads, np.ndarray) and loads.dtype == _INT64 and loads.ndim == 1
+            and loads.flags.c_contiguous):
+        raise ValueError(f"previous: its loads must be a contiguous int64 array (an "
+                         f"allocation's), got {type(loads).__name__}"
+                         + (f" of {loads.dtype}" if isinstance(loads, np.ndarray) else ""))
+    if loads.shape != (system.n_groups,):
+        raise ValueError(f"previous: has {loads.size} groups, the system {system.n_groups}")
+    return loads
 
 
 def allocate(system: System, scheme: str = "joint", *, backend: str | None = None,
@@ -174,14 +181,16 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     InfeasibleError
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
-    system = _check_system(system)
+    if type(system) is not System:
+        system = _check_system(system)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
     name = _backend.resolve(backend)
     if tol != 1e-9:
         tol = tolerance("tol", tol)
-    _check_method(scheme, method)
-    previous_loads = _check_previous(system, scheme, previous)
+    if method != "auto":
+        _check_method(scheme, method)
+    previous_loads = None if previous is None else _check_previous(system, scheme, previous)
     loads_in = bandwidth_in = None
     if loads is not None:
         if scheme != "parameter_aware":
@@ -195,22 +204,23 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
 
     result = _backend.module(name).allocate(
         scheme, *system._kernel, loads_in, bandwidth_in, tol, method, previous_loads)
-    if result["status"] == 2:
+    status = result.pop("status")
+    if status == 2:
         raise InfeasibleError(
             "bandwidth: no group has bandwidth for all of its members, so no group can take load")
     # The native arrays come back as read-only views already; the reference's are made so here.
     if name != "native":
         for field in ("loads", "bandwidth", "relaxed_loads", "worker_latency"):
             result[field] = readonly(result[field])
+    # The result dict holds the fields the backend knows, by their names, and becomes the
+    # instance dict of the Allocation with the others: the same object as the frozen dataclass's
+    # __init__ builds, field by field through object.__setattr__, for a fraction of the per-call
+    # cost.
+    result["scheme"] = scheme
+    result["backend"] = name
+    result["converged"] = status == 0
     allocation = object.__new__(Allocation)
-    # A frozen dataclass assigns field by field through object.__setattr__; filling the instance
-    # dict at once gives the same object for a fraction of the per-call cost.
-    allocation.__dict__.update(
-        loads=result["loads"], bandwidth=result["bandwidth"], latency=result["latency"],
-        relaxed_latency=result["relaxed_latency"], relaxed_loads=result["relaxed_loads"],
-        worker_latency=result["worker_latency"], scheme=scheme, backend=name,
-        iterations=result["iterations"], converged=result["status"] == 0,
-        method=result["method"])
+    object.__setattr__(allocation, "__dict__", result)
     return allocation
 
 

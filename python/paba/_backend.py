@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import os
+from ._core import environment as _environment  # getenv: a fraction of os.environ.get's time
 
 BACKENDS = ("native", "reference")
 
 
 def resolve(backend: str | None) -> str:
     """The backend to use: the argument, else the PABA_BACKEND environment variable, else native."""
-    name = backend if backend is not None else os.environ.get("PABA_BACKEND", "native")
+    if backend is None:
+        backend_variable = _environment("PABA_BACKEND")
+        name = "native" if backend_variable is None else backend_variable
+    else:
+        name = backend
     if not isinstance(name, str):  # an array would compare element by element below
         raise ValueError(f"backend: must be one of {BACKENDS}, got {type(name).__name__}")
     if name == "native":

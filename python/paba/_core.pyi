@@ -6,6 +6,19 @@ import numpy as np
 import numpy.typing as npt
 
 METHOD_NAMES: tuple[str | None, ...]
+WORKER_FAULTS: dict[int, str]
+WORKER_INPUTS: dict[int, str]
+
+def environment(name: str) -> str | None: ...
+def check_workers(
+    beta: npt.NDArray[np.float64] | None,
+    compute: npt.NDArray[np.float64] | None,
+    alpha: npt.NDArray[np.float64] | None,
+    tau: npt.NDArray[np.float64] | None,
+    params: float,
+    bandwidth: float,
+    copy: bool = False,
+) -> tuple[tuple[str, str, int] | None, tuple[npt.NDArray[np.float64], ...] | None]: ...
 
 def allocate(
     scheme: str,

@@ -3,9 +3,27 @@ object."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._validation import float_array, int_array, positive_float, positive_integer, readonly
+try:
+    from . import _core
+except ImportError as error:  # pragma: no cover - a source tree without the build
+    raise ImportError("paba._core, the compiled kernels, is missing: build and install the "
+                      "package (pip install .)") from error
+from ._validation import (
+    MAX_PARAMS,
+    NEGATIVE,
+    NOT_FINITE,
+    NOT_POSITIVE,
+    float_array,
+    float_vector,
+    int_array,
+    positive_float,
+    positive_integer,
+    readonly,
+)
 
 
 def _finite_positive(name: str, values: np.ndarray, what: str | None = None) -> np.ndarray:
@@ -17,30 +35,102 @@ def _finite_positive(name: str, values: np.ndarray, what: str | None = None) -> 
 
 #: Range of the per-worker seconds the kernels work in (docs/algorithms.md, normalised units):
 #: wide enough for any physical instance, narrow enough that no product or cube in a root search
-#: leaves float64.
+#: leaves float64. The native check (check.cpp, through ``_core.check_workers``) applies it with
+#: the same expressions as the kernels' normalise(): beta * params / bandwidth and
+#: compute * params in the range, alpha / bandwidth and tau at most its top.
 SECONDS_RANGE = (1e-80, 1e80)
 
+_WORKER_INPUTS = ("beta", "compute", "alpha", "tau")
+_SECONDS = {"beta": ("beta * params / bandwidth", SECONDS_RANGE[0]),
+            "compute": ("compute * params", SECONDS_RANGE[0]),
+            "alpha": ("alpha / bandwidth", 0.0), "tau": ("tau", 0.0)}
+#: The messages of the faults of ``_core.check_workers`` (by the names of its WORKER_FAULTS), the
+#: same as float_array's; "out_of_range" names the worker (_fault_message).
+_MESSAGES = {"not_finite": NOT_FINITE, "not_positive": NOT_POSITIVE, "negative": NEGATIVE}
+_FLOAT64 = np.dtype(np.float64)
 
-def _check_scale(beta, compute, alpha, tau, params, bandwidth) -> None:
-    """The seconds beta L / B and compute L must lie in SECONDS_RANGE, alpha / B and tau at most
-    its top; raises a ValueError naming the argument and the first worker out of range."""
-    low, high = SECONDS_RANGE
-    with np.errstate(over="ignore", under="ignore"):
-        # The same expressions as the kernels' normalise(), so both draw the line alike.
-        checks = (("beta", beta, lambda v: v * params / bandwidth, "beta * params / bandwidth",
-                   low),
-                  ("compute", compute, lambda v: v * params, "compute * params", low),
-                  ("alpha", alpha, lambda v: v / bandwidth, "alpha / bandwidth", 0.0),
-                  ("tau", tau, lambda v: v, "tau", 0.0))
-        for name, values, to_seconds, what, minimum in checks:
-            if values is None:  # a default of zeros
-                continue
-            seconds = to_seconds(values)
-            bad = ~((seconds <= high) & ((seconds >= minimum) if minimum else True))
-            if np.any(bad):
-                raise ValueError(
-                    f"{name}: {what} must lie in [{minimum:g}, {high:g}] seconds "
-                    f"(worker {int(np.flatnonzero(bad)[0])})")
+
+def _fault_message(fault: str, name: str, worker: int) -> str:
+    """The message of a fault reported by ``_core.check_workers`` (its names)."""
+    if fault in _MESSAGES:
+        return _MESSAGES[fault].format(name)
+    what, minimum = _SECONDS[name]
+    return (f"{name}: {what} must lie in [{minimum:g}, {SECONDS_RANGE[1]:g}] seconds "
+            f"(worker {worker})")
+
+
+def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
+    """The checked, read-only float64 copies of the per-worker inputs and the scalars, from one
+    native pass that checks while it copies, when every input is a float64 array that it can read
+    as it is (1-D, C-contiguous, aligned, native byte order) and every check passes; else None,
+    and the caller checks in order, to report the first fault as it comes."""
+    # Scalars of the usual types, valid (else their faults may have to wait for the arrays').
+    if not (type(params) is int and 1 <= params <= MAX_PARAMS and type(bandwidth) is float
+            and 0.0 < bandwidth < math.inf):
+        return None
+    # Arrays, not subclasses, which may read otherwise (the native check reads their buffers).
+    if not (type(beta) is np.ndarray and beta.dtype is _FLOAT64 and beta.size
+            and type(compute) is np.ndarray and compute.dtype is _FLOAT64):
+        return None
+    for value in (alpha, tau):
+        if value is not None and (type(value) is not np.ndarray or value.dtype is not _FLOAT64):
+            return None
+    try:
+        fault, copies = _core.check_workers(beta, compute, alpha, tau, float(params), bandwidth,
+                                            True)
+    except ValueError:  # a layout it cannot read, or arrays of different lengths
+        return None
+    if fault is not None:
+        return None
+    if alpha is None and tau is None:
+        return (*copies, None, None, params, bandwidth)
+    return (copies[0], copies[1], None if alpha is None else copies[2],
+            None if tau is None else copies[-1], params, bandwidth)
+
+
+def _check_groups(groups, K: int) -> tuple[np.ndarray | None, int]:
+    """Group ids (read-only int64) and the number of groups; None for one worker per group."""
+    if groups is None:
+        return None, K
+    groups = int_array("groups", groups, size=K, boolean=False)
+    if groups.min() < 0 or groups.max() >= K:
+        raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers)")
+    n_groups = int(groups.max()) + 1
+    counts = np.bincount(groups, minlength=n_groups)
+    if np.any(counts == 0):
+        missing = np.flatnonzero(counts == 0)[:5].tolist()
+        raise ValueError(f"groups: ids must be 0..N-1 with every group non-empty; "
+                         f"no worker in {missing}")
+    return groups, n_groups
+
+
+def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
+    """Every input checked in the order of the arguments, each in full before the next (the
+    first fault raises, as it comes); the per-worker arrays converted from any real dtype and
+    layout. Returns them as _fast_inputs does, and the checked groups."""
+    values = {"beta": beta, "compute": compute, "alpha": alpha, "tau": tau}
+    arrays = {}
+    K = None
+    for slot, name in enumerate(_WORKER_INPUTS):
+        if values[name] is None and name in ("alpha", "tau"):
+            continue
+        array = float_vector(name, values[name], size=K, boolean=False)
+        K = array.size
+        # Finiteness and sign of this input alone (its range waits for params and bandwidth).
+        alone = [None] * 4
+        alone[slot] = array
+        fault = _core.check_workers(*alone, 1.0, 1.0)[0]
+        if fault is not None and fault[0] != "out_of_range":
+            raise ValueError(_fault_message(*fault))
+        arrays[name] = readonly(array)
+    groups = _check_groups(groups, K)
+    params = positive_integer("params", params)
+    bandwidth = positive_float("bandwidth", bandwidth)
+    inputs = [arrays.get(name) for name in _WORKER_INPUTS]
+    fault = _core.check_workers(*inputs, float(params), bandwidth)[0]
+    if fault is not None:
+        raise ValueError(_fault_message(*fault))
+    return (*inputs, params, bandwidth), groups
 
 
 class System:
@@ -73,51 +163,44 @@ class System:
     Raises
     ------
     ValueError
-        Naming the argument, for NaN or infinite values, non-positive beta or compute, negative
-        alpha or tau, mismatched or empty arrays, and group ids out of range or leaving a group
-        empty.
+        Naming the argument (and the first worker at fault, for the normalised seconds), for NaN
+        or infinite values, non-positive beta or compute, negative alpha or tau, normalised seconds
+        out of range (beta * params / bandwidth and compute * params in [1e-80, 1e80],
+        alpha / bandwidth and tau at most 1e80), mismatched, empty or boolean arrays, and group ids
+        out of range or leaving a group empty.
 
     Notes
     -----
-    Arrays are copied into read-only float64 (int64 for ``groups``) arrays, so any dtype, layout
-    or writeability is accepted and the object cannot change after construction.
+    Arrays are copied into read-only float64 (int64 for ``groups``) arrays, so any real dtype,
+    layout or writeability is accepted and the object cannot change after construction.
+    Contiguous float64 arrays are checked natively while they are copied, in one pass.
     """
 
-    __slots__ = ("_beta", "_compute", "_alpha", "_tau", "_groups", "_params", "_bandwidth",
-                 "_n_groups", "_kernel")
+    # Every slot costs a call to set, so there are few: the kernels' view of the instance,
+    # _kernel = (beta, compute, alpha, tau, groups, n_groups, params as a float, bandwidth), holds
+    # beta, compute, n_groups and bandwidth for the properties too, and alpha, tau and groups stay
+    # unset (read as None) when they are not given.
+    __slots__ = ("_kernel", "_params", "_alpha", "_tau", "_groups")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
-        beta = float_array("beta", beta, positive=True)
+        inputs = _fast_inputs(beta, compute, alpha, tau, params, bandwidth)
+        if inputs is None:
+            inputs, (groups, n_groups) = _inputs_in_order(beta, compute, alpha, tau, params,
+                                                          bandwidth, groups)
+        elif groups is None:
+            n_groups = inputs[0].size
+        else:  # every other input is valid: the groups' faults come first
+            groups, n_groups = _check_groups(groups, inputs[0].size)
+        beta, compute, alpha, tau, params, bandwidth = inputs
         K = beta.size
-        compute = float_array("compute", compute, size=K, positive=True)
-        if alpha is not None:
-            alpha = float_array("alpha", alpha, size=K, nonnegative=True)
-        if tau is not None:
-            tau = float_array("tau", tau, size=K, nonnegative=True)
-        if groups is None:
-            n_groups = K
-        else:
-            groups = int_array("groups", groups, size=K)
-            if groups.min() < 0 or groups.max() >= K:
-                raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers)")
-            n_groups = int(groups.max()) + 1
-            counts = np.bincount(groups, minlength=n_groups)
-            if np.any(counts == 0):
-                missing = np.flatnonzero(counts == 0)[:5].tolist()
-                raise ValueError(f"groups: ids must be 0..N-1 with every group non-empty; "
-                                 f"no worker in {missing}")
-        params = positive_integer("params", params)
-        bandwidth = positive_float("bandwidth", bandwidth)
-        _check_scale(beta, compute, alpha, tau, params, bandwidth)
         set_ = object.__setattr__
-        set_(self, "_beta", beta)
-        set_(self, "_compute", compute)
-        set_(self, "_alpha", alpha)
-        set_(self, "_tau", tau)
-        set_(self, "_groups", groups)
         set_(self, "_params", params)
-        set_(self, "_bandwidth", bandwidth)
-        set_(self, "_n_groups", n_groups)
+        if alpha is not None:
+            set_(self, "_alpha", alpha)
+        if tau is not None:
+            set_(self, "_tau", tau)
+        if groups is not None:
+            set_(self, "_groups", groups)
         # What the kernels read: zero fixed costs and one worker per group travel as None, which
         # spares a K-sized array each and lets the joint scheme use its exact method.
         identity = groups is None or (n_groups == K and bool(np.all(groups == np.arange(K))))
@@ -162,11 +245,12 @@ class System:
         System
             With beta_k = q (1/e_down + 1/e_up) and compute_k = C D_k / f_k.
         """
-        down = float_array("efficiency_down", efficiency_down, positive=True)
+        down = float_array("efficiency_down", efficiency_down, positive=True, boolean=False)
         K = down.size
-        up = float_array("efficiency_up", efficiency_up, size=K, positive=True)
-        frequency = float_array("cpu_frequency", cpu_frequency, size=K, positive=True)
-        data = float_array("samples", samples, size=K, positive=True)
+        up = float_array("efficiency_up", efficiency_up, size=K, positive=True, boolean=False)
+        frequency = float_array("cpu_frequency", cpu_frequency, size=K, positive=True,
+                                boolean=False)
+        data = float_array("samples", samples, size=K, positive=True, boolean=False)
         cycles = positive_float("cycles_per_parameter", cycles_per_parameter)
         bits = positive_float("bits_per_parameter", bits_per_parameter)
         with np.errstate(over="ignore", divide="ignore", under="ignore"):
@@ -180,7 +264,8 @@ class System:
                                        "cycles_per_parameter x samples / cpu_frequency")
             alpha = None
             if side_bits is not None:
-                alpha = float_array("side_bits", side_bits, size=K, nonnegative=True)
+                alpha = float_array("side_bits", side_bits, size=K, nonnegative=True,
+                                    boolean=False)
                 alpha = alpha * inverse_efficiency
                 if not np.all(np.isfinite(alpha)):
                     raise ValueError("side_bits: side_bits / spectral efficiency overflows")
@@ -204,9 +289,11 @@ class System:
 
     def replace(self, **changes) -> System:
         """A new System with some fields changed (same names as the constructor)."""
-        fields = dict(beta=self._beta, compute=self._compute, params=self._params,
-                      bandwidth=self._bandwidth, groups=self._groups, alpha=self._alpha,
-                      tau=self._tau)  # defaults stay defaults (None)
+        beta, compute = self._kernel[:2]
+        fields = dict(beta=beta, compute=compute, params=self._params,
+                      bandwidth=self.bandwidth, groups=getattr(self, "_groups", None),
+                      alpha=getattr(self, "_alpha", None),
+                      tau=getattr(self, "_tau", None))  # defaults stay defaults (None)
         unknown = set(changes) - set(fields)
         if unknown:
             raise ValueError(f"replace: unknown fields {sorted(unknown)}")
@@ -215,14 +302,14 @@ class System:
 
     def _default(self, name: str, make) -> np.ndarray:
         """The array in slot `name`, created read-only on first use when it was not given."""
-        value = getattr(self, name)
+        value = getattr(self, name, None)
         if value is None:
             value = readonly(make())
             object.__setattr__(self, name, value)
         return value
 
-    beta = property(lambda self: self._beta, doc="Seconds x Hz per parameter, shape (K,).")
-    compute = property(lambda self: self._compute, doc="Seconds per parameter, shape (K,).")
+    beta = property(lambda self: self._kernel[0], doc="Seconds x Hz per parameter, shape (K,).")
+    compute = property(lambda self: self._kernel[1], doc="Seconds per parameter, shape (K,).")
     alpha = property(lambda self: self._default("_alpha", lambda: np.zeros(self.n_workers)),
                      doc="Fixed seconds x Hz per iteration, shape (K,).")
     tau = property(lambda self: self._default("_tau", lambda: np.zeros(self.n_workers)),
@@ -231,9 +318,9 @@ class System:
         lambda self: self._default("_groups", lambda: np.arange(self.n_workers, dtype=np.int64)),
         doc="Group id of each worker, shape (K,).")
     params = property(lambda self: self._params, doc="Model size L in parameters.")
-    bandwidth = property(lambda self: self._bandwidth, doc="Total bandwidth B in Hz.")
-    n_groups = property(lambda self: self._n_groups, doc="Number of groups N (blocks).")
-    n_workers = property(lambda self: self._beta.size, doc="Number of workers K.")
+    bandwidth = property(lambda self: self._kernel[7], doc="Total bandwidth B in Hz.")
+    n_groups = property(lambda self: self._kernel[5], doc="Number of groups N (blocks).")
+    n_workers = property(lambda self: self._kernel[0].size, doc="Number of workers K.")
 
     def __repr__(self) -> str:
         return (f"System(n_workers={self.n_workers}, n_groups={self.n_groups}, "
@@ -242,7 +329,7 @@ class System:
     def __eq__(self, other) -> bool:
         if not isinstance(other, System):
             return NotImplemented
-        return (self._params == other._params and self._bandwidth == other._bandwidth
+        return (self._params == other._params and self.bandwidth == other.bandwidth
                 and all(np.array_equal(getattr(self, f), getattr(other, f))
                         for f in ("beta", "compute", "alpha", "tau", "groups")))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -15,13 +16,21 @@ class InfeasibleError(ValueError):
     leaves no group with bandwidth for all its members)."""
 
 
-def _real_vector(name: str, value, size: int | None, what: str) -> np.ndarray:
-    """``value`` as an array, checked to be 1-D, of a real (or boolean) dtype, of ``size``."""
+#: Messages of the value checks of a float array, shared with the native check of
+#: :class:`paba.System` (``_core.check_workers``), which reports the same faults.
+NOT_FINITE = "{}: must be finite (no NaN or infinity)"
+NOT_POSITIVE = "{}: every entry must be positive"
+NEGATIVE = "{}: every entry must be non-negative"
+
+
+def _real_vector(name: str, value, size: int | None, what: str, boolean: bool) -> np.ndarray:
+    """``value`` as an array, checked to be 1-D, of a real (or, with ``boolean``, boolean) dtype,
+    of ``size``."""
     try:
         original = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name}: must be a 1-D array of {what} ({error})") from None
-    if original.dtype.kind not in "biuf":
+    if original.dtype.kind not in ("biuf" if boolean else "iuf"):
         raise ValueError(f"{name}: must hold {what}, not {original.dtype}")
     if original.ndim != 1:
         raise ValueError(f"{name}: must be one-dimensional, got shape {original.shape}")
@@ -30,25 +39,35 @@ def _real_vector(name: str, value, size: int | None, what: str) -> np.ndarray:
     return original
 
 
-def float_array(name: str, value, *, size: int | None = None, positive: bool = False,
-                nonnegative: bool = False, allow_empty: bool = False) -> np.ndarray:
-    """A read-only, contiguous float64 copy of a 1-D array of finite real numbers."""
-    array = np.array(_real_vector(name, value, size, "real numbers"), dtype=np.float64,
+def float_vector(name: str, value, *, size: int | None = None, allow_empty: bool = False,
+                 boolean: bool = True) -> np.ndarray:
+    """A fresh, writeable, contiguous float64 copy of a 1-D array of real numbers (boolean ones
+    too, unless ``boolean`` is False), its values not yet checked."""
+    array = np.array(_real_vector(name, value, size, "real numbers", boolean), dtype=np.float64,
                      copy=True, order="C")
     if array.size == 0 and not allow_empty:
         raise ValueError(f"{name}: must not be empty")
+    return array
+
+
+def float_array(name: str, value, *, size: int | None = None, positive: bool = False,
+                nonnegative: bool = False, allow_empty: bool = False,
+                boolean: bool = True) -> np.ndarray:
+    """A read-only, contiguous float64 copy of a 1-D array of finite real numbers."""
+    array = float_vector(name, value, size=size, allow_empty=allow_empty, boolean=boolean)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: must be finite (no NaN or infinity)")
+        raise ValueError(NOT_FINITE.format(name))
     if positive and not np.all(array > 0):
-        raise ValueError(f"{name}: every entry must be positive")
+        raise ValueError(NOT_POSITIVE.format(name))
     if nonnegative and not np.all(array >= 0):
-        raise ValueError(f"{name}: every entry must be non-negative")
+        raise ValueError(NEGATIVE.format(name))
     return readonly(array)
 
 
-def int_array(name: str, value, *, size: int | None = None) -> np.ndarray:
-    """A read-only, contiguous int64 copy of a 1-D array of integers (integral floats pass)."""
-    original = _real_vector(name, value, size, "integers")
+def int_array(name: str, value, *, size: int | None = None, boolean: bool = True) -> np.ndarray:
+    """A read-only, contiguous int64 copy of a 1-D array of integers (integral floats pass;
+    boolean ones too, unless ``boolean`` is False)."""
+    original = _real_vector(name, value, size, "integers", boolean)
     if original.dtype.kind == "f":
         values = original.astype(np.float64)
         if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
@@ -71,6 +90,8 @@ def readonly(array: np.ndarray) -> np.ndarray:
 
 def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
     """A Python int in [1, maximum]; integral floats are accepted, booleans are not."""
+    if type(value) is int and 1 <= value <= maximum:  # the usual case, without the ABC checks
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}: must be an integer, not a boolean")
     if isinstance(value, numbers.Integral):
@@ -97,10 +118,16 @@ def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> in
 
 
 def positive_float(name: str, value) -> float:
+    if type(value) is float and 0.0 < value < math.inf:  # the usual case, without the ABC checks
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name}: must be a positive real number, got {value!r}")
-    result = float(value)
-    if not np.isfinite(result) or result <= 0:
+    try:
+        result = float(value)
+    except OverflowError:  # an integer (or fraction) beyond the largest float
+        raise ValueError(f"{name}: must be positive and finite, got a value beyond the float "
+                         f"range") from None
+    if not math.isfinite(result) or result <= 0:
         raise ValueError(f"{name}: must be positive and finite, got {value!r}")
     return result
 

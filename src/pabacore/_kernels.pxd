@@ -68,6 +68,25 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         int32_t* status
         int32_t* method
 
+    cdef enum class WorkerFault(int):
+        none
+        not_finite
+        not_positive
+        negative
+        out_of_range
+
+    cdef enum class WorkerInput(int):
+        beta
+        compute
+        alpha
+        tau
+
+    cdef struct WorkerCheck:
+        WorkerFault fault
+        WorkerInput input
+        size_t worker
+
+    WorkerCheck check_workers(const Problem& workers, double* copy) except +
     void allocate(const Problem& problem, Scheme scheme, const int64_t* loads_in,
                   const double* bandwidth_in, const Options& options, Result& result) except +
     void allocate_batch(const Batch& batch, Scheme scheme, const Options& options,

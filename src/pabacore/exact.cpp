@@ -15,7 +15,7 @@
 // s' = (1 + Q_A) / P_A of A = {r < s}. Every such line lies below F, so a Newton point is never
 // left of the root, and where it lies on the same linear piece as s it is the root, exactly.
 // The search (allocate_exact) probes points inside a narrowing bracket; each pass is O(K) at
-// most and reads only the candidates still below the bracket (compacted into the index buffer).
+// most and reads only the candidates still below the bracket (compacted into a list).
 // After Options::exact_passes probes the candidates are sorted and scanned instead
 // (O(m log m)), which bounds the worst case.
 //
@@ -25,21 +25,31 @@
 // below the resolution of r_k.
 // Then a_k + e_k b_k = r_k s, so h_k = b_k / (r_k s), T* = 1 / sum h and x_k = T* h_k.
 // Memory: the outputs serve as scratch before they are written (r_k in worker_latency, r_k / e_k in
-// relaxed_loads); the only other buffer is the caller's index vector.
+// relaxed_loads, the candidate lists in loads); the only other buffer is the caller's index
+// vector, 2m entries for the m active workers.
+// Passes over every worker: one over the inputs (with their range checks), the first probe (after
+// a sample of every 32nd worker when K >= kSampleFrom), and whole-array stores that clear the
+// outputs; every other step reads the candidates or the active workers only.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
 #include "internal.hpp"
 #include "paba.hpp"
+#include "simd.hpp"
 
 namespace paba {
 namespace detail {
 namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
+
+// Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
+// written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.
+using Id = std::int64_t;
 
 // The sums of one pass, with the piece of F around delta: `below` is the largest d under delta,
 // `above` the smallest d at or above it (among the candidates read).
@@ -51,16 +61,18 @@ struct Piece {
   double above = kInf;
 };
 
-// One pass over the candidates (index[0..m), or every worker when `all` is set) at delta. The
+// One pass over the candidates (index[0..m), or every worker when `All` is set) at delta. The
 // candidates with d < keep are compacted to the front of `index`, their number in `kept`.
-Piece active_sums(const double* r, const double* w, double r_min, double delta,
-                  std::size_t* index, std::size_t m, bool all, double keep, std::size_t* kept) {
+template <bool All>
+Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
+                  std::size_t m, double keep, std::size_t* kept) {
   Piece piece;
   std::size_t j = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = all ? i : index[i];
+    const std::size_t k = All ? i : static_cast<std::size_t>(index[i]);
     const double d = r[k] - r_min;
-    if (d < keep) index[j++] = k;
+    index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
+    j += d < keep;                  // no branch: kept workers are scattered over the ids
     if (d < delta) {
       ++piece.count;
       piece.P += w[k];
@@ -74,13 +86,155 @@ Piece active_sums(const double* r, const double* w, double r_min, double delta,
   return piece;
 }
 
+Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
+                  std::size_t m, bool all, double keep, std::size_t* kept) {
+  return all ? active_sums<true>(r, w, r_min, delta, index, m, keep, kept)
+             : active_sums<false>(r, w, r_min, delta, index, m, keep, kept);
+}
+
+// What the pass over the inputs gathers besides r and w.
+struct InputSums {
+  double r_min = kInf;
+  double P = 0.0;           // sum of w
+  double Q = 0.0;           // sum of w (r - r0)
+  bool in_range = true;     // every a = beta L / B and e = compute L in [kMinSeconds, kMaxSeconds]
+};
+
+// The one pass over the inputs: r = sqrt(beta L / B) and w = r / (compute L), their minimum and
+// sums, and the range checks. Four running minima and sums (lane j takes the workers k = j mod 4)
+// break the dependency chains of the reductions; the checks ride along as minima and maxima of a
+// and e. A NaN, which minima and maxima skip, reaches every sum of w; in range, w <= 1e120 and no
+// sum of them overflows.
+//
+// Compilers do not vectorise these reductions (that would reassociate them), and the square roots
+// and divisions bound the pass, so on x86-64 the four lanes are SIMD registers: one AVX register
+// where the CPU has AVX, else two SSE2 ones. They run the same operations in the same order as
+// the scalar lanes (_mm_min_pd(x, m) is x < m ? x : m, that is std::min(m, x); likewise max), so
+// every path gives the same bits; the scalar loop takes the last K mod 4 workers, and every worker
+// elsewhere.
+struct Lanes {
+  double m[4] = {kInf, kInf, kInf, kInf};  // min r
+  double P[4] = {0, 0, 0, 0};              // sum w
+  double Q[4] = {0, 0, 0, 0};              // sum w (r - r0)
+  double lo[4] = {kInf, kInf, kInf, kInf};      // min of a and e
+  double hi[4] = {-kInf, -kInf, -kInf, -kInf};  // max of a and e
+};
+
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t input_lanes_avx(
+    const double* __restrict beta, const double* __restrict compute, double* __restrict r,
+    double* __restrict w, std::size_t K, double L, double B, double r0, Lanes& lanes) {
+  const __m256d vL = _mm256_set1_pd(L), vB = _mm256_set1_pd(B), vr0 = _mm256_set1_pd(r0);
+  __m256d m = _mm256_loadu_pd(lanes.m), P = _mm256_loadu_pd(lanes.P);
+  __m256d Q = _mm256_loadu_pd(lanes.Q), lo = _mm256_loadu_pd(lanes.lo);
+  __m256d hi = _mm256_loadu_pd(lanes.hi);
+  std::size_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(beta + k), vL), vB);
+    const __m256d e = _mm256_mul_pd(_mm256_loadu_pd(compute + k), vL);
+    const __m256d rk = _mm256_sqrt_pd(a), wk = _mm256_div_pd(rk, e);
+    _mm256_storeu_pd(r + k, rk);
+    _mm256_storeu_pd(w + k, wk);
+    m = _mm256_min_pd(rk, m);
+    P = _mm256_add_pd(P, wk);
+    Q = _mm256_add_pd(Q, _mm256_mul_pd(wk, _mm256_sub_pd(rk, vr0)));
+    lo = _mm256_min_pd(_mm256_min_pd(e, a), lo);
+    hi = _mm256_max_pd(_mm256_max_pd(e, a), hi);
+  }
+  _mm256_storeu_pd(lanes.m, m);
+  _mm256_storeu_pd(lanes.P, P);
+  _mm256_storeu_pd(lanes.Q, Q);
+  _mm256_storeu_pd(lanes.lo, lo);
+  _mm256_storeu_pd(lanes.hi, hi);
+  return k;
+}
+
+std::size_t input_lanes_sse2(const double* __restrict beta, const double* __restrict compute,
+                             double* __restrict r, double* __restrict w, std::size_t K, double L,
+                             double B, double r0, Lanes& lanes) {
+  const __m128d vL = _mm_set1_pd(L), vB = _mm_set1_pd(B), vr0 = _mm_set1_pd(r0);
+  __m128d m[2], P[2], Q[2], lo[2], hi[2];
+  for (int h = 0; h < 2; ++h) {
+    m[h] = _mm_loadu_pd(lanes.m + 2 * h);
+    P[h] = _mm_loadu_pd(lanes.P + 2 * h);
+    Q[h] = _mm_loadu_pd(lanes.Q + 2 * h);
+    lo[h] = _mm_loadu_pd(lanes.lo + 2 * h);
+    hi[h] = _mm_loadu_pd(lanes.hi + 2 * h);
+  }
+  std::size_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    for (int h = 0; h < 2; ++h) {
+      const std::size_t i = k + 2 * static_cast<std::size_t>(h);
+      const __m128d a = _mm_div_pd(_mm_mul_pd(_mm_loadu_pd(beta + i), vL), vB);
+      const __m128d e = _mm_mul_pd(_mm_loadu_pd(compute + i), vL);
+      const __m128d rk = _mm_sqrt_pd(a), wk = _mm_div_pd(rk, e);
+      _mm_storeu_pd(r + i, rk);
+      _mm_storeu_pd(w + i, wk);
+      m[h] = _mm_min_pd(rk, m[h]);
+      P[h] = _mm_add_pd(P[h], wk);
+      Q[h] = _mm_add_pd(Q[h], _mm_mul_pd(wk, _mm_sub_pd(rk, vr0)));
+      lo[h] = _mm_min_pd(_mm_min_pd(e, a), lo[h]);
+      hi[h] = _mm_max_pd(_mm_max_pd(e, a), hi[h]);
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    _mm_storeu_pd(lanes.m + 2 * h, m[h]);
+    _mm_storeu_pd(lanes.P + 2 * h, P[h]);
+    _mm_storeu_pd(lanes.Q + 2 * h, Q[h]);
+    _mm_storeu_pd(lanes.lo + 2 * h, lo[h]);
+    _mm_storeu_pd(lanes.hi + 2 * h, hi[h]);
+  }
+  return k;
+}
+
+#endif
+
+InputSums input_pass(const double* __restrict beta, const double* __restrict compute,
+                     double* __restrict r, double* __restrict w, std::size_t K, double L,
+                     double B, double r0) {
+  Lanes lanes;
+  std::size_t k = 0;
+#if defined(PABA_X86_SIMD)
+  k = has_avx() ? input_lanes_avx(beta, compute, r, w, K, L, B, r0, lanes)
+                : input_lanes_sse2(beta, compute, r, w, K, L, B, r0, lanes);
+#endif
+  auto lane = [&](std::size_t i, int j) {
+    const double a = beta[i] * L / B, e = compute[i] * L;
+    const double rk = std::sqrt(a), wk = rk / e;
+    r[i] = rk;
+    w[i] = wk;
+    lanes.m[j] = std::min(lanes.m[j], rk);
+    lanes.P[j] += wk;
+    lanes.Q[j] += wk * (rk - r0);
+    lanes.lo[j] = std::min(lanes.lo[j], std::min(a, e));
+    lanes.hi[j] = std::max(lanes.hi[j], std::max(a, e));
+  };
+  for (; k + 4 <= K; k += 4) {
+    for (int j = 0; j < 4; ++j) lane(k + static_cast<std::size_t>(j), j);
+  }
+  for (; k < K; ++k) lane(k, 0);
+  const double* m = lanes.m;
+  const double* P = lanes.P;
+  const double* Q = lanes.Q;
+  InputSums sums;
+  sums.r_min = std::min(std::min(m[0], m[1]), std::min(m[2], m[3]));
+  sums.P = (P[0] + P[1]) + (P[2] + P[3]);
+  sums.Q = (Q[0] + Q[1]) + (Q[2] + Q[3]);
+  const double lowest = std::min(std::min(lanes.lo[0], lanes.lo[1]),
+                                 std::min(lanes.lo[2], lanes.lo[3]));
+  const double highest = std::max(std::max(lanes.hi[0], lanes.hi[1]),
+                                  std::max(lanes.hi[2], lanes.hi[3]));
+  sums.in_range = lowest >= kMinSeconds && highest <= kMaxSeconds && sums.P == sums.P;
+  return sums;
+}
+
 // A starting delta for large instances: the root of the same problem on every stride-th worker,
 // each standing for `stride` (the pool share 1 scaled to the sample). A start anywhere is valid (the
 // passes below handle either side); a good one lets the first full pass keep few candidates.
 double sampled_start(const double* r, const double* w, double r_min, std::size_t K,
-                     std::size_t stride, std::size_t* index) {
+                     std::size_t stride, Id* index) {
   std::size_t m = (K + stride - 1) / stride;
-  for (std::size_t j = 0; j < m; ++j) index[j] = j * stride;
+  for (std::size_t j = 0; j < m; ++j) index[j] = static_cast<Id>(j * stride);
   const double share = static_cast<double>(m) / static_cast<double>(K);
   double delta = kInf;
   std::size_t previous = m + 1;
@@ -99,9 +253,9 @@ double sampled_start(const double* r, const double* w, double r_min, std::size_t
 // The root by sorting the candidates index[0..m) (those with d < delta, delta at or right of the
 // root): between consecutive sorted d the active set is a prefix, and the root lies on the first
 // prefix whose line reaches 1 before the next d.
-double root_by_sort(const double* r, const double* w, double r_min, double delta,
-                    std::size_t* index, std::size_t m) {
-  std::sort(index, index + m, [&](std::size_t i, std::size_t j) {
+double root_by_sort(const double* r, const double* w, double r_min, double delta, Id* index,
+                    std::size_t m) {
+  std::sort(index, index + m, [&](Id i, Id j) {
     return r[i] < r[j] || (r[i] == r[j] && i < j);
   });
   double P = 0.0, Q = 0.0;
@@ -134,6 +288,7 @@ double active_latency(const Problem& p, const Load* loads, const double* bandwid
 
 bool exact_applies(const Problem& p) {
   if (p.n_workers == 0 || p.n_groups != p.n_workers) return false;
+  if (!p.group && !p.alpha && !p.tau) return true;  // what paba.System passes: skip the pass
   for (std::size_t k = 0; k < p.n_workers; ++k) {
     if (p.group && p.group[k] != static_cast<std::int64_t>(k)) return false;
     if (p.alpha && p.alpha[k] != 0.0) return false;
@@ -150,51 +305,18 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const double L = p.params, B = p.bandwidth;
   double* r = out.worker_latency;  // scratch until the latencies are written
   double* w = out.relaxed_loads;   // scratch until the loads are written
+  Id* candidates = out.loads;      // scratch until the active set is known
 
-  // One pass over the inputs: r, w, r_min, and the sums of a first Newton step from every worker
-  // (or the warm set), taken about r_0 since r_min is not known yet. Range checks are collected
-  // without branching and reported after the loop, so that the loop vectorises.
   const double r0 = std::sqrt(p.beta[0] * L / B);
-  for (std::size_t k = 0; k < K; ++k) {  // vectorises: no branch, no errno (-fno-math-errno)
-    r[k] = std::sqrt(p.beta[k] * L / B);
-    w[k] = r[k] / (p.compute[k] * L);
-  }
-  // Four running minima and sums break the dependency chains of the reductions; the range
-  // checks ride along without branching.
-  double r_min = kInf;
-  double all_P = 0.0, all_Q = 0.0, warm_P = 0.0, warm_Q = 0.0;  // sums of w and w (r - r_0)
-  bool bad = false;
-  {
-    double m4[4] = {kInf, kInf, kInf, kInf}, P4[4] = {0, 0, 0, 0}, Q4[4] = {0, 0, 0, 0};
-    int out_of_range = 0;
-    auto check = [&](std::size_t k) {
-      const double a = p.beta[k] * L / B, e = p.compute[k] * L;
-      return static_cast<int>(!(a >= kMinSeconds) | !(a <= kMaxSeconds) | !(e >= kMinSeconds) |
-                              !(e <= kMaxSeconds));
-    };
-    std::size_t k = 0;
-    for (; k + 4 <= K; k += 4) {
-      for (int j = 0; j < 4; ++j) {
-        m4[j] = std::min(m4[j], r[k + j]);
-        P4[j] += w[k + j];
-        Q4[j] += w[k + j] * (r[k + j] - r0);
-        out_of_range |= check(k + j);
-      }
-    }
-    for (; k < K; ++k) {
-      m4[0] = std::min(m4[0], r[k]);
-      P4[0] += w[k];
-      Q4[0] += w[k] * (r[k] - r0);
-      out_of_range |= check(k);
-    }
-    bad = out_of_range != 0;
-    r_min = std::min(std::min(m4[0], m4[1]), std::min(m4[2], m4[3]));
-    all_P = (P4[0] + P4[1]) + (P4[2] + P4[3]);
-    all_Q = (Q4[0] + Q4[1]) + (Q4[2] + Q4[3]);
-  }
-  if (bad) {  // report the first worker out of range, as the nested bisection's normalise()
+  const InputSums sums = input_pass(p.beta, p.compute, r, w, K, L, B, r0);
+  if (!sums.in_range) {  // report the first worker out of range, as the nested bisection does
     for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
+  // The sums of a first Newton step from every worker (or the warm set), taken about r_0 since
+  // r_min was not known when they were formed.
+  const double r_min = sums.r_min;
+  const double all_P = sums.P, all_Q = sums.Q;
+  double warm_P = 0.0, warm_Q = 0.0;
   if (previous_loads) {
     for (std::size_t k = 0; k < K; ++k) {
       if (previous_loads[k] > 0) {
@@ -211,20 +333,22 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // narrows (hi: every Newton point; lo: a probe whose Newton point lies right of it), and the
   // next probe is a Newton step on log F against log delta (exact where F ~ c delta^p, which the
   // sums of ramps follow far better than a line) when it falls inside the bracket, else next.
-  // Candidates: every worker with d < hi, compacted to the front of `index` as hi falls; a
+  // Candidates: every worker with d < hi, compacted to the front of `candidates` as hi falls; a
   // start from a sample may keep fewer (up to `keep`) if the first bound confirms it.
-  index.resize(K);
   const bool warm = warm_P > 0.0;
   double delta = (r0 - r_min) + (1.0 + (warm ? warm_Q : all_Q)) / (warm ? warm_P : all_P);
-  // (about r_0: a probe, not a bound)
   if (!(delta > 0.0)) delta = kInf;
-  double keep = kInf;
+  // The Newton point of any set of workers lies right of the root (its line lies below F), so
+  // the first pass keeps only the workers below it. Formed about r_0 it is a probe, not a bound:
+  // should it fall short of the root by rounding, the first bound does not confirm it and the
+  // next pass reads every worker, as after a sampled start.
+  double keep = delta;
   if (K >= kSampleFrom && !warm) {
-    delta = sampled_start(r, w, r_min, K, std::min<std::size_t>(32, K / 2048), index.data());
+    delta = sampled_start(r, w, r_min, K, std::min<std::size_t>(32, K / 2048), candidates);
     keep = 1.5 * delta;
   }
   double lo = 0.0, hi = kInf;  // F(0) = 0 < 1: the worker with d = 0 is always active
-  std::size_t m = K;           // candidates: index[0..m), or every worker until `compact`
+  std::size_t m = K;           // candidates: candidates[0..m), or every worker until `compact`
   bool compact = false;
   long passes = 0;
   bool done = false;
@@ -232,7 +356,7 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     ++passes;
     std::size_t kept = 0;
     const double keep_used = compact ? keep : kInf;  // candidates not read have d >= this
-    const Piece at = active_sums(r, w, r_min, delta, index.data(), m, !compact, keep, &kept);
+    const Piece at = active_sums(r, w, r_min, delta, candidates, m, !compact, keep, &kept);
     const double next = (1.0 + at.Q) / at.P;
     if (next > at.below && next <= std::min(at.above, keep_used)) {  // on delta's piece
       delta = next;
@@ -257,13 +381,13 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   }
   if (!done) {
     // Sort the candidates below hi, which brackets the root from the right.
-    active_sums(r, w, r_min, hi, index.data(), m, !compact, hi, &m);
-    delta = root_by_sort(r, w, r_min, hi, index.data(), m);
+    active_sums(r, w, r_min, hi, candidates, m, !compact, hi, &m);
+    delta = root_by_sort(r, w, r_min, hi, candidates, m);
   }
   out.iterations = passes;
-  // The active workers, a subset of index[0..m): compact them (their number is m from here on;
-  // the pass below tests the same d < delta on every worker). The price is then re-anchored at
-  // the active worker of largest w: b_k = w_k (s - r_k) multiplies the error of s - r_k by w_k,
+  // The active workers, a subset of candidates[0..m), move to index[0..m) (their number is m from
+  // here on; every worker outside the candidates has d >= delta). The price is then re-anchored
+  // at the active worker of largest w: b_k = w_k (s - r_k) multiplies the error of s - r_k by w_k,
   // and about r_min that error is eps times d, which for a heavy worker far from r_min is not
   // small (a worker with w = 1e5 and d = 376 lost 6e-9 of the latency this way). About r_* the
   // heavy worker's s - r_* = (1 + sum_j w_j (r_j - r_*)) / P has no cancellation.
@@ -271,68 +395,87 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   {
     std::size_t j = 0;
     for (std::size_t i = 0; i < m; ++i) {
-      const std::size_t k = index[i];
+      const std::size_t k = static_cast<std::size_t>(candidates[i]);
       if (r[k] - r_min < delta) {
-        index[j++] = k;
+        candidates[j++] = static_cast<Id>(k);
         if (heavy == K || w[k] > w[heavy]) heavy = k;
       }
     }
     m = j;
+  }
+  // index[0..m): the active workers in search order (by id, or by r after the sorted scan), the
+  // order of every step below; index[m..2m): the rounding's scratch, and first the same workers by
+  // id, the order in which the shares are summed.
+  if (index.size() < 2 * m) index.resize(2 * m);
+  std::size_t* active = index.data();
+  std::copy(candidates, candidates + m, active);
+  std::size_t* by_id = active;
+  if (!done) {
+    by_id = active + m;
+    std::copy(active, active + m, by_id);
+    std::sort(by_id, by_id + m);
   }
   const double r_star = r[heavy];
   double gap_star = 0.0;  // s - r_*
   {
     double P = 0.0, Q = 0.0;
     for (std::size_t i = 0; i < m; ++i) {
-      const std::size_t k = index[i];
+      const std::size_t k = active[i];
       P += w[k];
       Q += w[k] * (r[k] - r_star);
     }
     gap_star = (1.0 + Q) / P;
   }
 
-  // The relaxed optimum in one pass over every worker, which also clears the outputs of the
-  // inactive ones (and the scratch r, w): shares b and h = b / (r s), then scaled for the active.
+  // The relaxed optimum: shares b and h = b / (r s) of the active workers, summed by id, then
+  // scaled. Each h waits in the worker's load slot (as its bits) while the scratch r and w are
+  // cleared with the other outputs in whole-array stores, so that no pass reads every worker.
   const double s = r_star + gap_star;
+  std::fill(out.loads, out.loads + K, 0);
+  std::fill(out.bandwidth, out.bandwidth + K, 0.0);
   double sum_b = 0.0, sum_h = 0.0;
-  for (std::size_t k = 0; k < K; ++k) {
-    double b = 0.0, h = 0.0;
-    if (r[k] - r_min < delta) {
-      b = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
-      h = b / (r[k] * s);
-    }
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = by_id[i];
+    const double b = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
+    const double h = b / (r[k] * s);
     out.bandwidth[k] = b;
-    out.relaxed_loads[k] = h;  // over w
-    out.worker_latency[k] = 0.0;  // over r
-    out.loads[k] = 0;
+    std::memcpy(&out.loads[k], &h, sizeof h);
     sum_b += b;
     sum_h += h;
   }
+  std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
+  std::fill(out.worker_latency, out.worker_latency + K, 0.0);
   const double T = 1.0 / sum_h;
   // Keep the pool's budget strict under rounding, as the parameter-aware step does.
   const double scale = sum_b > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / sum_b : 1.0;
+  // Then the relaxed latency, and the floors of the loads (docs/algorithms.md 3.6). Its
+  // latencies are worker_time's, load (beta / B_k + compute) with alpha = tau = 0 adding nothing;
+  // the seconds per parameter are formed once, in place of the relaxed bandwidth, which is not
+  // read again, for the rounding as well.
+  double relaxed_latency = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = index[i];
-    out.bandwidth[k] *= scale * B;
-    out.relaxed_loads[k] *= T * L;
-  }
-  out.relaxed_latency = active_latency(p, out.relaxed_loads, out.bandwidth, out.worker_latency,
-                                       index.data(), m);
-
-  // Integer loads (docs/algorithms.md 3.6) of the active workers at the relaxed bandwidth; the
-  // rounding's scratch is index[m..2m) and worker_latency (cleared after).
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = index[i];
-    const double v = std::floor(out.relaxed_loads[k]);
+    const std::size_t k = active[i];
+    double h = 0.0;
+    std::memcpy(&h, &out.loads[k], sizeof h);
+    const double Bk = out.bandwidth[k] * (scale * B);
+    const double x = h * (T * L);
+    const double speed = Bk > 0.0 ? p.beta[k] / Bk + p.compute[k] : kInf;
+    out.relaxed_loads[k] = x;
+    out.bandwidth[k] = speed;
+    relaxed_latency = std::max(relaxed_latency, x > 0.0 ? x * speed : 0.0);
+    const double v = std::floor(x);
     out.loads[k] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
   }
-  if (index.size() < 2 * m) index.resize(2 * m);
-  std::size_t* active = index.data();
+  out.relaxed_latency = relaxed_latency;
+
+  // Integer loads of the active workers at the relaxed bandwidth; the rounding's scratch is
+  // index[m..2m) and worker_latency (cleared after).
+  const double* speed = out.bandwidth;
   round_to_total(
       m, static_cast<std::int64_t>(L),
       [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
       [&](std::size_t i, std::int64_t load) {
-        return worker_time(p, active[i], static_cast<double>(load), out.bandwidth[active[i]]);
+        return load > 0 ? static_cast<double>(load) * speed[active[i]] : 0.0;
       },
       active + m, out.worker_latency);
   std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch (by slot)
@@ -342,21 +485,22 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // Its terms are formed in normalised units exactly as the reference twin forms them
   // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
   // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
-  auto num = [&](std::size_t i) {
-    const std::size_t k = active[i];
-    return p.beta[k] * L / B * (static_cast<double>(out.loads[k]) / L);
-  };
-  auto work = [&](std::size_t i) {
-    const std::size_t k = active[i];
-    return p.compute[k] * L * (static_cast<double>(out.loads[k]) / L);
-  };
+  // They are formed once, into the bandwidth (num) and worker_latency (work) of each loaded
+  // worker, which are written last, since every step of the root search reads them all.
   std::size_t loaded = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
     out.bandwidth[k] = 0.0;
     out.worker_latency[k] = 0.0;
-    if (out.loads[k] > 0) active[loaded++] = k;
+    if (out.loads[k] > 0) {
+      const double x = static_cast<double>(out.loads[k]) / L;
+      out.bandwidth[k] = p.beta[k] * L / B * x;
+      out.worker_latency[k] = p.compute[k] * L * x;
+      active[loaded++] = k;
+    }
   }
+  auto num = [&](std::size_t i) { return out.bandwidth[active[i]]; };
+  auto work = [&](std::size_t i) { return out.worker_latency[active[i]]; };
   double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < loaded; ++i) {
     dmax = std::max(dmax, work(i));

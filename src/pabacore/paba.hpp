@@ -95,6 +95,40 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
 double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                 double* worker_latency);
 
+// The checks of paba.System on the per-worker inputs of one instance (check.cpp). A fault names
+// the first failing check in the order paba.System reports them: for each input in the order beta,
+// compute, alpha, tau, the first worker whose value is NaN or infinite, then the first of the
+// wrong sign (beta and compute positive, alpha and tau non-negative); then, for each input in the
+// same order, the first worker whose normalised seconds leave their range (beta L / B and
+// compute L in [1e-80, 1e80], alpha / B and tau at most 1e80).
+enum class WorkerFault : int {
+  none = 0,
+  not_finite = 1,
+  not_positive = 2,
+  negative = 3,
+  out_of_range = 4,
+};
+
+enum class WorkerInput : int {
+  beta = 0,
+  compute = 1,
+  alpha = 2,
+  tau = 3,
+};
+
+struct WorkerCheck {
+  WorkerFault fault = WorkerFault::none;
+  WorkerInput input = WorkerInput::beta;  // which input, when there is a fault
+  std::size_t worker = 0;                 // the first faulty worker of that check
+};
+
+// Checks beta, compute, alpha and tau of workers.n_workers workers (any of them may be null: not
+// given; group and n_groups are not read) against params and bandwidth, which are checked as by
+// allocate (std::invalid_argument). In the same pass, copies each given input into `copy` (may be
+// null), one after another in that order, n_workers values each. Reads each value once and
+// divides by nothing per worker.
+WorkerCheck check_workers(const Problem& workers, double* copy);
+
 // Many instances, concatenated: instance i owns the workers [offsets[i], offsets[i + 1]) of every
 // per-worker array (and of the per-worker outputs). Without group ids every worker is its own
 // group and the per-group arrays (loads, relaxed loads, previous loads) are per worker too. With

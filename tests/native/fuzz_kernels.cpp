@@ -141,5 +141,37 @@ int main(int argc, char** argv) {
       } catch (const std::invalid_argument&) { ++invalid; }
     }
   }
-  std::printf("ok %ld invalid %ld infeasible %ld not_converged %ld\n", ok, invalid, infeasible, notconv);
+  // The checks of paba.System (check_workers): any of the inputs absent, values at and around
+  // the ends of their ranges, copies into a buffer of exactly the given inputs.
+  long checked = 0, faults = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    const std::size_t K = rng() % 40;
+    std::vector<std::vector<double>> inputs(4, std::vector<double>(K));
+    const double L = pick({1.0, 1e6, 9007199254740992.0}), B = std::pow(10.0, 40 * u(rng));
+    for (auto& values : inputs) {
+      for (auto& v : values) {
+        v = rng() % 8 ? std::pow(10.0, 12 * u(rng))
+                      : pick({0.0, -0.0, -1.0, nan, inf, -inf, 1e80, 1e-80, 5e-324});
+      }
+    }
+    paba::Problem p; p.n_workers = K; p.params = L; p.bandwidth = B;
+    const double** slots[4] = {&p.beta, &p.compute, &p.alpha, &p.tau};
+    std::size_t given = 0;
+    for (int i = 0; i < 4; ++i) {
+      *slots[i] = rng() % 3 ? inputs[i].data() : nullptr;
+      given += *slots[i] != nullptr;
+    }
+    std::vector<double> copy(given * K);
+    try {
+      const paba::WorkerCheck found = paba::check_workers(p, rng() % 2 ? copy.data() : nullptr);
+      ++checked;
+      if (found.fault != paba::WorkerFault::none) {
+        ++faults;
+        const int input = static_cast<int>(found.input);
+        if (found.worker >= K || *slots[input] == nullptr) { std::printf("bad fault\n"); return 1; }
+      }
+    } catch (const std::invalid_argument&) { ++invalid; }
+  }
+  std::printf("ok %ld invalid %ld infeasible %ld not_converged %ld checked %ld faults %ld\n", ok,
+              invalid, infeasible, notconv, checked, faults);
 }

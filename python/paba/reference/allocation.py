@@ -743,9 +743,9 @@ def joint_newton(inst: Instance, L: float):
 def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
            converged, method) -> dict:
     """The result dict of the native binding's allocate."""
-    return {"loads": loads, "relaxed_loads": relaxed_loads, "bandwidth": bandwidth,
-            "worker_latency": worker_latency, "latency": latency,
-            "relaxed_latency": relaxed_latency, "iterations": iterations,
+    return {"loads": loads, "bandwidth": bandwidth, "latency": latency,
+            "relaxed_latency": relaxed_latency, "relaxed_loads": relaxed_loads,
+            "worker_latency": worker_latency, "iterations": iterations,
             "status": STATUS_OK if converged else STATUS_NOT_CONVERGED, "method": method}
 
 
@@ -803,7 +803,9 @@ def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None
     delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
     if not delta > 0.0:
         delta = np.inf
-    keep = np.inf
+    # Any set's Newton point lies right of the root, so the first pass keeps the workers below
+    # it; should rounding put it short of the root, the first bound does not confirm it.
+    keep = delta
     if K >= SAMPLE_FROM and not warm:
         delta = sampled_start(d, w, min(32, K // 2048))
         keep = 1.5 * delta
