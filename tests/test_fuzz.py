@@ -17,8 +17,8 @@ seconds in all, derandomised under the ``ci`` hypothesis profile). The long run:
 
     PABA_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py -p no:cacheprovider
 
-``PABA_FUZZ_STRICT=1`` also fails on the known defects listed in :data:`KNOWN_DEFECTS` (in
-files another change is fixing), instead of counting them.
+``PABA_FUZZ_STRICT=1`` also fails on the defects listed in :data:`KNOWN_DEFECTS` (none now),
+instead of counting them.
 """
 
 from __future__ import annotations
@@ -57,28 +57,14 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                                        HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture])
 
-#: Non-ValueErrors the fuzzer finds in files this change does not touch (python/paba/_system.py,
-#: _allocation.py, _batch.py; their owner is fixing them): (API, exception type, message
-#: pattern) -> what is wrong. They are counted (or, with PABA_FUZZ_STRICT=1, fail) and each has
-#: an xfail(strict=False) test below.
-KNOWN_DEFECTS = {
-    ("System", OverflowError, r"int too large to convert to float"):
-        "System: an integer beyond float64 (bandwidth=10**400) raises OverflowError "
-        "(python/paba/_system.py, positive_float)",
-    ("System.from_radio", OverflowError, r"int too large to convert to float"):
-        "System.from_radio: an integer beyond float64 (cycles_per_parameter, "
-        "bits_per_parameter, bandwidth = 10**400) raises OverflowError",
-    ("allocate", OverflowError, r"int too large to convert to float"):
-        "allocate: tol=10**400 raises OverflowError (python/paba/_allocation.py)",
-    ("allocate_batch", OverflowError, r"int too large to convert to float"):
-        "allocate_batch: tol=10**400 raises OverflowError (python/paba/_batch.py)",
-    ("allocate", AttributeError, r"has no attribute 'shape'"):
-        "allocate: previous= an Allocation whose loads were replaced by a list raises "
-        "AttributeError (python/paba/_allocation.py, _check_previous)",
-}
+#: Non-ValueErrors the fuzzer may count instead of failing on: (API, exception type, message
+#: pattern) -> what is wrong. Empty: the defects once listed here (OverflowError for integers
+#: beyond float64 in System, from_radio and tol; AttributeError for a replaced previous.loads)
+#: are fixed, and test_former_defects_raise_named_value_errors keeps them so.
+KNOWN_DEFECTS: dict = {}
 KNOWN_SEEN: collections.Counter = collections.Counter()
 #: ValueErrors of those files whose message does not start with a name: counted and listed by
-#: test_fuzz_report_known_defects, not failed (the project's convention, for their owner).
+#: test_fuzz_report_known_defects, not failed.
 UNNAMED_SEEN: collections.Counter = collections.Counter()
 
 #: A ValueError's message starts with the argument's name (the project's convention).
@@ -338,7 +324,7 @@ def test_fuzz_granules(sizes, system, scheme, allocation, granules, backend):
 
 
 # -- System, allocate, allocate_batch, evaluate (python/paba/_system.py, _allocation.py,
-#    _batch.py: their non-ValueErrors are KNOWN_DEFECTS, for their owner) ----------------------
+#    _batch.py) ----------------------------------------------------------------------------
 
 VECTOR = st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=5)
 
@@ -397,7 +383,7 @@ def test_fuzz_allocate_batch(beta, compute, params, bandwidth, scheme, method, o
               n_threads=n_threads, tol=tol, backend=backend))
 
 
-# -- the known defects, one example each (xfail until their owner fixes them) ------------------
+# -- the defects the fuzzer found in System, allocate and allocate_batch, one example each -----
 
 KNOWN_EXAMPLES = {
     "system-bandwidth": lambda: paba.System([1.0], [1e-6], 10, 10**400),
@@ -413,15 +399,11 @@ KNOWN_EXAMPLES = {
 }
 
 
-@pytest.mark.xfail(strict=False, reason="known defects in python/paba/_system.py, "
-                                        "_allocation.py, _batch.py (KNOWN_DEFECTS), being fixed "
-                                        "by their owner")
 @pytest.mark.parametrize("example", KNOWN_EXAMPLES.values(), ids=KNOWN_EXAMPLES.keys())
-def test_known_defect_raises_only_value_error(example):
-    try:
+def test_former_defects_raise_named_value_errors(example):
+    with pytest.raises(ValueError) as error:
         example()
-    except ValueError as error:
-        assert NAMED.match(str(error)), str(error)
+    assert NAMED.match(str(error.value)), str(error.value)
 
 
 # -- checkpoint loading ------------------------------------------------------------------------
@@ -607,4 +589,4 @@ def test_fuzz_report_known_defects(capsys):
             print("\nValueErrors without the argument's name (System, allocate, ...):")
             for what, count in UNNAMED_SEEN.most_common(30):
                 print(f"  {count:6d} x {what}")
-    assert math.isfinite(len(KNOWN_SEEN))
+    assert not KNOWN_SEEN, "the fuzzer met exceptions other than ValueError"
