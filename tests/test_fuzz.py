@@ -15,7 +15,11 @@ for a mutation that leaves a valid checkpoint, which then trains on), and nothin
 Runs: the default is a short run (``PABA_FUZZ_EXAMPLES``, default 10 examples per test, a few
 seconds in all, derandomised under the ``ci`` hypothesis profile). The long run:
 
-    PABA_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py -p no:cacheprovider
+    PABA_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py -p no:cacheprovider -s
+
+(on this repository's 2-core machine: 46 minutes, 20,000 inputs for each of the 11 random
+tests plus the 288 crafted pickles, 220,288 in all, no failure; ``-s`` prints the known defects
+met and the ValueErrors without a name, ``--hypothesis-show-statistics`` the counts).
 
 ``PABA_FUZZ_STRICT=1`` also fails on the defects listed in :data:`KNOWN_DEFECTS` (none now),
 instead of counting them.
