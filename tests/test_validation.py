@@ -733,3 +733,29 @@ def test_replace_validates():
     shrunk = system.replace(beta=[8.0, 16.0], compute=[1e-6, 1e-6], alpha=None, tau=None,
                             groups=None)
     assert shrunk.n_workers == 2 and shrunk.n_groups == 2
+
+
+# Arrays where a name is expected, and integers too long to print, found by tests/test_fuzz.py:
+# each is a ValueError that starts with the argument's name (not NumPy's "truth value of an
+# array is ambiguous", Python's "Exceeds the limit (4300 digits)" or a binding TypeError).
+SYSTEM_FOR_JUNK = paba.System([8.0, 16.0], [2e-6, 1e-6], params=1000, bandwidth=1e7)
+JUNK_CALLS = {
+    "scheme-array": (lambda: paba.allocate(SYSTEM_FOR_JUNK, np.array(["joint", "equal"])),
+                     "scheme"),
+    "method-array": (lambda: paba.allocate(SYSTEM_FOR_JUNK, method=np.array(["auto"])), "method"),
+    "tol-huge-integer": (lambda: paba.allocate(SYSTEM_FOR_JUNK, tol=10**5000), "tol"),
+    "tol-array": (lambda: paba.allocate(SYSTEM_FOR_JUNK, tol=np.array([1e-9, 1e-9])), "tol"),
+    "batch-scheme-array": (lambda: paba.allocate_batch(
+        np.ones((1, 2)), np.full((1, 2), 1e-6), 10, 1e6, scheme=np.array(["a", "b"])), "scheme"),
+    "batch-method-array": (lambda: paba.allocate_batch(
+        np.ones((1, 2)), np.full((1, 2), 1e-6), 10, 1e6, method=np.array(["x"])), "method"),
+    "batch-tol-huge-integer": (lambda: paba.allocate_batch(
+        np.ones((1, 2)), np.full((1, 2), 1e-6), 10, 1e6, tol=10**5000), "tol"),
+}
+
+
+@pytest.mark.parametrize("case", list(JUNK_CALLS))
+def test_junk_in_place_of_names_and_numbers_is_named(case):
+    call, name = JUNK_CALLS[case]
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        call()

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend
 from ._system import System
-from ._validation import InfeasibleError, float_array, int_array, readonly, tolerance
+from ._validation import InfeasibleError, describe, float_array, int_array, readonly, tolerance
 
 SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
 METHODS = ("auto", "exact", "bisection", "newton")
@@ -104,9 +104,9 @@ def _check_bandwidth(system: System, bandwidth) -> np.ndarray:
 
 
 def _check_method(scheme: str, method: str) -> None:
-    if method != "auto":
-        if method not in METHODS:
-            raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
+    if type(method) is not str or method != "auto":
+        if type(method) is not str or method not in METHODS:
+            raise ValueError(f"method: must be one of {METHODS}, got {describe(method)}")
         if scheme != "joint":
             raise ValueError("method: only the 'joint' scheme takes a method")
 
@@ -183,12 +183,12 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     """
     if type(system) is not System:
         system = _check_system(system)
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+    if type(scheme) is not str or scheme not in SCHEMES:
+        raise ValueError(f"scheme: must be one of {SCHEMES}, got {describe(scheme)}")
     name = _backend.resolve(backend)
-    if tol != 1e-9:
+    if type(tol) is not float or tol != 1e-9:
         tol = tolerance("tol", tol)
-    if method != "auto":
+    if type(method) is not str or method != "auto":
         _check_method(scheme, method)
     previous_loads = None if previous is None else _check_previous(system, scheme, previous)
     loads_in = bandwidth_in = None

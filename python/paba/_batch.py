@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _backend
 from ._allocation import SCHEMES, Allocation, _check_method
-from ._validation import MAX_PARAMS, readonly, tolerance
+from ._validation import MAX_PARAMS, describe, readonly, tolerance
 
 _METHOD_NAMES = (None, "exact", "bisection", "newton")
 
@@ -220,8 +220,8 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         Naming the argument, for malformed shapes, offsets, group ids or values, an unknown
         scheme or method, or an instance the kernels reject (the message names the instance).
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: must be one of {SCHEMES}, got {scheme!r}")
+    if type(scheme) is not str or scheme not in SCHEMES:
+        raise ValueError(f"scheme: must be one of {SCHEMES}, got {describe(scheme)}")
     _check_method(scheme, method)
     name = _backend.resolve(backend)
     tol = tolerance("tol", tol)

@@ -99,7 +99,7 @@ def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
     elif isinstance(value, numbers.Real) and float(value).is_integer():
         result = int(value)
     else:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+        raise ValueError(f"{name}: must be a positive integer, got {describe(value)}")
     if not 1 <= result <= maximum:
         raise ValueError(f"{name}: must be in [1, {maximum}], got {result}")
     return result
@@ -108,7 +108,7 @@ def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
 def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
     """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: must be an integer, got {value!r}")
+        raise ValueError(f"{name}: must be an integer, got {describe(value)}")
     result = int(value)
     if result < minimum:
         raise ValueError(f"{name}: must be at least {minimum}, got {result}")
@@ -121,21 +121,21 @@ def positive_float(name: str, value) -> float:
     if type(value) is float and 0.0 < value < math.inf:  # the usual case, without the ABC checks
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a positive real number, got {value!r}")
+        raise ValueError(f"{name}: must be a positive real number, got {describe(value)}")
     try:
         result = float(value)
     except OverflowError:  # an integer (or fraction) beyond the largest float
         raise ValueError(f"{name}: must be positive and finite, got a value beyond the float "
                          f"range") from None
     if not math.isfinite(result) or result <= 0:
-        raise ValueError(f"{name}: must be positive and finite, got {value!r}")
+        raise ValueError(f"{name}: must be positive and finite, got {describe(value)}")
     return result
 
 
 def tolerance(name: str, value) -> float:
     result = positive_float(name, value)
     if not 1e-15 <= result <= 0.1:
-        raise ValueError(f"{name}: must be in [1e-15, 0.1], got {value!r}")
+        raise ValueError(f"{name}: must be in [1e-15, 0.1], got {describe(value)}")
     return result
 
 
