@@ -305,6 +305,8 @@ def cvxpy_server() -> None:
         task = json.loads(line)
         try:
             out = cvxpy_task(task["K"], task["case"], task["expect"], task["budget"])
+        except MemoryError as error:  # cvxpy cannot solve this size here: reported, not failed
+            out = {"out_of_memory": str(error)}
         except Exception as error:  # reported to the parent, which fails the check
             out = {"failed": f"{type(error).__name__}: {error}"}
         print(json.dumps(out), flush=True)
@@ -559,6 +561,10 @@ def measure_cvxpy(K: int, case: str, expected: float, budget: float, times: dict
     progress(f"K = {K}: cvxpy ({case})" + (f", est. {est:.3g} s" if est else ""))
     out = CVXPY.run({"K": K, "case": case, "expect": expected, "budget": budget},
                     timeout=LIMIT_S + 30.0)
+    if out is not None and "out_of_memory" in out:
+        cells[key] = ("not tried", f"cvxpy ran out of memory: {out['out_of_memory']}")
+        state["cvxpy_stopped"] = f"K = {K:,} ran out of memory"
+        return None
     if out is None or out["first"] > LIMIT_S:  # killed, or finished over the limit
         cells[key] = ("timeout", None if out is None else out["first"])
         state["cvxpy_stopped"] = f"K = {K:,} took over {LIMIT_S:g} s"
