@@ -40,6 +40,7 @@ using namespace detail;
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
 constexpr double kTrustLoads = 1e-10;    // Newton's loads may end above its T by this, relative
 constexpr double kFallbackTol = 1e-12;   // tol of the bisection that replaces untrusted loads
+constexpr long kTroubledSteps = 12;      // Newton steps past which fixed costs call the bisection
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -901,6 +902,21 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     st.converged = fallback.converged;
     st.T = fallback.T;
     loads = parameter_aware(in, x_best, b);
+  }
+  // With fixed costs G* can jump and need not fall monotonically, and a search that needed many
+  // steps may have settled on a later crossing than the bisection's midpoints find: then the
+  // nested bisection runs too and the better answer is kept.
+  if (work.any_fixed && st.iterations > kTroubledSteps) {
+    std::vector<double> x_bisection(in.N), b_bisection(in.K);
+    const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
+    st.iterations += bisection.iterations;
+    const RootStats other = parameter_aware(in, x_bisection.data(), b_bisection.data());
+    if (other.T < loads.T) {
+      std::copy(x_bisection.begin(), x_bisection.end(), x_best);
+      std::copy(b_bisection.begin(), b_bisection.end(), b);
+      loads = other;
+      st.T = bisection.T;
+    }
   }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
   // better (its latency is exact for its loads).
