@@ -7,7 +7,8 @@ kernels. The functions have the signatures of ``paba.reference.allocation``. ``c
 is the native check of a System's per-worker inputs (check.cpp); it names its faults
 (WORKER_FAULTS, WORKER_INPUTS), which ``paba._system`` words.
 """
-from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (
+    PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport strcmp
 from libc.stdint cimport int32_t, int64_t
@@ -59,16 +60,38 @@ _FLOAT64 = np.dtype(np.float64)
 _INT64 = np.dtype(np.int64)
 
 
-cdef bytes _storage(Py_ssize_t nbytes, Py_ssize_t* offset):
-    """Fresh storage for results that the caller sees only as read-only arrays: a bytes object,
-    written through its data pointer before any other code holds it, then viewed with
-    np.frombuffer. Such views are read-only from the start and cannot be made writeable (their
-    base is immutable), with no flag to set, and one allocation serves every output (measured:
-    4 views of one block in 0.86 of the time of an np.empty made read-only and sliced 4 times).
-    ``offset``: the bytes from its data to the first 8-byte aligned address."""
-    cdef bytes block = PyBytes_FromStringAndSize(NULL, nbytes + 7)
-    offset[0] = (-<Py_ssize_t>(<size_t>PyBytes_AS_STRING(block))) & 7
+# Results of this size or more are stored in NumPy's allocator, which maps such blocks in huge
+# pages where the system allows (numpy/_core/src/multiarray/alloc.c): measured at 32 MB, a
+# bytes object costs 0.5 ms more in page faults than an array, which costs 0.3 us more to seal.
+_LARGE = 1 << 22
+
+
+cdef object _storage(Py_ssize_t nbytes, char** data, Py_ssize_t* offset):
+    """Fresh storage for results that the caller sees only as read-only views (np.frombuffer,
+    after _seal): a bytes object, or an array for large results; written through ``data`` (8-byte
+    aligned, ``offset`` bytes into the block) before any other code holds it. Such views are
+    read-only from the start and cannot be made writeable (their base is immutable or sealed),
+    and one block serves every output of a call."""
+    cdef object block
+    cdef Py_buffer view
+    cdef char* start
+    if nbytes + 7 < _LARGE:
+        block = PyBytes_FromStringAndSize(NULL, nbytes + 7)
+        start = PyBytes_AS_STRING(block)
+    else:
+        block = np.empty(nbytes + 7, dtype=np.uint8)
+        PyObject_GetBuffer(block, &view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+        start = <char*>view.buf
+        PyBuffer_Release(&view)  # the block keeps its data
+    offset[0] = (-<Py_ssize_t>(<size_t>start)) & 7
+    data[0] = start + offset[0]
     return block
+
+
+cdef inline void _seal(object block) except *:
+    """Makes a block from _storage read-only once it is written (bytes are already)."""
+    if type(block) is not bytes:
+        block.flags.writeable = False
 
 
 cdef Options _options(double tol, str method, int exact_passes=12) except *:
@@ -175,8 +198,8 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
 
     # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
     cdef Py_ssize_t offset = 0
-    cdef bytes block = _storage(8 * (2 * n_groups + 2 * K), &offset)
-    cdef char* data = PyBytes_AS_STRING(block) + offset
+    cdef char* data = NULL
+    block = _storage(8 * (2 * n_groups + 2 * K), &data, &offset)
     cdef Result r
     r.loads = <int64_t*>data
     r.relaxed_loads = <double*>(data + 8 * n_groups)
@@ -188,6 +211,7 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
         return {"status": 2}
+    _seal(block)
     # In the order of paba.Allocation's fields, whose instance dict this becomes.
     return {
         "loads": _frombuffer(block, _INT64, n_groups, offset),
@@ -362,8 +386,8 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
     cdef WorkerCheck found
     cdef Problem p
     cdef Py_ssize_t offset = 0
-    cdef bytes block = None
-    cdef double* copies = NULL
+    cdef object block = None
+    cdef char* copies = NULL
     inputs = (beta, compute, alpha, tau)
     try:
         for i in range(4):
@@ -381,8 +405,7 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
         if given == 0:
             K = 0
         if copy:
-            block = _storage(8 * given * K, &offset)
-            copies = <double*>(PyBytes_AS_STRING(block) + offset)
+            block = _storage(8 * given * K, &copies, &offset)
         p.n_workers = <size_t>K
         p.n_groups = <size_t>K
         p.beta = data[0]
@@ -395,7 +418,7 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
         # Safe without the GIL: reads the acquired buffers and writes the block, which nothing
         # else holds yet, within their sizes.
         with nogil:
-            found = c_check_workers(p, copies)
+            found = c_check_workers(p, <double*>copies)
     finally:
         for i in range(4):
             if acquired & (1 << i):
@@ -405,6 +428,7 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
                 found.worker), None
     if not copy:
         return None, None
+    _seal(block)
     if given == 2:  # the usual System: beta and compute
         return None, (_frombuffer(block, _FLOAT64, K, offset),
                       _frombuffer(block, _FLOAT64, K, offset + 8 * K))
