@@ -27,9 +27,10 @@
 // Memory: the outputs serve as scratch before they are written (r_k in worker_latency, r_k / e_k in
 // relaxed_loads, the candidate lists in loads); the only other buffer is the caller's index
 // vector, 2m entries for the m active workers.
-// Passes over every worker: one over the inputs (with their range checks), the first probe (after
-// a sample of every 32nd worker when K >= kSampleFrom), and whole-array stores that clear the
-// outputs; every other step reads the candidates or the active workers only.
+// Passes over every worker: one over the inputs (with their range checks, gathering the sample
+// of a large instance), the first probe (after the sample when K >= kSampleFrom, four workers at a
+// time), and whole-array stores that clear the outputs; every other step reads the sample, the
+// candidates or the active workers only.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -46,6 +47,7 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
+constexpr std::size_t kSampleStride = 32;  // its stride from 65,536 workers (K / 2048 before)
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
 // written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.
@@ -66,28 +68,94 @@ struct Piece {
 template <bool All>
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
                   std::size_t m, double keep, std::size_t* kept) {
-  Piece piece;
-  std::size_t j = 0;
+  // Local sums (not the struct's fields), which the compiler keeps in registers.
+  std::size_t count = 0, j = 0;
+  double P = 0.0, Q = 0.0, below = -kInf, above = kInf;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = All ? i : static_cast<std::size_t>(index[i]);
     const double d = r[k] - r_min;
     index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
     j += d < keep;                  // no branch: kept workers are scattered over the ids
     if (d < delta) {
-      ++piece.count;
-      piece.P += w[k];
-      piece.Q += w[k] * d;
-      piece.below = std::max(piece.below, d);
+      ++count;
+      P += w[k];
+      Q += w[k] * d;
+      below = std::max(below, d);
     } else {
-      piece.above = std::min(piece.above, d);
+      above = std::min(above, d);
     }
   }
   *kept = j;
+  Piece piece;
+  piece.count = count;
+  piece.P = P;
+  piece.Q = Q;
+  piece.below = below;
+  piece.above = above;
   return piece;
 }
 
+#if defined(PABA_X86_SIMD)
+// active_sums<true> for a pass over every worker that keeps and activates few of them (the first
+// probe of a large instance, near the root): four workers at a time are compared with keep and
+// delta, and a block where none is kept or active only lowers `above` (a minimum, the same in any
+// order); every other block takes the scalar steps, in order. The same result as active_sums<true>.
+__attribute__((target("avx"))) Piece sparse_sums_avx(const double* r, const double* w,
+                                                     double r_min, double delta, Id* index,
+                                                     std::size_t m, double keep,
+                                                     std::size_t* kept) {
+  std::size_t count = 0, j = 0;
+  double P = 0.0, Q = 0.0, below = -kInf, above = kInf;
+  auto step = [&](std::size_t k) {
+    const double d = r[k] - r_min;
+    index[j] = static_cast<Id>(k);
+    j += d < keep;
+    if (d < delta) {
+      ++count;
+      P += w[k];
+      Q += w[k] * d;
+      below = std::max(below, d);
+    } else {
+      above = std::min(above, d);
+    }
+  };
+  const __m256d vmin = _mm256_set1_pd(r_min), vkeep = _mm256_set1_pd(keep);
+  const __m256d vdelta = _mm256_set1_pd(delta);
+  __m256d vabove = _mm256_set1_pd(kInf);
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const __m256d d = _mm256_sub_pd(_mm256_loadu_pd(r + i), vmin);
+    const __m256d hit = _mm256_or_pd(_mm256_cmp_pd(d, vkeep, _CMP_LT_OQ),
+                                     _mm256_cmp_pd(d, vdelta, _CMP_LT_OQ));
+    if (_mm256_testz_pd(hit, hit)) {
+      vabove = _mm256_min_pd(d, vabove);
+    } else {
+      for (std::size_t l = 0; l < 4; ++l) step(i + l);
+    }
+  }
+  for (; i < m; ++i) step(i);
+  double lanes[4];
+  _mm256_storeu_pd(lanes, vabove);
+  above = std::min(above, std::min(std::min(lanes[0], lanes[1]), std::min(lanes[2], lanes[3])));
+  *kept = j;
+  Piece piece;
+  piece.count = count;
+  piece.P = P;
+  piece.Q = Q;
+  piece.below = below;
+  piece.above = above;
+  return piece;
+}
+#endif
+
+// `sparse`: a pass over every worker expected to keep and activate few of them.
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
-                  std::size_t m, bool all, double keep, std::size_t* kept) {
+                  std::size_t m, bool all, double keep, std::size_t* kept, bool sparse = false) {
+#if defined(PABA_X86_SIMD)
+  if (all && sparse && has_avx()) return sparse_sums_avx(r, w, r_min, delta, index, m, keep, kept);
+#else
+  (void)sparse;
+#endif
   return all ? active_sums<true>(r, w, r_min, delta, index, m, keep, kept)
              : active_sums<false>(r, w, r_min, delta, index, m, keep, kept);
 }
@@ -113,6 +181,8 @@ struct InputSums {
 // every path gives the same bits; the scalar loop takes the last K mod 4 workers, and every worker
 // elsewhere.
 struct Lanes {
+  double* sample = nullptr;                // or r and w of every kSampleStride-th worker (below)
+  std::size_t samples = 0;                 // the number of them: w after r
   double m[4] = {kInf, kInf, kInf, kInf};  // min r
   double P[4] = {0, 0, 0, 0};              // sum w
   double Q[4] = {0, 0, 0, 0};              // sum w (r - r0)
@@ -135,6 +205,10 @@ __attribute__((target("avx"))) std::size_t input_lanes_avx(
     const __m256d rk = _mm256_sqrt_pd(a), wk = _mm256_div_pd(rk, e);
     _mm256_storeu_pd(r + k, rk);
     _mm256_storeu_pd(w + k, wk);
+    if (lanes.sample && k % kSampleStride == 0) {  // lane 0: worker k
+      lanes.sample[k / kSampleStride] = _mm256_cvtsd_f64(rk);
+      lanes.sample[lanes.samples + k / kSampleStride] = _mm256_cvtsd_f64(wk);
+    }
     m = _mm256_min_pd(rk, m);
     P = _mm256_add_pd(P, wk);
     Q = _mm256_add_pd(Q, _mm256_mul_pd(wk, _mm256_sub_pd(rk, vr0)));
@@ -170,6 +244,10 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
       const __m128d rk = _mm_sqrt_pd(a), wk = _mm_div_pd(rk, e);
       _mm_storeu_pd(r + i, rk);
       _mm_storeu_pd(w + i, wk);
+      if (lanes.sample && i % kSampleStride == 0) {  // lane 0: worker i
+        lanes.sample[i / kSampleStride] = _mm_cvtsd_f64(rk);
+        lanes.sample[lanes.samples + i / kSampleStride] = _mm_cvtsd_f64(wk);
+      }
       m[h] = _mm_min_pd(rk, m[h]);
       P[h] = _mm_add_pd(P[h], wk);
       Q[h] = _mm_add_pd(Q[h], _mm_mul_pd(wk, _mm_sub_pd(rk, vr0)));
@@ -191,8 +269,10 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
 
 InputSums input_pass(const double* __restrict beta, const double* __restrict compute,
                      double* __restrict r, double* __restrict w, std::size_t K, double L,
-                     double B, double r0) {
+                     double B, double r0, double* __restrict sample) {
   Lanes lanes;
+  lanes.sample = sample;
+  lanes.samples = (K + kSampleStride - 1) / kSampleStride;
   std::size_t k = 0;
 #if defined(PABA_X86_SIMD)
   k = has_avx() ? input_lanes_avx(beta, compute, r, w, K, L, B, r0, lanes)
@@ -203,6 +283,10 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
     const double rk = std::sqrt(a), wk = rk / e;
     r[i] = rk;
     w[i] = wk;
+    if (sample && i % kSampleStride == 0) {
+      sample[i / kSampleStride] = rk;
+      sample[lanes.samples + i / kSampleStride] = wk;
+    }
     lanes.m[j] = std::min(lanes.m[j], rk);
     lanes.P[j] += wk;
     lanes.Q[j] += wk * (rk - r0);
@@ -231,16 +315,27 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
 // A starting delta for large instances: the root of the same problem on every stride-th worker,
 // each standing for `stride` (the pool share 1 scaled to the sample). A start anywhere is valid (the
 // passes below handle either side); a good one lets the first full pass keep few candidates.
+// The sample's r and w are in `scratch` (2 ceil(K / stride) doubles: the pass over the inputs
+// gathered them when `gathered`, else they are gathered here), where the Newton passes read them
+// in order instead of one cache line per worker each time.
 double sampled_start(const double* r, const double* w, double r_min, std::size_t K,
-                     std::size_t stride, Id* index) {
+                     std::size_t stride, Id* index, double* scratch, bool gathered) {
   std::size_t m = (K + stride - 1) / stride;
-  for (std::size_t j = 0; j < m; ++j) index[j] = static_cast<Id>(j * stride);
+  double* r_sample = scratch;
+  double* w_sample = scratch + m;
+  for (std::size_t j = 0; j < m; ++j) {
+    if (!gathered) {
+      r_sample[j] = r[j * stride];
+      w_sample[j] = w[j * stride];
+    }
+    index[j] = static_cast<Id>(j);
+  }
   const double share = static_cast<double>(m) / static_cast<double>(K);
   double delta = kInf;
   std::size_t previous = m + 1;
   for (int pass = 0; pass < 64; ++pass) {  // Newton from the right, on the sample
     std::size_t kept = 0;
-    const Piece at = active_sums(r, w, r_min, delta, index, m, false, delta, &kept);
+    const Piece at = active_sums(r_sample, w_sample, r_min, delta, index, m, false, delta, &kept);
     if (at.count == 0 || at.count >= previous) break;
     const double next = (share + at.Q) / at.P;
     previous = m = at.count;
@@ -308,7 +403,13 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   Id* candidates = out.loads;      // scratch until the active set is known
 
   const double r0 = std::sqrt(p.beta[0] * L / B);
-  const InputSums sums = input_pass(p.beta, p.compute, r, w, K, L, B, r0);
+  // A large cold instance starts from a sample (see sampled_start) of every 32nd worker from
+  // 65,536 workers, which the pass over the inputs gathers into the bandwidth output, not written
+  // before the relaxed optimum.
+  const std::size_t stride = std::min<std::size_t>(kSampleStride, K / 2048);
+  const bool gathered = K >= kSampleFrom && !previous_loads && stride == kSampleStride;
+  const InputSums sums =
+      input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr);
   if (!sums.in_range) {  // report the first worker out of range, as the nested bisection does
     for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
@@ -343,8 +444,8 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // should it fall short of the root by rounding, the first bound does not confirm it and the
   // next pass reads every worker, as after a sampled start.
   double keep = delta;
-  if (K >= kSampleFrom && !warm) {
-    delta = sampled_start(r, w, r_min, K, std::min<std::size_t>(32, K / 2048), candidates);
+  if (K >= kSampleFrom && !warm) {  // (previous loads without a loaded worker: gathered here)
+    delta = sampled_start(r, w, r_min, K, stride, candidates, out.bandwidth, gathered);
     keep = 1.5 * delta;
   }
   double lo = 0.0, hi = kInf;  // F(0) = 0 < 1: the worker with d = 0 is always active
@@ -356,7 +457,8 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     ++passes;
     std::size_t kept = 0;
     const double keep_used = compact ? keep : kInf;  // candidates not read have d >= this
-    const Piece at = active_sums(r, w, r_min, delta, candidates, m, !compact, keep, &kept);
+    const Piece at = active_sums(r, w, r_min, delta, candidates, m, !compact, keep, &kept,
+                                 K >= kSampleFrom);
     const double next = (1.0 + at.Q) / at.P;
     if (next > at.below && next <= std::min(at.above, keep_used)) {  // on delta's piece
       delta = next;
