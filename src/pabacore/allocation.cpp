@@ -8,17 +8,20 @@
 //
 // The building blocks, each mirrored line for line by python/paba/reference/allocation.py:
 //   parameter_aware      loads fixed: all workers finish together at the root T of
-//                        sum_k (f_k + a_k x_n) / (T - tau_k - e_k x_n) = 1 (monotone Newton on
-//                        the slack T - max_k (tau_k + e_k x_n)).
+//                        sum_k (f_k + a_k x_n) / (T - tau_k - e_k x_n) = 1 (monotone Newton steps
+//                        on 1 / S on the slack T - max_k (tau_k + e_k x_n)).
 //   fixed_rate_loads     each worker k costs s_k seconds per unit load plus r_k fixed seconds;
 //                        group loads x_n(T) = min_k [(T - r_k) / s_k]^+ and sum_n x_n(T) = 1
-//                        (closed form when r = 0, else bisection). Gives the bandwidth-aware scheme
-//                        (s = a/b + e, r = f/b + tau) and the infinite-bandwidth bound (s = e, r = tau).
-//   min_bandwidth        joint scheme at a fixed T: the least bandwidth that carries the whole
-//                        model, by KKT (G_n'(x_n) = price) and a search on the price; groups
-//                        with fixed costs (f > 0) are priced on the convex envelope of their cost
-//                        (participation_threshold).
-//   joint                bisection on T around min_bandwidth (docs/algorithms.md 3.5).
+//                        (closed form when r = 0, else bracketed Newton steps on the piecewise
+//                        linear sum). Gives the bandwidth-aware scheme (s = a/b + e,
+//                        r = f/b + tau) and the infinite-bandwidth bound (s = e, r = tau).
+//   price_search         joint scheme at a fixed T (prepared: thresholds, cuts): the least
+//                        bandwidth that carries the whole model, by KKT (G_n'(x_n) = price) and a
+//                        bracketed search on the price; groups with fixed costs (f > 0) are priced
+//                        on the convex envelope of their cost (participation_threshold).
+//   joint                bisection on T around price_search from 0 (docs/algorithms.md 3.5).
+//   joint_newton         Newton steps on 1 / G*(T) around a warm-started price_search
+//                        (docs/algorithms.md 3.5.1).
 //   round_loads          integer loads (docs/algorithms.md 3.6): selection, or a heap (internal.hpp).
 #include "paba.hpp"
 #include "internal.hpp"
