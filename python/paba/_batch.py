@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._allocation import SCHEMES, Allocation, _check_method
+from ._allocation import METHODS, SCHEMES, Allocation, _check_method
 from ._validation import MAX_PARAMS, describe, readonly, tolerance
 
-_METHOD_NAMES = (None, "exact", "bisection", "newton")
+# Method codes of the kernels' results (paba.hpp Method: automatic, exact, bisection, newton).
+_METHOD_NAMES = (None,) + METHODS[1:]
 
 
 @dataclass(frozen=True, eq=False)

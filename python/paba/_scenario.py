@@ -42,6 +42,7 @@ from ._validation import (
     describe,
     float_array,
     positive_float,
+    real_array,
     real_number,
     readonly,
 )
@@ -91,12 +92,7 @@ def _seed(value) -> int:
 
 def _gains(name: str, value) -> np.ndarray:
     """Linear channel gains of any shape as float64: finite, non-negative real numbers."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be an array of linear channel gains ({error})") from None
-    if array.dtype.kind not in "iuf":
-        raise ValueError(f"{name}: must hold real numbers, not {array.dtype}")
+    array = real_array(name, value, "an array of linear channel gains")
     array = array.astype(np.float64, copy=False)
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(f"{name}: gains must be finite and non-negative")

@@ -23,15 +23,24 @@ NOT_POSITIVE = "{}: every entry must be positive"
 NEGATIVE = "{}: every entry must be non-negative"
 
 
+def real_array(name: str, value, expected: str, what: str = "real numbers",
+               kinds: str = "iuf") -> np.ndarray:
+    """``value`` as an array (no copy where none is needed) whose dtype kind is in ``kinds``;
+    the messages say it must be ``expected`` (when it cannot be an array) and hold ``what``."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be {expected} ({error})") from None
+    if array.dtype.kind not in kinds:
+        raise ValueError(f"{name}: must hold {what}, not {array.dtype}")
+    return array
+
+
 def _real_vector(name: str, value, size: int | None, what: str, boolean: bool) -> np.ndarray:
     """``value`` as an array, checked to be 1-D, of a real (or, with ``boolean``, boolean) dtype,
     of ``size``."""
-    try:
-        original = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be a 1-D array of {what} ({error})") from None
-    if original.dtype.kind not in ("biuf" if boolean else "iuf"):
-        raise ValueError(f"{name}: must hold {what}, not {original.dtype}")
+    original = real_array(name, value, f"a 1-D array of {what}", what,
+                          "biuf" if boolean else "iuf")
     if original.ndim != 1:
         raise ValueError(f"{name}: must be one-dimensional, got shape {original.shape}")
     if size is not None and original.size != size:

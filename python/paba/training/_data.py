@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .._validation import integer, readonly
+from .._validation import integer, readonly, real_array
 
 #: Data sets that ship inside scikit-learn (``sklearn.datasets.load_*``): never downloaded.
 BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer")
@@ -158,12 +158,7 @@ def _features(name: str, value) -> np.ndarray:
             and value.flags.c_contiguous:
         array = value
     else:
-        try:
-            original = np.asarray(value)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{name}: must be a 2-D array of real numbers ({error})") from None
-        if original.dtype.kind not in "iuf":
-            raise ValueError(f"{name}: must hold real numbers, not {original.dtype}")
+        original = real_array(name, value, "a 2-D array of real numbers")
         if original.ndim != 2:
             raise ValueError(f"{name}: must be two-dimensional (samples, features), "
                              f"got shape {original.shape}")
