@@ -308,22 +308,11 @@ GroupSums group_sums(const Instance& in, std::size_t n, double T, double U, doub
   return sums;
 }
 
+// A group of several members (one-member groups are in closed form in prepare and
+// loads_at_price: x = limit - rate sigma).
 GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, double sigma) {
   GroupPoint gp;
   const std::size_t first = in.offset[n], last = in.offset[n + 1];
-  if (last - first == 1) {
-    const std::size_t k = in.member[first];
-    const double u = T - in.tau[k];
-    if (!(u > 0.0)) return gp;
-    const double root_w = std::sqrt(in.a[k] * u + in.e[k] * in.f[k]);
-    const double U = u / in.e[k], z = root_w * sigma / in.e[k];
-    if (z < U) {
-      gp.x = U - z;
-      gp.z = z;
-      gp.slope = -root_w / in.e[k];
-    }
-    return gp;
-  }
   double U = kInf, marginal0 = 0.0;
   for (std::size_t i = first; i < last; ++i) {
     const std::size_t k = in.member[i];
@@ -420,8 +409,8 @@ struct InnerResult {
 // (prepare). Each group has a cut: the price beyond which it takes no load. Without fixed costs
 // its load falls continuously to 0 there (on while sigma < cut); with them it jumps from its
 // threshold to 0 just past it (on while sigma <= cut). A one-member group's load at the price
-// sigma is limit - rate sigma (rate = sqrt(w) / e, limit = u / e: the closed form of
-// group_at_price_convex), kept by its position among the one-member groups so that a pass over
+// sigma is limit - rate sigma (rate = sqrt(w) / e, limit = u / e: the root of rho(x) = sigma,
+// linear for one member), kept by its position among the one-member groups so that a pass over
 // them is a plain vector loop.
 struct InnerWork {
   std::vector<double> threshold, cut, z, x_hi, z_hi;  // per group

@@ -262,12 +262,14 @@ def group_sums(inst: Instance, n: int, T: float, U: float, z: float) -> tuple[fl
 
 
 def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[float, float, float]:
-    """Load x_n(sigma) solving rho_n(x) = sigma, its slack z = U_n - x, and dx/dsigma.
+    """Load x_n(sigma) solving rho_n(x) = sigma, its slack z = U_n - x, and dx/dsigma, for a
+    group of several members (one-member groups, where rho is linear, are in closed form in
+    :func:`prepare` and :func:`loads_at_price`).
 
     rho_n(x) = G_n'(x)^(-1/2), G_n'(x) = sum_k w_k / y_k^2, w_k = a_k u_k + e_k f_k,
     u_k = T - tau_k, y_k = u_k - e_k x = e_k (g_k + z), g_k = u_k / e_k - U_n. rho_n is concave
-    and decreasing; for one member it is linear. Loads are carried with their slack because near
-    the compute limit y_k = u_k - e_k x would cancel.
+    and decreasing. Loads are carried with their slack because near the compute limit
+    y_k = u_k - e_k x would cancel.
     """
     ks = inst.members(n)
     u = T - inst.tau[ks]
@@ -275,10 +277,6 @@ def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[floa
         return 0.0, 0.0, 0.0
     e = inst.e[ks]
     w = inst.a[ks] * u + e * inst.f[ks]
-    if ks.size == 1:
-        root_w = math.sqrt(w[0])
-        U, z = u[0] / e[0], root_w * sigma / e[0]
-        return (U - z, z, -root_w / e[0]) if z < U else (0.0, 0.0, 0.0)
     marginal0 = (w / (u * u)).sum()
     U = (u / e).min()
     if not (1.0 / math.sqrt(marginal0) > sigma):
