@@ -37,11 +37,13 @@ class Allocation:
         Which scheme and which backend produced it.
     iterations : int
         Outer iterations of the scheme's root search (0 for closed forms; Newton passes on the
-        price for the exact joint method).
+        price for the exact joint method; outer Newton steps for the newton method, plus the
+        bisection's where it ran as well).
     converged : bool
         Whether every root search met its tolerance.
     method : str or None
-        How the joint scheme was solved: ``"exact"`` or ``"bisection"``; None for the others.
+        How the joint scheme was solved: ``"exact"``, ``"newton"`` or ``"bisection"``; None for
+        the others.
     """
 
     loads: np.ndarray

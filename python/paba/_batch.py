@@ -41,7 +41,7 @@ class BatchAllocation:
     iterations : ndarray of int64, shape (M,)
     converged : ndarray of bool, shape (M,)
     method : tuple of (str or None), length M
-        For the joint scheme, ``"exact"`` or ``"bisection"`` per instance.
+        For the joint scheme, ``"exact"``, ``"newton"`` or ``"bisection"`` per instance.
     offsets : ndarray of int64, shape (M + 1,)
         Where each instance's workers start in the flattened per-worker arrays.
     group_offsets : ndarray of int64, shape (M + 1,)
