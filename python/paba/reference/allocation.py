@@ -30,7 +30,6 @@ BUDGET_MARGIN = 1e-12
 JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
 TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
-TROUBLED_STEPS = 12  # Newton steps past which fixed costs call the bisection
 
 STATUS_OK = 0
 STATUS_NOT_CONVERGED = 1
@@ -732,10 +731,11 @@ def joint_newton(inst: Instance, L: float):
     if not parameter_aware(inst, x_best)[0] <= hi * (1.0 + TRUST_LOADS):
         T_found, x_best, more, converged = joint(inst, L, FALLBACK_TOL)
         iterations += more
-    # With fixed costs G* can jump and need not fall monotonically, and a search that needed
-    # many steps may have settled on a later crossing than the bisection's midpoints find: then
-    # the nested bisection runs too and the better answer is kept.
-    if np.any(inst.f > 0.0) and iterations > TROUBLED_STEPS:
+    # With fixed costs the participating set is chosen by a heuristic, so G* can jump and need
+    # not fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
+    # bisection's midpoints reach. The nested bisection runs too and the better answer is kept,
+    # so this method is never above it; without fixed costs G* is monotone.
+    if np.any(inst.f > 0.0):
         T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
         iterations += more
         if parameter_aware(inst, x_bisection)[0] < parameter_aware(inst, x_best)[0]:
