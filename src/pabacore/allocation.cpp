@@ -896,7 +896,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   }
   // With fixed costs the participating set is chosen by a heuristic, so G* can jump and need not
   // fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
-  // bisection's midpoints reach (random instances found answers up to 3.7 times the
+  // bisection's midpoints reach (random instances found answers up to 10 times the
   // bisection's). The nested bisection runs too and the better answer is kept, so this method
   // is never above it; without fixed costs G* is monotone and Newton's root is the bisection's.
   if (work.any_fixed) {
