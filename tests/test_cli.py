@@ -13,8 +13,8 @@ import pytest
 import torch
 from sklearn.datasets import dump_svmlight_file
 
-import paba._reproduce
-import paba._study
+import paba.studies.latency
+import paba.studies.reproduce
 import paba.training._trainer as trainer_module
 from paba.cli import main
 
@@ -110,7 +110,7 @@ def test_a_checkpoint_directory_that_cannot_be_used(tmp_path, capsys):
 
 def test_reproduce_checks_every_directory_before_running(tmp_path, capsys, monkeypatch):
     ran = []
-    monkeypatch.setattr(paba._reproduce, "run_study", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(paba.studies.reproduce, "run_study", lambda *a, **k: ran.append(1))
     (tmp_path / "accuracy_static").write_text("")
     line = fails(["reproduce", "--out", str(tmp_path), "--quiet"], capsys)
     assert line.startswith("paba: error: out: ") and "accuracy_static" in line
@@ -123,7 +123,7 @@ def test_a_file_system_failure_during_the_run_names_the_option(tmp_path, capsys,
     def full_disk(directory, *_):
         raise OSError(28, "No space left on device", str(directory / "report.md"))
 
-    monkeypatch.setattr(paba._study, "write_summary", full_disk)
+    monkeypatch.setattr(paba.studies.latency, "write_summary", full_disk)
     line = fails([*SIMULATE, "--out", str(out)], capsys)
     assert line == (f"paba: error: out: {out / 'report.md'}: No space left on device")
 

@@ -15,7 +15,9 @@ import pytest
 
 import paba
 from paba import cli
-from paba._study import FIGURES, PAPER_REDUCTION_VS_EQUAL, ProgressBar, run_study
+from paba.studies._report import Progress
+from paba.studies.latency import FIGURES, run_study
+from paba.studies.paper import PAPER_REDUCTION_VS_EQUAL
 
 SMALL = ["--workers", "6", "--iterations", "40", "--seed", "3", "--sweep-iterations", "8",
          "--sweep-workers", "3", "6", "--sweep-bandwidth", "2", "10", "--bandwidth", "5"]
@@ -199,14 +201,14 @@ def test_compare_is_still_the_default(capsys):
 
 def test_progress_bar():
     stream = io.StringIO()
-    bar = ProgressBar(10, "run", stream=stream, enabled=True)
+    bar = Progress(10, enabled=True, file=stream)
     bar.update(5)
     bar.update(10, "done")
     bar.close()
     text = stream.getvalue()
-    assert "\r[" in text and " 50%" in text and "100%" in text and text.endswith("\n")
+    assert "100%" in text and "10/10" in text and "done" in text and text.endswith("\n")
     quiet = io.StringIO()
-    bar = ProgressBar(10, stream=quiet)        # StringIO is not a terminal: disabled
+    bar = Progress(10, file=quiet)        # StringIO is not a terminal: disabled
     bar.update(10)
     bar.close()
     assert quiet.getvalue() == ""

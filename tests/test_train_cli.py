@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import dump_svmlight_file
 
-import paba._reproduce
-import paba.training._accuracy as accuracy_module
+import paba.studies.accuracy as accuracy_module
+import paba.studies.reproduce
 from paba import SCHEMES
 from paba.cli import main
 
@@ -108,8 +108,8 @@ def test_train_names_the_bad_argument(capsys, tmp_path):
 
 def test_reproduce_writes_the_report(tmp_path, monkeypatch):
     # The real studies, shrunk: the report is composed from their real outputs.
-    monkeypatch.setattr(paba._reproduce, "run_study", functools.partial(
-        paba._reproduce.run_study, iterations=30, sweep_iterations=5, workers_sweep=(5,),
+    monkeypatch.setattr(paba.studies.reproduce, "run_study", functools.partial(
+        paba.studies.reproduce.run_study, iterations=30, sweep_iterations=5, workers_sweep=(5,),
         bandwidth_sweep_mhz=(10.0,)))
     monkeypatch.setattr(accuracy_module, "run_accuracy_study", functools.partial(
         accuracy_module.run_accuracy_study, hidden=(16,), workers=4, max_iterations=4))

@@ -9,6 +9,8 @@ import operator
 import numpy as np
 
 MAX_PARAMS = 2**53  # integers above this are not exact in float64, the kernels' arithmetic
+MAX_SEED = 2**32 - 1  # seeds of every random stream: NumPy's and PyTorch's common range
+MAX_THREADS = 1024  # threads of the native pool
 
 
 class InfeasibleError(ValueError):
@@ -299,3 +301,60 @@ def exactly(value, expected) -> bool:
     """``value == expected`` for a plain ``expected`` (str, int, ...), never comparing an array
     element by element: the types must match first."""
     return type(value) is type(expected) and value == expected
+
+
+def real(name: str, value, *, low: float | None = None, high: float | None = None,
+         low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number (not a boolean) as a Python float, within the bounds given: ``low``
+    and ``high`` included unless ``low_open`` / ``high_open``."""
+    result = real_number(name, value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name}: must be finite, got {describe(value)}")
+    below = low is not None and (result <= low if low_open else result < low)
+    above = high is not None and (result >= high if high_open else result > high)
+    if below or above:
+        if low is not None and high is not None:
+            bounds = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise ValueError(f"{name}: must be in {bounds}, got {describe(value)}")
+        if below:
+            relation = f"{'above' if low_open else 'at least'} {low:g}"
+        else:
+            relation = f"{'below' if high_open else 'at most'} {high:g}"
+        raise ValueError(f"{name}: must be {relation}, got {describe(value)}")
+    return result
+
+
+def fraction(name: str, value) -> float:
+    """A real number strictly between 0 and 1."""
+    return real(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def seed(name: str, value) -> int:
+    """A seed: an integer in [0, 2**32 - 1]."""
+    return integer(name, value, minimum=0, maximum=MAX_SEED)
+
+
+def n_threads(name: str, value) -> int:
+    """A number of native threads: an integer in [1, 1024]."""
+    return integer_in(name, value, minimum=1, maximum=MAX_THREADS)
+
+
+def option(parse, check, **bounds):
+    """An argparse ``type`` made of a validator of this module: the text is ``parse``d (``int`` or
+    ``float``) and checked with ``check(name, value, **bounds)``; a failure is argparse's error,
+    which names the option, with the check's message."""
+    import argparse
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if parse is int else 'a number'}, got {text!r}") from None
+        try:
+            return check("value", value, **bounds)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix("value: ")) from None
+
+    convert.__name__ = f"{check.__name__.replace('_', ' ')}"  # argparse's "invalid X value"
+    return convert

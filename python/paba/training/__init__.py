@@ -6,31 +6,53 @@ with the allocated sizes; every worker computes its block's gradient on its own 
 server cascades the blocks into one update. Test accuracy is recorded against the learning
 latency those allocations cost.
 
-Needs the ``train`` extra (PyTorch and scikit-learn).
+Needs the ``train`` extra (PyTorch and scikit-learn). The names below are imported on first use,
+so that ``paba.training``'s option lists (``MODELS``, ``SHARDING``, ...) can be read without
+PyTorch.
 """
 
-from ._data import (
-    BUILTIN_DATASETS,
-    SHARDING,
-    Dataset,
-    load_dataset,
-    load_svmlight,
-    shard,
-    synthetic,
-)
-from ._models import MODELS, build_model, logistic_regression, mlp, parameter_count
-from ._partition import GRANULARITIES, ModelPartition, trainable_parameters
-from ._trainer import (
-    OPTIMIZERS,
-    PartitionedTrainer,
-    TrainingResult,
-    make_optimizer,
-    make_scheduler,
-    train,
-)
+from __future__ import annotations
 
-__all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDING", "Dataset",
-           "ModelPartition", "PartitionedTrainer", "TrainingResult", "build_model",
-           "load_dataset", "load_svmlight", "logistic_regression", "make_optimizer",
-           "make_scheduler", "mlp", "parameter_count", "shard", "synthetic", "train",
-           "trainable_parameters"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._names import BUILTIN_DATASETS, GRANULARITIES, MODELS, OPTIMIZERS, SHARDING
+
+#: Where each public name lives.
+_HOMES = {
+    "Dataset": "_data", "load_dataset": "_data", "load_svmlight": "_data", "shard": "_data",
+    "synthetic": "_data",
+    "build_model": "_models", "logistic_regression": "_models", "mlp": "_models",
+    "parameter_count": "_models",
+    "ModelPartition": "_partition", "trainable_parameters": "_partition",
+    "PartitionedTrainer": "_trainer", "TrainingResult": "_trainer",
+    "make_optimizer": "_trainer", "make_scheduler": "_trainer", "train": "_trainer",
+}
+
+__all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDING",
+           *sorted(_HOMES)]
+
+if TYPE_CHECKING:
+    from ._data import Dataset, load_dataset, load_svmlight, shard, synthetic
+    from ._models import build_model, logistic_regression, mlp, parameter_count
+    from ._partition import ModelPartition, trainable_parameters
+    from ._trainer import (
+        PartitionedTrainer,
+        TrainingResult,
+        make_optimizer,
+        make_scheduler,
+        train,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -18,12 +18,9 @@ import os
 import numpy as np
 
 from .._validation import integer, readonly, real_array
+from ._names import BUILTIN_DATASETS, SHARDING
 
-#: Data sets that ship inside scikit-learn (``sklearn.datasets.load_*``): never downloaded.
-BUILTIN_DATASETS = ("digits", "iris", "wine", "breast_cancer")
 
-#: Ways of dealing the training samples out to the workers (see :func:`shard`).
-SHARDING = ("iid", "label_skew")
 
 #: Largest accepted seed (NumPy's and scikit-learn's ``random_state`` take 32-bit seeds).
 MAX_SEED = 2**32 - 1

@@ -18,12 +18,9 @@ from torch import nn
 
 from .._validation import describe, integer
 from ._data import check_seed
+from ._names import DEFAULT_HIDDEN, MODELS
 
-#: Model names accepted by :func:`build_model`.
-MODELS = ("logistic", "mlp")
 
-#: Hidden layer sizes of :func:`mlp` by default: about 1.1 million parameters on digits.
-DEFAULT_HIDDEN = (1024, 1024)
 
 #: Largest model :func:`mlp` builds, in parameters (float32; training keeps the model, its
 #: gradients and the optimiser's buffers, a few copies of it): 0.4 GB a copy.

@@ -23,9 +23,8 @@ import numpy as np
 import torch
 
 from .._granules import Granules
+from ._names import GRANULARITIES
 
-#: How parameters are grouped into units.
-GRANULARITIES = ("unit", "parameter")
 
 
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:

@@ -48,9 +48,8 @@ from .._validation import (
 )
 from ._data import Dataset
 from ._partition import ModelPartition, trainable_parameters
+from ._names import OPTIMIZERS
 
-#: Optimisers of the server (:func:`make_optimizer`).
-OPTIMIZERS = ("sgd", "adam")
 
 #: Name and version of the checkpoint format (docs/training.md section 5). Version 1 was a
 #: pickle of live objects; version 2 holds only tensors and plain data.

@@ -4,7 +4,7 @@ and a figure of test accuracy against learning latency (docs/training.md)."""
 
 from __future__ import annotations
 
-import math
+import argparse
 import os
 import time
 from pathlib import Path
@@ -13,17 +13,20 @@ import numpy as np
 
 from .. import __version__
 from .._allocation import SCHEMES
-from .._scenario import Scenario
-from .._study import STYLES, ProgressBar, with_baseline, write_summary
+from .._scenario import FADING, Scenario
 from .._validation import choice, integer, output_directory
-from ._data import SHARDING, load_dataset, shard
-from ._models import MODELS, build_model, parameter_count
-from ._partition import ModelPartition
-from ._trainer import OPTIMIZERS, train
-
-#: The paper's headline: joint PABA reaches about 4 points more test accuracy than the equal
-#: split at a learning-latency budget of 100 s, in its own setting.
-PAPER_ACCURACY_GAIN_POINTS = 4.0
+from ..training._names import BUILTIN_DATASETS, DEFAULT_HIDDEN, MODELS, OPTIMIZERS, SHARDING
+from ._options import (
+    POSITIVE,
+    add_bandwidth,
+    add_output,
+    add_schemes,
+    add_seed,
+    add_workers,
+    positive_int,
+)
+from ._report import STYLES, Progress, points, with_baseline, write_summary
+from .paper import PAPER_ACCURACY_GAIN_POINTS
 
 #: Name of the figure.
 FIGURE = "accuracy_vs_latency.png"
@@ -97,6 +100,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     dict
         The content of summary.json.
     """
+    from ..training import ModelPartition, build_model, load_dataset, parameter_count, shard, train
+
     started = time.perf_counter()
     schemes = with_baseline(schemes)
     choice("model", model, MODELS)
@@ -126,7 +131,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                                             *((FIGURE,) if figures else ())])
     if checkpoint is not None:
         output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
-    bar = ProgressBar(1000 * len(schemes), enabled=progress)
+    bar = Progress(1000 * len(schemes), enabled=progress)
     results = {}
     for position, scheme in enumerate(schemes):
         net = build_model(model, data.n_features, data.n_classes, hidden=hidden, seed=seed)
@@ -161,7 +166,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         "paba_version": __version__,
         "dataset": data.to_dict() | {"source": dataset, "test_fraction": test_fraction},
         "model": {"name": model, "params": n_params, "hidden": None if model != "mlp" else
-                  list(hidden or (1024, 1024)), "granularity": granularity,
+                  list(hidden or DEFAULT_HIDDEN), "granularity": granularity,
                   "units": partition.n_units,
                   "unit_sizes": {str(s): int(c) for s, c in zip(
                       partition.granules.sizes.tolist(), partition.granules.counts.tolist(),
@@ -237,10 +242,6 @@ def accuracy_figure(path: Path, results: dict, budget: float, *, title: str = ""
     plt.close(fig)
 
 
-def _points(value) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.1f}"
-
-
 def accuracy_report(summary: dict) -> str:
     """A short Markdown report of an accuracy study."""
     settings = summary["settings"]
@@ -268,7 +269,7 @@ def accuracy_report(summary: dict) -> str:
         mean = s["mean_iteration_latency_s"]
         lines.append(
             f"| {scheme} | {100 * s['test_accuracy']:.1f}% | "
-            f"{'baseline' if scheme == 'equal' else _points(s['accuracy_gain_vs_equal_points'])}"
+            f"{'baseline' if scheme == 'equal' else points(s['accuracy_gain_vs_equal_points'])}"
             f" | {s['iterations']} | {'n/a' if mean is None else f'{mean:.3g}'} | "
             f"{s['test_loss']:.3g} |")
     lines += ["", "Test accuracy at fractions of the budget:", "",
@@ -280,7 +281,7 @@ def accuracy_report(summary: dict) -> str:
     lines += [
         "",
         f"Joint against equal at {headline['budget_s']:g} s: "
-        f"{_points(headline['joint_accuracy_gain_vs_equal_points'])} points "
+        f"{points(headline['joint_accuracy_gain_vs_equal_points'])} points "
         f"({headline['joint_iterations']} against {headline['equal_iterations']} iterations); "
         f"the paper reports about +{headline['paper_accuracy_gain_points']:g} points in its "
         "own setting.",
@@ -299,3 +300,76 @@ def accuracy_report(summary: dict) -> str:
         lines += ["![test accuracy and loss against learning latency]"
                   f"({figures['accuracy_vs_latency']})", ""]
     return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``paba train``."""
+    parser.add_argument("--model", choices=MODELS, default="mlp",
+                        help="mlp (about 1.1 million parameters on digits) or logistic (mlp)")
+    parser.add_argument("--dataset", default="digits", metavar="NAME_OR_PATH",
+                        help=f"{', '.join(BUILTIN_DATASETS)} (shipped with scikit-learn) or "
+                             "the path of a LIBSVM/svmlight file (digits)")
+    add_workers(parser)
+    add_seed(parser, "the split, shards, weights and channels")
+    parser.add_argument("--budget", type=POSITIVE, default=100.0,
+                        help="learning-latency budget in seconds (100)")
+    add_schemes(parser)
+    parser.add_argument("--sharding", choices=SHARDING, default="iid",
+                        help="how the training set is split across workers (iid)")
+    parser.add_argument("--classes-per-worker", type=positive_int(), default=2,
+                        help="labels per worker with --sharding label_skew (2)")
+    parser.add_argument("--fading", choices=FADING, default="rayleigh",
+                        help="block fading of the cell; none is a static channel (rayleigh)")
+    add_bandwidth(parser)
+    parser.add_argument("--hidden", type=positive_int(), nargs="+", default=None,
+                        metavar="WIDTH", help="hidden layer widths of the MLP "
+                                              f"({' '.join(map(str, DEFAULT_HIDDEN))})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+                        help="the server's optimiser (sgd, with momentum)")
+    parser.add_argument("--lr", type=POSITIVE, default=0.05, help="learning rate (0.05)")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
+    parser.add_argument("--group-size", type=positive_int(), default=1,
+                        help="workers per group: consecutive workers train the same block on "
+                             "their own shards (1)")
+    parser.add_argument("--max-iterations", type=positive_int(), default=None,
+                        help="also stop every run after this many iterations")
+    parser.add_argument("--eval-every", type=positive_int(), default=1,
+                        help="iterations between test evaluations (1)")
+    parser.add_argument("--checkpoint", default=None, metavar="DIR",
+                        help="save each scheme's full state here every few iterations and "
+                             "resume from it")
+    parser.add_argument("--checkpoint-every", type=positive_int(), default=10,
+                        help="iterations between checkpoints (10)")
+    parser.add_argument("--no-figures", action="store_true", help="write no PNG figure")
+    add_output(parser, "paba-train")
+
+
+def main(args: argparse.Namespace) -> int:
+    """``paba train``: run the accuracy study, print its table."""
+    summary = run_accuracy_study(
+        model=args.model, dataset=args.dataset, workers=args.workers, seed=args.seed,
+        budget=args.budget, schemes=args.schemes, sharding=args.sharding,
+        classes_per_worker=args.classes_per_worker, fading=args.fading,
+        bandwidth_mhz=args.bandwidth, hidden=args.hidden, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, group_size=args.group_size,
+        max_iterations=args.max_iterations, eval_every=args.eval_every,
+        out=args.out, figures=not args.no_figures, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, progress=False if args.quiet else None)
+    if not args.quiet:
+        model, settings = summary["model"], summary["settings"]
+        print(f"paba {__version__}: accuracy study, {model['name']} ({model['params']:,} "
+              f"parameters) on {summary['dataset']['name']}, K = {settings['workers']} workers, "
+              f"{settings['fading']} fading, budget {settings['budget_s']:g} s, seed "
+              f"{settings['seed']}")
+        print(f"\n{'scheme':<17}{'accuracy':>10}{'vs equal':>11}{'iterations':>12}"
+              f"{'test loss':>11}")
+        for scheme, s in summary["schemes"].items():
+            gain = ("baseline" if scheme == "equal"
+                    else points(s["accuracy_gain_vs_equal_points"], "pt"))
+            print(f"{scheme:<17}{100 * s['test_accuracy']:>9.1f}%{gain:>11}"
+                  f"{s['iterations']:>12}{s['test_loss']:>11.3g}")
+        print(f"\npaper (its own setting): joint about +{PAPER_ACCURACY_GAIN_POINTS:g} "
+              f"points vs equal at 100 s. Wrote {args.out}/summary.json, report.md"
+              f"{'' if args.no_figures else ' and ' + FIGURE} in "
+              f"{summary['runtime_s']:.0f} s")
+    return 0

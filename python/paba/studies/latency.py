@@ -4,37 +4,36 @@ writes summary.json, latency.csv, report.md and PNG figures (docs/scenarios.md s
 
 from __future__ import annotations
 
+import argparse
 import csv
-import json
-import math
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._allocation import SCHEMES
-from ._scenario import Scenario
-from ._scheduler import Scheduler
-from ._validation import output_directory
-
-#: The paper's headline: joint PABA against the equal split, in its own scenario (whose full
-#: constants the abstract does not give).
-PAPER_REDUCTION_VS_EQUAL = 0.46
-PAPER = ("D. Wen, M. Bennis, K. Huang, \"Joint Parameter-and-Bandwidth Allocation for Improving "
-         "the Efficiency of Partitioned Edge Learning\", IEEE Trans. Wireless Commun. 19(12), "
-         "2020 (arXiv 2003.04544)")
+from .. import __version__
+from .._allocation import SCHEMES
+from .._scenario import FADING, Scenario
+from .._scheduler import CSI_MODES, Scheduler
+from .._validation import n_threads, option, output_directory
+from ._options import (
+    MAX_ITERATIONS,
+    MAX_WORKER_ITERATIONS,
+    MAX_WORKERS,
+    add_bandwidth,
+    add_output,
+    add_schemes,
+    add_seed,
+    add_workers,
+    positive_int,
+)
+from ._report import STYLES, Progress, change, reduction, with_baseline, write_summary
+from .paper import PAPER, PAPER_REDUCTION_VS_EQUAL
 
 #: Sweep points of the figures.
 WORKERS_SWEEP = (5, 10, 20, 30, 50, 75, 100)
 BANDWIDTH_SWEEP_MHZ = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0)
-
-#: Line style of each scheme in the figures (sequential often equals bandwidth_aware: dashed).
-STYLES = {"equal": dict(marker="o"), "bandwidth_aware": dict(marker="s"),
-          "parameter_aware": dict(marker="^"), "sequential": dict(marker="x", linestyle="--"),
-          "joint": dict(marker="D")}
 
 FIGURES = {
     "latency_per_scheme": "latency_per_scheme.png",
@@ -42,59 +41,6 @@ FIGURES = {
     "latency_vs_bandwidth": "latency_vs_bandwidth.png",
     "latency_cdf": "latency_cdf.png",
 }
-
-
-class ProgressBar:
-    """A one-line progress bar on a stream (stderr by default), drawn only on a terminal.
-
-    ``update(done)`` redraws at most ten times a second; ``close()`` ends the line.
-    """
-
-    def __init__(self, total: int, label: str = "", *, stream=None, enabled: bool | None = None,
-                 width: int = 30):
-        self.total = max(1, int(total))
-        self.label = label
-        self.stream = sys.stderr if stream is None else stream
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = enabled
-        self.width = width
-        self.done = 0
-        self._start = time.perf_counter()
-        self._last_draw = -math.inf
-
-    def update(self, done: int, label: str | None = None) -> None:
-        self.done = min(int(done), self.total)
-        if label is not None:
-            self.label = label
-        now = time.perf_counter()
-        if self.enabled and (now - self._last_draw >= 0.1 or self.done == self.total):
-            self._last_draw = now
-            filled = self.width * self.done // self.total
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r[{bar}] {100 * self.done // self.total:3d}% "
-                              f"{now - self._start:6.1f}s {self.label[:40]:<40}")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def with_baseline(schemes) -> list[str]:
-    """The schemes of a study, checked, with ``"equal"`` (the baseline) first."""
-    schemes = list(dict.fromkeys(["equal", *schemes]))
-    for scheme in schemes:
-        if scheme not in SCHEMES:
-            raise ValueError(f"schemes: unknown scheme {scheme!r}; choose from {SCHEMES}")
-    return schemes
-
-
-def _reduction(value: float, baseline: float) -> float | None:
-    if not (math.isfinite(value) and math.isfinite(baseline)) or baseline <= 0:
-        return None
-    return 1.0 - value / baseline
 
 
 def _scheme_stats(histories: dict) -> dict:
@@ -108,9 +54,9 @@ def _scheme_stats(histories: dict) -> dict:
             "p95_latency_s": s["p95"],
             "max_latency_s": s["max"],
             "mean_planned_latency_s": s["planned_mean"],
-            "reduction_vs_equal": None if equal is None else _reduction(s["mean"],
+            "reduction_vs_equal": None if equal is None else reduction(s["mean"],
                                                                         equal["mean"]),
-            "median_reduction_vs_equal": None if equal is None else _reduction(
+            "median_reduction_vs_equal": None if equal is None else reduction(
                 s["median"], equal["median"]),
             "mean_active_workers": s["mean_active"],
             "mean_present_workers": s["mean_present"],
@@ -171,7 +117,7 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
     bandwidth_sweep_mhz = [float(b) for b in bandwidth_sweep_mhz]
     total = (2 * iterations + sweep_iterations * (len(workers_sweep) + len(bandwidth_sweep_mhz))
              ) * len(schemes)
-    bar = ProgressBar(total, enabled=progress)
+    bar = Progress(total, enabled=progress)
     done = 0
 
     def run(scn: Scenario, scheme: str, n: int, label: str):
@@ -244,25 +190,6 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
     else:
         summary["runtime_s"] = time.perf_counter() - started
     return summary
-
-
-def _json_ready(value):
-    """NaN (a statistic over no iteration) as null, infinity as a string: strict JSON."""
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def write_summary(directory: Path, summary: dict, report: str) -> None:
-    """Write a study's ``report.md`` and its ``summary.json`` (strict JSON) into ``directory``."""
-    (directory / "report.md").write_text(report)
-    with open(directory / "summary.json", "w") as handle:
-        json.dump(_json_ready(summary), handle, indent=2)
-        handle.write("\n")
 
 
 def _write_csv(path: Path, histories: dict, schemes: list) -> None:
@@ -389,10 +316,10 @@ def _report(summary: dict) -> str:
         "| | joint vs equal (mean latency) |",
         "| --- | --- |",
         f"| paper (its own scenario) | about -{100 * headline['paper_reduction_vs_equal']:.0f}% |",
-        f"| ours, static channel | {_change(headline['joint_reduction_vs_equal_static'])} |",
+        f"| ours, static channel | {change(headline['joint_reduction_vs_equal_static'])} |",
         f"| ours, {summary['channels']['faded']['fading']} fading | "
-        f"{_change(headline['joint_reduction_vs_equal_faded'])} "
-        f"(median: {_change(headline['joint_median_reduction_vs_equal_faded'])}) |",
+        f"{change(headline['joint_reduction_vs_equal_faded'])} "
+        f"(median: {change(headline['joint_median_reduction_vs_equal_faded'])}) |",
         "",
         "The paper's figure is for its own scenario, whose constants its abstract does not give;",
         "ours are for this project's default cell (docs/algorithms.md section 5). Under",
@@ -413,8 +340,8 @@ def _report(summary: dict) -> str:
             lines.append(
                 f"| {scheme} | {s['mean_latency_s']:.4g} | {s['median_latency_s']:.4g} | "
                 f"{s['p95_latency_s']:.4g} | "
-                f"{'baseline' if scheme == 'equal' else _change(s['reduction_vs_equal'])} | "
-                f"{'baseline' if scheme == 'equal' else _change(s['median_reduction_vs_equal'])}"
+                f"{'baseline' if scheme == 'equal' else change(s['reduction_vs_equal'])} | "
+                f"{'baseline' if scheme == 'equal' else change(s['median_reduction_vs_equal'])}"
                 " |")
         lines.append("")
     figures = summary["files"]["figures"]
@@ -433,5 +360,88 @@ def _report(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _change(reduction) -> str:
-    return "n/a" if reduction is None else f"{-100 * reduction:+.1f}%"
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``paba simulate``."""
+    add_workers(parser)
+    parser.add_argument("--params", type=positive_int(), default=10**6,
+                        help="model size L in parameters (1000000)")
+    add_bandwidth(parser)
+    parser.add_argument("--iterations", type=positive_int(MAX_ITERATIONS), default=1000,
+                        help="iterations per scheme and channel (1000; workers x iterations "
+                             f"at most {MAX_WORKER_ITERATIONS:,})")
+    add_seed(parser)
+    add_schemes(parser)
+    parser.add_argument("--csi", choices=CSI_MODES, default="perfect",
+                        help="channel knowledge of the allocator (perfect)")
+    parser.add_argument("--delay", type=positive_int(), default=1,
+                        help="iterations of delay for --csi delayed (1)")
+    parser.add_argument("--csi-error-db", type=float, default=2.0,
+                        help="std of the channel estimate's error in dB for --csi noisy (2)")
+    parser.add_argument("--availability", type=float, default=1.0,
+                        help="probability that a worker is present in an iteration (1)")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="sigma of the log-normal compute-time factor (0)")
+    parser.add_argument("--fading", choices=tuple(f for f in FADING if f != "none"),
+                        default="rayleigh", help="block fading of the faded run (rayleigh)")
+    parser.add_argument("--k-factor", type=float, default=1.0,
+                        help="Rician K-factor, linear (1)")
+    parser.add_argument("--shadowing-db", type=float, default=0.0,
+                        help="std of log-normal shadowing in dB (0)")
+    parser.add_argument("--sweep-iterations", type=positive_int(MAX_ITERATIONS), default=200,
+                        help="iterations per point of the sweeps (200)")
+    parser.add_argument("--sweep-workers", type=positive_int(MAX_WORKERS), nargs="+",
+                        default=list(WORKERS_SWEEP), metavar="K",
+                        help="numbers of workers of the sweep "
+                             f"({' '.join(map(str, WORKERS_SWEEP))})")
+    parser.add_argument("--sweep-bandwidth", type=float, nargs="+",
+                        default=list(BANDWIDTH_SWEEP_MHZ), metavar="MHZ",
+                        help="total bandwidths in MHz of the sweep "
+                             f"({' '.join(f'{b:g}' for b in BANDWIDTH_SWEEP_MHZ)})")
+    parser.add_argument("--no-sweeps", action="store_true",
+                        help="skip the sweeps over workers and bandwidth")
+    parser.add_argument("--no-figures", action="store_true", help="write no PNG figures")
+    parser.add_argument("--threads", type=option(int, n_threads), default=1,
+                        help="threads of the batch solver (1)")
+    add_output(parser, "paba-study")
+
+
+def main(args: argparse.Namespace) -> int:
+    """``paba simulate``: run the study, print its table."""
+    for name, workers, iterations in (
+            ("iterations", args.workers, args.iterations),
+            ("sweep_iterations", max(args.sweep_workers), args.sweep_iterations)):
+        if workers * iterations > MAX_WORKER_ITERATIONS:
+            raise ValueError(f"{name}: {workers:,} workers x {iterations:,} iterations is more "
+                             f"than paba simulate's limit of {MAX_WORKER_ITERATIONS:,} "
+                             "worker-iterations per run (docs/scenarios.md 5)")
+
+    scenario = Scenario.default(n_workers=args.workers, params=args.params,
+                                bandwidth=args.bandwidth * 1e6, seed=args.seed,
+                                fading=args.fading, k_factor=args.k_factor,
+                                shadowing_std_db=args.shadowing_db)
+    options = dict(csi=args.csi, delay=args.delay, csi_error_db=args.csi_error_db,
+                   availability=args.availability, jitter=args.jitter, n_threads=args.threads)
+    summary = run_study(scenario, schemes=args.schemes, iterations=args.iterations,
+                        scheduler_options=options, sweep_iterations=args.sweep_iterations,
+                        workers_sweep=() if args.no_sweeps else args.sweep_workers,
+                        bandwidth_sweep_mhz=() if args.no_sweeps else args.sweep_bandwidth,
+                        out=args.out, figures=not args.no_figures,
+                        progress=False if args.quiet else None)
+    if not args.quiet:
+        print(f"paba {__version__}: latency study, K = {scenario.n_workers} workers, "
+              f"B = {scenario.bandwidth / 1e6:g} MHz, {args.iterations} iterations, "
+              f"seed {scenario.seed}, CSI {args.csi}")
+        header = f"{'scheme':<17}{'mean (s)':>11}{'median (s)':>12}{'p95 (s)':>11}{'vs equal':>10}"
+        for channel, stats in summary["channels"].items():
+            print(f"\n{channel} channel ({stats['fading']})")
+            print(header)
+            for scheme, s in stats["schemes"].items():
+                shown = ("baseline" if scheme == "equal" or s["reduction_vs_equal"] is None
+                         else change(s["reduction_vs_equal"]))
+                print(f"{scheme:<17}{s['mean_latency_s']:>11.4g}{s['median_latency_s']:>12.4g}"
+                      f"{s['p95_latency_s']:>11.4g}{shown:>10}")
+        print(f"\npaper (its own scenario): joint about -{100 * PAPER_REDUCTION_VS_EQUAL:.0f}% "
+              f"vs equal. Wrote {args.out}/summary.json, latency.csv, report.md"
+              f"{'' if args.no_figures else ' and figures'} in {summary['runtime_s']:.1f} s")
+    return 0

@@ -4,23 +4,18 @@ about 4 points more test accuracy at a 100 s learning-latency budget)."""
 
 from __future__ import annotations
 
-import math
+import argparse
 import os
 import time
 from pathlib import Path
 
-from . import __version__
-from ._scenario import Scenario
-from ._study import PAPER, PAPER_REDUCTION_VS_EQUAL, run_study, write_summary
-from ._validation import output_directory, positive_float, real_number
-
-
-def _percent(reduction) -> str:
-    return "n/a" if reduction is None else f"{-100 * reduction:+.1f}%"
-
-
-def _points(value) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.1f} points"
+from .. import __version__
+from .._scenario import Scenario
+from .._validation import output_directory, positive_float, real_number
+from ._options import POSITIVE, add_seed
+from ._report import change, points, write_summary
+from .latency import run_study
+from .paper import PAPER, PAPER_ACCURACY_GAIN_POINTS, PAPER_REDUCTION_VS_EQUAL
 
 
 def reproduce(out: str | os.PathLike = "paba-reproduction", *, seed: int = 0,
@@ -52,7 +47,7 @@ def reproduce(out: str | os.PathLike = "paba-reproduction", *, seed: int = 0,
     dict
         The content of summary.json.
     """
-    from .training._accuracy import PAPER_ACCURACY_GAIN_POINTS, run_accuracy_study
+    from .accuracy import run_accuracy_study  # imports torch: only when it runs
 
     started = time.perf_counter()
     Scenario.default(seed=seed)  # the arguments, checked before any directory is made
@@ -107,7 +102,8 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
     scenario = latency["scenario"]
     static = accuracy.get("static")
     static_gain = ("not run" if static is None
-                   else _points(static["headline"]["joint_accuracy_gain_vs_equal_points"]))
+                   else points(static["headline"]["joint_accuracy_gain_vs_equal_points"],
+                               "points"))
     lines = [
         "# paba: reproduction of the paper's headline",
         "",
@@ -118,13 +114,13 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
         "| --- | --- | --- | --- |",
         f"| iteration latency, joint vs equal | about "
         f"-{100 * paper['latency_reduction_vs_equal']:.0f}% | "
-        f"{_percent(head['joint_reduction_vs_equal_static'])} (mean) | "
-        f"{_percent(head['joint_reduction_vs_equal_faded'])} (mean), "
-        f"{_percent(head['joint_median_reduction_vs_equal_faded'])} (median) |",
+        f"{change(head['joint_reduction_vs_equal_static'])} (mean) | "
+        f"{change(head['joint_reduction_vs_equal_faded'])} (mean), "
+        f"{change(head['joint_median_reduction_vs_equal_faded'])} (median) |",
         f"| test accuracy at {settings['budget_s']:g} s, joint minus equal | about "
         f"+{paper['accuracy_gain_points_at_100_s']:g} points | "
         f"{static_gain} | "
-        f"{_points(faded['headline']['joint_accuracy_gain_vs_equal_points'])} |",
+        f"{points(faded['headline']['joint_accuracy_gain_vs_equal_points'], 'points')} |",
         "",
         "## The scenario",
         "",
@@ -164,9 +160,9 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
         base = scheme == "equal"
         lines.append(
             f"| {scheme} | {t['mean_latency_s']:.4g} | "
-            f"{'baseline' if base else _percent(t['reduction_vs_equal'])} | "
+            f"{'baseline' if base else change(t['reduction_vs_equal'])} | "
             f"{s['mean_latency_s']:.4g} | {s['median_latency_s']:.4g} | "
-            f"{'baseline' if base else _percent(s['median_reduction_vs_equal'])} |")
+            f"{'baseline' if base else change(s['median_reduction_vs_equal'])} |")
     figures = latency["files"].get("figures") or {}
     lines += [""]
     for key in ("latency_per_scheme", "latency_cdf"):
@@ -192,7 +188,7 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
         for scheme, s in study["schemes"].items():
             mean = s["mean_iteration_latency_s"]
             gain = ("baseline" if scheme == "equal"
-                    else _points(s["accuracy_gain_vs_equal_points"]))
+                    else points(s["accuracy_gain_vs_equal_points"], "points"))
             earlier = "".join(f"{100 * study['accuracy_at'][mark][scheme]:.1f}% | "
                               for mark in marks)
             lines.append(f"| {scheme} | {100 * s['test_accuracy']:.1f}% | {gain} | {earlier}"
@@ -216,3 +212,44 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``paba reproduce``."""
+    parser.add_argument("--out", default="paba-reproduction", metavar="DIR",
+                        help="output directory (paba-reproduction)")
+    add_seed(parser, "both studies")
+    parser.add_argument("--budget", type=POSITIVE, default=100.0,
+                        help="learning-latency budget in seconds (100)")
+    parser.add_argument("--no-static", action="store_true",
+                        help="skip the accuracy study on the static channel")
+    parser.add_argument("--checkpoint", default=None, metavar="DIR",
+                        help="checkpoint directory of the accuracy studies (resumed)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars and no summary on the terminal")
+
+
+def main(args: argparse.Namespace) -> int:
+    """``paba reproduce``: both studies and the report; prints the headline."""
+    summary = reproduce(args.out, seed=args.seed, budget=args.budget,
+                        static_accuracy=not args.no_static, checkpoint=args.checkpoint,
+                        progress=False if args.quiet else None,
+                        log=None if args.quiet else print)
+    if not args.quiet:
+        latency = summary["latency"]
+        faded = summary["accuracy"]["faded"]
+        print(f"\nlatency, joint vs equal: paper about -{100 * PAPER_REDUCTION_VS_EQUAL:.0f}%; "
+              f"ours "
+              f"{change(latency['joint_reduction_vs_equal_static'])} static, "
+              f"{change(latency['joint_reduction_vs_equal_faded'])} mean and "
+              f"{change(latency['joint_median_reduction_vs_equal_faded'])} median under "
+              "Rayleigh fading")
+        line = (f"accuracy at {faded['budget_s']:g} s, joint minus equal: paper about "
+                f"+{PAPER_ACCURACY_GAIN_POINTS:g} points; ours "
+                f"{points(faded['joint_accuracy_gain_vs_equal_points'], 'points')} "
+                "under Rayleigh fading")
+        static = summary["accuracy"].get("static")
+        if static:
+            line += f", {points(static['joint_accuracy_gain_vs_equal_points'])} static"
+        print(line)
+    return 0
