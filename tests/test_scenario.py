@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import paba
-from paba._scenario import STREAMS, efficiency
+from paba._radio import spectral_efficiency as efficiency
+from paba._scenario import STREAMS
 
 
 def test_default_is_spec_section_5():

@@ -11,8 +11,7 @@
 from ._allocation import METHODS, SCHEMES, Allocation, Latency, allocate, evaluate
 from ._batch import BatchAllocation, allocate_batch
 from ._granules import Granules, round_to_granules
-from ._radio import static_cell
-from ._scenario import Scenario
+from ._scenario import Scenario, static_cell
 from ._scheduler import Scheduler, SchedulerRun
 from ._system import System
 from ._validation import InfeasibleError

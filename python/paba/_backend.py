@@ -35,6 +35,10 @@ def module(name: str):
         if name == "native":
             from . import _core as found
         else:
-            from .reference import allocation as found
+            from types import SimpleNamespace
+
+            from .reference import allocation, batch
+            found = SimpleNamespace(allocate=allocation.allocate, evaluate=allocation.evaluate,
+                                    allocate_batch=batch.allocate_batch)
         _MODULES[name] = found
     return found

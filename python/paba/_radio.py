@@ -1,18 +1,17 @@
-"""A static single-cell radio and compute draw with this project's defaults
-(docs/algorithms.md section 5).
+"""The radio model: the default cell's constants (docs/algorithms.md section 5) and the radio
+formulas.
 
 These are the project's defaults, not the paper's constants (which the paper does not list in
 full): they make realistic instances for the demonstration and the test corpus. The full
 scenario machinery (``paba.Scenario``: fading, shadowing; ``paba.Scheduler``: churn, the online
-scheduler) builds on the same numbers.
+scheduler) builds on the same numbers, and on the radio formulas below, written once here.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from ._system import System
-from ._validation import positive_float, positive_integer
+import numpy as np
 
 #: Defaults of docs/algorithms.md section 5.
 CELL_RADIUS_M = 500.0
@@ -31,41 +30,30 @@ def path_loss_db(distance_m: np.ndarray) -> np.ndarray:
     return 128.1 + 37.6 * np.log10(np.asarray(distance_m) / 1000.0)
 
 
-def spectral_efficiency(power_dbm: float, gain: np.ndarray, bandwidth: float) -> np.ndarray:
-    """log2(1 + SNR) in bit/s/Hz for a transmit power (dBm) spread evenly over ``bandwidth`` Hz,
-    a linear channel gain, and the default noise PSD."""
-    psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
-    noise_w_per_hz = 10.0 ** ((NOISE_DBM_PER_HZ - 30.0) / 10.0)
-    return np.log2(1.0 + psd_w_per_hz * np.asarray(gain) / noise_w_per_hz)
+def spectral_efficiency(power_dbm: float, gain, bandwidth: float,
+                        noise_dbm_per_hz: float = NOISE_DBM_PER_HZ) -> np.ndarray:
+    """Spectral efficiency log2(1 + SNR) in bit/s/Hz.
 
+    SNR = (P / B) g / N0: the transmit power P (dBm) spread evenly over the whole band of B Hz,
+    so that a worker's rate B_k log2(1 + SNR) is linear in its bandwidth B_k; g is the linear
+    channel gain (path loss, shadowing and fading) and N0 the noise PSD (dBm/Hz).
 
-def static_cell(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 10e6,
-                seed: int = 0) -> System:
-    """A System for one draw of a static cell (path loss only, no fading).
-
-    Workers uniform in the disc of radius 500 m at 50 m or more from the server; 23 dBm uplink
-    and 30 dBm downlink over the whole band; noise -174 dBm/Hz; CPUs uniform in [0.1, 1] GHz;
-    100 samples per worker, 20 cycles per parameter per sample, 32 bits per parameter.
-
-    Parameters
-    ----------
-    n_workers : int
-        K, the number of workers (one group each).
-    params : int
-        Model size in parameters.
-    bandwidth : float
-        Total bandwidth in Hz.
-    seed : int
-        Seed of the NumPy generator that draws positions and CPU frequencies.
-
-    Notes
-    -----
-    The same as ``paba.Scenario(n_workers, params=params, bandwidth=bandwidth, seed=seed,
-    fading="none").system()``: the scenario's mean channel.
+    Where 1 + SNR rounds to 1 (an SNR below about 1e-16, a fade far deeper than any the default
+    scenario draws), the first-order value SNR / ln 2 keeps the efficiency positive.
     """
-    n_workers = positive_integer("n_workers", n_workers, maximum=10**9)
-    bandwidth = positive_float("bandwidth", bandwidth)
-    from ._scenario import Scenario  # the scenario module builds on the constants above
+    gain = np.asarray(gain, dtype=np.float64)
+    psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
+    noise_w_per_hz = 10.0 ** ((noise_dbm_per_hz - 30.0) / 10.0)
+    snr = psd_w_per_hz * gain / noise_w_per_hz
+    result = np.log2(1.0 + snr)
+    if np.any(result == 0):
+        result = np.where(result == 0, snr / math.log(2.0), result)
+    return result
 
-    return Scenario(n_workers=n_workers, params=params, bandwidth=bandwidth, seed=seed,
-                    fading="none").system()
+
+def seconds_hz_per_bit(efficiency_down, efficiency_up):
+    """Download and upload time of one bit over one hertz, 1/e_down + 1/e_up (seconds x Hz):
+    a worker's communication cost per parameter is beta = q (1/e_down + 1/e_up) and its fixed
+    communication alpha = s (1/e_down + 1/e_up) for q bits per parameter and s side bits
+    (docs/algorithms.md 2)."""
+    return 1.0 / efficiency_down + 1.0 / efficiency_up

@@ -32,9 +32,10 @@ from ._radio import (
     SAMPLES_PER_WORKER,
     UPLINK_POWER_DBM,
     path_loss_db,
+    seconds_hz_per_bit,
     spectral_efficiency,
 )
-from ._system import SECONDS_RANGE, System
+from ._system import System
 from ._validation import (
     MAX_PARAMS,
     choice,
@@ -42,10 +43,12 @@ from ._validation import (
     describe,
     float_array,
     positive_float,
+    positive_integer,
+    readonly,
     real_array,
     real_number,
-    readonly,
 )
+from .reference.internal import SECONDS_RANGE
 
 #: Small-scale fading models: ``"rayleigh"`` (|h|^2 ~ Exp(1)), ``"rician"`` (a line-of-sight
 #: component with K-factor ``k_factor``, mean power 1) and ``"none"`` (|h|^2 = 1: path loss and
@@ -97,33 +100,6 @@ def _gains(name: str, value) -> np.ndarray:
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(f"{name}: gains must be finite and non-negative")
     return array
-
-
-def efficiency(power_dbm: float, gain, bandwidth: float,
-               noise_dbm_per_hz: float = NOISE_DBM_PER_HZ) -> np.ndarray:
-    """Spectral efficiency log2(1 + SNR) in bit/s/Hz.
-
-    SNR = (P / B) g / N0: the transmit power P (dBm) spread evenly over the whole band of B Hz,
-    so that a worker's rate B_k log2(1 + SNR) is linear in its bandwidth B_k; g is the linear
-    channel gain (path loss, shadowing and fading) and N0 the noise PSD (dBm/Hz).
-
-    Where 1 + SNR rounds to 1 (an SNR below about 1e-16, a fade far deeper than any the default
-    scenario draws), the first-order value SNR / ln 2 keeps the efficiency positive.
-    """
-    gain = np.asarray(gain, dtype=np.float64)
-    if noise_dbm_per_hz == NOISE_DBM_PER_HZ:
-        # The same operations as static_cell always used, so that its systems stay bit for bit.
-        result = spectral_efficiency(power_dbm, gain, bandwidth)
-    else:
-        psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
-        noise_w_per_hz = 10.0 ** ((noise_dbm_per_hz - 30.0) / 10.0)
-        result = np.log2(1.0 + psd_w_per_hz * gain / noise_w_per_hz)
-    if np.any(result == 0):
-        psd_w_per_hz = 10.0 ** ((power_dbm - 30.0) / 10.0) / bandwidth
-        noise_w_per_hz = 10.0 ** ((noise_dbm_per_hz - 30.0) / 10.0)
-        snr = psd_w_per_hz * gain / noise_w_per_hz
-        result = np.where(result == 0, snr / math.log(2.0), result)
-    return result
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -361,7 +337,7 @@ class Scenario:
                 k = first_bad(up)
             if k is not None:
                 fail(k, channel_fields, "the spectral efficiency of the mean channel")
-            beta = self.bits_per_parameter * (1.0 / down + 1.0 / up)
+            beta = self.bits_per_parameter * seconds_hz_per_bit(down, up)
             k = first_bad(beta)
             if k is None:
                 k = first_bad(beta * self.params / self.bandwidth, low * (1 - 1e-12), high)
@@ -455,8 +431,9 @@ class Scenario:
             log2(1 + SNR) with the server's and the workers' transmit power spread over the band.
         """
         gain = self._path_gain if gain is None else _gains("gain", gain)
-        down = efficiency(self.downlink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
-        up = efficiency(self.uplink_power_dbm, gain, self.bandwidth, self.noise_dbm_per_hz)
+        noise = self.noise_dbm_per_hz
+        down = spectral_efficiency(self.downlink_power_dbm, gain, self.bandwidth, noise)
+        up = spectral_efficiency(self.uplink_power_dbm, gain, self.bandwidth, noise)
         return down, up
 
     def beta(self, gain=None) -> np.ndarray:
@@ -464,7 +441,7 @@ class Scenario:
         ``gain`` (default: the mean channel)."""
         down, up = self.efficiencies(gain)
         with np.errstate(over="ignore", divide="ignore"):  # a gain of 0: infinite cost
-            return self.bits_per_parameter * (1.0 / down + 1.0 / up)
+            return self.bits_per_parameter * seconds_hz_per_bit(down, up)
 
     def system(self, gain=None, *, workers=None) -> System:
         """The :class:`paba.System` of one iteration (via :meth:`System.from_radio`).
@@ -567,3 +544,33 @@ class Channel:
         """Linear channel gains path_gain x |h|^2 of the next iteration (shape (K,)) or the next
         ``iterations`` (shape (iterations, K))."""
         return self.scenario.path_gain * self.fading_power(iterations)
+
+
+def static_cell(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 10e6,
+                seed: int = 0) -> System:
+    """A System for one draw of a static cell (path loss only, no fading).
+
+    Workers uniform in the disc of radius 500 m at 50 m or more from the server; 23 dBm uplink
+    and 30 dBm downlink over the whole band; noise -174 dBm/Hz; CPUs uniform in [0.1, 1] GHz;
+    100 samples per worker, 20 cycles per parameter per sample, 32 bits per parameter.
+
+    Parameters
+    ----------
+    n_workers : int
+        K, the number of workers (one group each).
+    params : int
+        Model size in parameters.
+    bandwidth : float
+        Total bandwidth in Hz.
+    seed : int
+        Seed of the NumPy generator that draws positions and CPU frequencies.
+
+    Notes
+    -----
+    The same as ``paba.Scenario(n_workers, params=params, bandwidth=bandwidth, seed=seed,
+    fading="none").system()``: the scenario's mean channel.
+    """
+    n_workers = positive_integer("n_workers", n_workers, maximum=MAX_WORKERS)
+    bandwidth = positive_float("bandwidth", bandwidth)
+    return Scenario(n_workers=n_workers, params=params, bandwidth=bandwidth, seed=seed,
+                    fading="none").system()

@@ -31,6 +31,7 @@ from . import _backend
 from ._allocation import METHODS, SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
+from ._radio import seconds_hz_per_bit
 from ._scenario import STREAMS, Scenario
 from ._system import System
 from ._validation import (
@@ -447,7 +448,7 @@ class Scheduler:
             relaxed = np.full(n, np.nan)
             down, up = scenario.efficiencies(gain)
             if rows.any():
-                beta = (q * (1.0 / down + 1.0 / up) if known is gain
+                beta = (q * seconds_hz_per_bit(down, up) if known is gain
                         else scenario.beta(known))
                 compute = np.broadcast_to(compute_profile, (n, K))
                 # Group ids of the present workers, renumbered 0..N'-1 per iteration in
@@ -643,7 +644,7 @@ class SchedulerRun:
         if scheduler.csi == "perfect" and scheduler.jitter == 0:
             latency = allocation.latency
         else:
-            beta = scenario.bits_per_parameter * (1.0 / down[index] + 1.0 / up[index])
+            beta = scenario.bits_per_parameter * seconds_hz_per_bit(down[index], up[index])
             truth = System(beta=beta, compute=realised_compute[index], params=scenario.params,
                            bandwidth=scenario.bandwidth, groups=member_group)
             latency = evaluate(truth, allocation.loads, allocation.bandwidth,

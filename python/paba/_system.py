@@ -12,6 +12,7 @@ try:
 except ImportError as error:  # pragma: no cover - a source tree without the build
     raise ImportError("paba._core, the compiled kernels, is missing: build and install the "
                       "package (pip install .)") from error
+from ._radio import seconds_hz_per_bit
 from ._validation import (
     MAX_PARAMS,
     NEGATIVE,
@@ -24,6 +25,7 @@ from ._validation import (
     positive_integer,
     readonly,
 )
+from .reference.internal import SECONDS_RANGE
 
 
 def _finite_positive(name: str, values: np.ndarray, what: str | None = None) -> np.ndarray:
@@ -32,13 +34,6 @@ def _finite_positive(name: str, values: np.ndarray, what: str | None = None) -> 
         raise ValueError(f"{name}: {what or '1 / ' + name} overflows or underflows float64")
     return values
 
-
-#: Range of the per-worker seconds the kernels work in (docs/algorithms.md, normalised units):
-#: wide enough for any physical instance, narrow enough that no product or cube in a root search
-#: leaves float64. The native check (check.cpp, through ``_core.check_workers``) applies it with
-#: the same expressions as the kernels' normalise(): beta * params / bandwidth and
-#: compute * params in the range, alpha / bandwidth and tau at most its top.
-SECONDS_RANGE = (1e-80, 1e80)
 
 _WORKER_INPUTS = ("beta", "compute", "alpha", "tau")
 _SECONDS = {"beta": ("beta * params / bandwidth", SECONDS_RANGE[0]),
@@ -256,7 +251,7 @@ class System:
         with np.errstate(over="ignore", divide="ignore", under="ignore"):
             _finite_positive("efficiency_down", 1.0 / down)
             _finite_positive("efficiency_up", 1.0 / up)
-            inverse_efficiency = 1.0 / down + 1.0 / up
+            inverse_efficiency = seconds_hz_per_bit(down, up)
             beta = _finite_positive("bits_per_parameter", bits * inverse_efficiency,
                                     "bits_per_parameter / spectral efficiency")
             work = _finite_positive("samples", cycles * data, "cycles_per_parameter x samples")

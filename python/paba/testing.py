@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._allocation import Allocation, allocate
-from ._radio import static_cell
+from ._scenario import static_cell
 from ._system import System
 
 #: Relative tolerance within which the native and reference backends agree on latencies.

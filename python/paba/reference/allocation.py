@@ -2,180 +2,43 @@
 
 Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms,
 iteration rules and tie-breaks as the native kernels, so the two can be compared result for
-result. Its entry points (``allocate``, ``allocate_batch``, ``evaluate``) check a direct call as the
-native binding does (sizes, groups, scalars; :func:`check_call`), with the same ValueErrors naming
-the argument. Everything works in normalised units (see :func:`normalise`):
-
-    x_n = L_n / L          share of the model in block n (shares sum to 1)
-    b_k = B_k / B          share of the bandwidth pool of worker k (shares sum to at most 1)
-    a_k = beta_k L / B     seconds to move the whole model over the whole pool
-    e_k = c_k L            seconds to compute the whole model
-    f_k = alpha_k / B      seconds of fixed communication over the whole pool
-    T_k = x_n (a_k / b_k + e_k) + f_k / b_k + tau_k
-"""
+result. Its entry points (``allocate``, ``evaluate``) check a direct call as the native binding
+does (:mod:`.check`). The normalised units are those of :mod:`.internal`."""
 
 from __future__ import annotations
 
-import heapq
 import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-EPS = np.finfo(np.float64).eps
-MAX_NEWTON = 200
-MAX_BISECTION = 400
-BUDGET_MARGIN = 1e-12
+from .check import check_call, check_scalars, vector
+from .exact import NEWTON_PASSES, allocate_exact, exact_applies
+from .internal import (
+    EPS,
+    MAX_BISECTION,
+    MAX_NEWTON,
+    METHODS,
+    SCHEMES,
+    STATUS_INFEASIBLE,
+    Instance,
+    group_latency,
+    latency_of,
+    normalise,
+    parameter_aware,
+    rates,
+    result,
+    round_to_total,
+)
+
 JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
+
+
 TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
+
+
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
-
-STATUS_OK = 0
-STATUS_NOT_CONVERGED = 1
-STATUS_INFEASIBLE = 2
-
-SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
-
-
-@dataclass
-class Instance:
-    """A normalised instance; groups as compressed rows (members of group n:
-    member[offset[n]:offset[n+1]])."""
-
-    a: np.ndarray
-    e: np.ndarray
-    f: np.ndarray
-    tau: np.ndarray
-    group: np.ndarray
-    offset: np.ndarray
-    member: np.ndarray
-    n_groups: int
-
-    @property
-    def n_workers(self) -> int:
-        return self.a.size
-
-    def members(self, n: int) -> np.ndarray:
-        return self.member[self.offset[n] : self.offset[n + 1]]
-
-    def group_reduce(self, ufunc, values: np.ndarray) -> np.ndarray:
-        """Reduce a per-worker array over each group's members (groups are never empty)."""
-        return ufunc.reduceat(values[self.member], self.offset[:-1])
-
-
-def check_ranges(a, e, f=None, tau=None) -> None:
-    """The normalised seconds must lie in [1e-80, 1e80] (alpha / B and tau in [0, 1e80]), as the
-    native normalise() checks them, with its messages (first offending worker, beta before
-    compute, before alpha, before tau)."""
-    rules = [(a, 1e-80, "beta: beta * params / bandwidth must lie in [1e-80, 1e80] seconds"),
-             (e, 1e-80, "compute: compute * params must lie in [1e-80, 1e80] seconds")]
-    if f is not None:
-        rules.append((f, 0.0, "alpha: alpha / bandwidth must lie in [0, 1e80] seconds"))
-    if tau is not None:
-        rules.append((tau, 0.0, "tau: must lie in [0, 1e80] seconds"))
-    bad = [~((values >= low) & (values <= 1e80)) for values, low, _ in rules]
-    first = min((int(np.argmax(mask)), i) for i, mask in enumerate(bad) if mask.any()) \
-        if any(mask.any() for mask in bad) else None
-    if first is not None:
-        raise ValueError(rules[first[1]][2])
-
-
-def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> Instance:
-    L, B = float(params), float(bandwidth)
-    with np.errstate(over="ignore", under="ignore"):  # out of range is reported below
-        check_ranges(beta * L / B, compute * L, alpha / B, tau)
-    group = np.asarray(group, dtype=np.int64)
-    counts = np.bincount(group, minlength=n_groups)
-    offset = np.concatenate(([0], np.cumsum(counts)))
-    member = np.argsort(group, kind="stable")
-    return Instance(
-        a=beta * L / B,
-        e=compute * L,
-        f=alpha / B,
-        tau=np.array(tau, dtype=np.float64),
-        group=group,
-        offset=offset,
-        member=member,
-        n_groups=n_groups,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Parameter-aware bandwidth allocation (docs/algorithms.md 3.3)
-
-
-def parameter_aware(inst: Instance, x: np.ndarray,
-                    start: float = 0.0) -> tuple[float, np.ndarray, int, bool]:
-    """All loaded workers finish together at the root T of sum_k b_k(T) = 1.
-
-    b_k(T) = num_k / (T - d_k), num_k = f_k + a_k x_n, d_k = tau_k + e_k x_n. The search runs on
-    the slack z = T - max_k d_k, which keeps its relative precision when T - max d is below the
-    resolution of T. The steps are Newton steps on 1 / S(z) - 1, S(z) = sum_k num_k / (z + gap_k),
-    which is concave and increasing: from a point with S >= 1 they move right monotonically
-    towards the root, growing z by about S times its gap where S >> 1. `start` is an optional
-    guess of T (from a nearby solution): from the right of the root one step lands left of it.
-    Returns (T, b, iterations, converged).
-    """
-    xk = x[inst.group]
-    active = xk > 0
-    num = (inst.f + inst.a * xk)[active]
-    d = (inst.tau + inst.e * xk)[active]
-    dmax = d.max()
-    gap = dmax - d
-
-    def F(z):
-        q = num / (z + gap)
-        return q.sum() - 1.0, (q / (z + gap)).sum()
-
-    iterations = 0
-    hi = num.sum()
-    z = 0.0
-    guess = start - dmax
-    if 0.0 < guess < hi:
-        value, slope = F(guess)
-        iterations += 1
-        if value >= 0.0:
-            z = guess
-        else:
-            hi = guess
-            nxt = guess + (value + 1.0) * value / slope
-            if nxt > 0.0:
-                z = nxt
-    if not z > 0.0:
-        z = min(hi - gap.max(), hi)
-    if not z > 0.0:
-        z = 0.5 * hi
-        while F(z)[0] < 0.0 and iterations < MAX_BISECTION:
-            hi = z
-            z = 0.5 * hi
-            iterations += 1
-    converged = False
-    for _ in range(MAX_NEWTON):
-        iterations += 1
-        value, slope = F(z)
-        if value <= 0.0:
-            converged = True
-            break
-        step = (value + 1.0) * value / slope
-        nxt = z + step
-        if not nxt < hi:
-            nxt = z + 0.5 * (hi - z)
-        if not nxt > z or step <= 4.0 * EPS * z:
-            z = max(z, nxt)
-            converged = True
-            break
-        z = nxt
-    b = np.zeros(inst.n_workers)
-    b[active] = num / (z + gap)
-    total = b.sum()
-    if total > 1.0 - BUDGET_MARGIN:  # keep the budget strict under rounding
-        b *= (1.0 - BUDGET_MARGIN) / total
-    return dmax + z, b, iterations, converged
-
-
-# ---------------------------------------------------------------------------------------------
-# Loads at fixed per-worker rates (docs/algorithms.md 3.2)
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
@@ -234,18 +97,6 @@ def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
         T = nxt
     x = group_loads(inst, s, r, hi)
     return hi, x / x.sum(), iterations, True
-
-
-def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds per unit load s_k = a_k / b_k + e_k and fixed seconds r_k = f_k / b_k + tau_k."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(b > 0, inst.a / b + inst.e, np.inf)
-        r = np.where(b > 0, inst.f / b + inst.tau, 0.0)
-    return s, r
-
-
-# ---------------------------------------------------------------------------------------------
-# Joint scheme, inner level (docs/algorithms.md 3.5): least bandwidth that carries the model by T
 
 
 def group_sums(inst: Instance, n: int, T: float, U: float, z: float) -> tuple[float, float, float]:
@@ -338,6 +189,7 @@ def participation_threshold(inst: Instance, n: int, T: float) -> float:
             break
         x = nxt
     return x
+
 
 
 @dataclass
@@ -571,38 +423,6 @@ def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
     return needed, x, converged
 
 
-# ---------------------------------------------------------------------------------------------
-# Integer loads (docs/algorithms.md 3.6)
-
-
-def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: float) -> float:
-    ks = inst.members(n)
-    return float(np.max(share * s[ks] + r[ks], initial=0.0))
-
-
-def round_to_total(loads: np.ndarray, total: int, latency) -> np.ndarray:
-    """From floors to loads summing to `total`: floors that overshoot give back one parameter at a
-    time from the slowest loaded group (ties: lowest id); the remaining parameters go one at a
-    time to the group whose latency after one more parameter is smallest (ties: lowest id).
-    latency(n, m) is group n's latency with m parameters."""
-    loads = loads.copy()
-    assigned = int(loads.sum())
-    while assigned > total:
-        worst = max((n for n in range(loads.size) if loads[n] > 0),
-                    key=lambda n: (latency(n, loads[n]), -n))
-        loads[worst] -= 1
-        assigned -= 1
-    if assigned < total:
-        heap = [(latency(n, loads[n] + 1), n) for n in range(loads.size)]
-        heapq.heapify(heap)
-        while assigned < total:
-            _, n = heapq.heappop(heap)
-            loads[n] += 1
-            assigned += 1
-            heapq.heappush(heap, (latency(n, loads[n] + 1), n))
-    return loads
-
-
 def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
                 r: np.ndarray) -> np.ndarray:
     """Integer loads from shares x at fixed rates s, r (docs/algorithms.md 3.6)."""
@@ -747,242 +567,14 @@ def joint_newton(inst: Instance, L: float):
     return T_found, x_best, iterations, converged
 
 
-def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
-           converged, method) -> dict:
-    """The result dict of the native binding's allocate."""
-    return {"loads": loads, "bandwidth": bandwidth, "latency": latency,
-            "relaxed_latency": relaxed_latency, "relaxed_loads": relaxed_loads,
-            "worker_latency": worker_latency, "iterations": iterations,
-            "status": STATUS_OK if converged else STATUS_NOT_CONVERGED, "method": method}
-
-
-# ---------------------------------------------------------------------------------------------
-# The exact joint method for the basic model (docs/algorithms.md 3.7)
-
-NEWTON_PASSES = 12
-
-
-def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
-    """One worker per group (worker k in group k) and no fixed costs."""
-    K = beta.size
-    return (n_groups == K
-            and (group is None or bool(np.array_equal(group, np.arange(K))))
-            and (alpha is None or not np.any(alpha))
-            and (tau is None or not np.any(tau)))
-
-
-SAMPLE_FROM = 8192  # workers from which the exact method's start is sampled
-
-
-def sampled_start(d: np.ndarray, w: np.ndarray, stride: int) -> float:
-    """A start for large instances: the root on every stride-th worker, each standing for
-    `stride` (Newton from the right on the sample)."""
-    sample = np.arange(0, d.size, stride)
-    share = sample.size / d.size
-    delta, previous = np.inf, sample.size + 1
-    for _ in range(64):
-        active = sample[d[sample] < delta]
-        if active.size == 0 or active.size >= previous:
-            break
-        nxt = (share + (w * d)[active].sum()) / w[active].sum()
-        previous, sample = active.size, active
-        if not nxt < delta:
-            break
-        delta = nxt
-    return delta
-
-
-def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None,
-                max_passes: int = NEWTON_PASSES):
-    """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), searched as
-    delta = s - min r on the offsets d = r - min r. Each pass reads the candidates at a probe
-    delta and gives the Newton point next = (1 + sum w d) / sum w of its active set (never left
-    of the root) and the piece of F around delta; next on that piece is the root. Otherwise the
-    bracket (lo, hi] narrows and the next probe is a Newton step on log F against log delta when
-    it falls inside it, else next. Candidates are the workers with d below hi; a sampled start
-    may keep fewer until the first bound confirms them. Returns (r_min, delta, passes, active)."""
-    K = r.size
-    r_min = r.min()
-    d = r - r_min
-    r0 = r[0]
-    warm = previous_active is not None and w[previous_active].sum() > 0.0
-    chosen = previous_active if warm else np.ones(K, dtype=bool)
-    delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
-    if not delta > 0.0:
-        delta = np.inf
-    # Any set's Newton point lies right of the root, so the first pass keeps the workers below
-    # it; should rounding put it short of the root, the first bound does not confirm it.
-    keep = delta
-    if K >= SAMPLE_FROM and not warm:
-        delta = sampled_start(d, w, min(32, K // 2048))
-        keep = 1.5 * delta
-    lo, hi = 0.0, np.inf
-    candidates = np.arange(K)
-    compact = False
-    passes = 0
-    while passes < max_passes:
-        passes += 1
-        keep_used = keep if compact else np.inf
-        kept = candidates[d[candidates] < keep]
-        active = candidates[d[candidates] < delta]
-        idle = candidates[d[candidates] >= delta]
-        P, Q = w[active].sum(), (w * d)[active].sum()
-        nxt = (1.0 + Q) / P
-        below = d[active].max()
-        above = min(d[idle].min(initial=np.inf), keep_used)
-        if below < nxt <= above:  # next is on delta's piece: the root
-            return r_min, nxt, passes, kept
-        hi = min(hi, nxt)
-        if nxt > delta:
-            lo = max(lo, delta)
-        compact = compact or hi <= keep
-        candidates = kept if compact else np.arange(K)
-        keep = hi
-        probe = nxt
-        F = delta * P - Q
-        if F > 0.0 and np.isfinite(delta):
-            step = delta * math.exp(-math.log(F) * F / (delta * P))
-            if lo < step < hi:
-                probe = step
-        delta = probe
-    # Sorted scan of the candidates below hi: the root is on the first prefix whose line
-    # reaches 1 before the next d.
-    candidates = candidates[d[candidates] < hi]
-    order = candidates[np.lexsort((candidates, r[candidates]))]
-    P, Q = np.cumsum(w[order]), np.cumsum(w[order] * d[order])
-    roots = (1.0 + Q) / P
-    nxt = np.append(d[order][1:], np.inf)
-    return r_min, float(roots[np.argmax(roots <= nxt)]), passes, candidates
-
-
-def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=NEWTON_PASSES):
-    """The exact method: price, relaxed optimum, integer loads, bandwidth for them (the same steps
-    as the native kernel). Returns the result dict."""
-    L, B = float(params), float(bandwidth)
-    with np.errstate(over="ignore", under="ignore"):  # out of range is reported below
-        a, e = beta * L / B, compute * L
-    check_ranges(a, e)
-    r = np.sqrt(a)
-    w = r / e
-    r_min, delta, passes, candidates = exact_price(
-        r, w, None if previous_loads is None else previous_loads > 0, max_passes)
-    d = r - r_min
-    active = d < delta
-    # Re-anchor the price at the active worker of largest w (as the kernel does): b = w (s - r)
-    # multiplies the error of s - r by w, and about r_min that error grows with d.
-    members = candidates[d[candidates] < delta]
-    heavy = members[np.argmax(w[members])]
-    r_star = r[heavy]
-    gap_star = (1.0 + (w * (r - r_star))[members].sum()) / w[members].sum()
-    s_price = r_star + gap_star
-    b = np.where(active, np.maximum(0.0, w * (gap_star - (r - r_star))), 0.0)
-    h = np.where(active, b / (r * s_price), 0.0)
-    T = 1.0 / h.sum()
-    total = b.sum()
-    scale = (1.0 - BUDGET_MARGIN) / total if total > 1.0 - BUDGET_MARGIN else 1.0
-    bandwidth_out = b * (scale * B)
-    relaxed_loads = h * (T * L)
-    K = beta.size
-    none = np.zeros(K)
-    relaxed_latency = evaluate(beta, compute, none, none, np.arange(K), K, relaxed_loads,
-                               bandwidth_out)[0]
-    with np.errstate(divide="ignore"):
-        speed = np.where(bandwidth_out > 0, beta / bandwidth_out + compute, np.inf)
-    floors = np.clip(np.floor(relaxed_loads), 0.0, L).astype(np.int64)
-    loads = round_to_total(floors, int(L), lambda k, m: float(m) * speed[k])
-    inst = Instance(a=a, e=e, f=none, tau=none, group=np.arange(K), offset=np.arange(K + 1),
-                    member=np.arange(K), n_groups=K)
-    # Bandwidth for the integer loads: the parameter-aware step on the slack, started from the
-    # relaxed optimum.
-    _, b, _, converged = parameter_aware(inst, loads / L, start=T)
-    bandwidth_out = b * B
-    latency, worker_latency = evaluate(beta, compute, none, none, np.arange(K), K, loads,
-                                       bandwidth_out)
-    return result(loads, relaxed_loads, bandwidth_out, worker_latency, latency, relaxed_latency,
-                  passes, converged, "exact")
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry points with the signature of the native module
-
-
-def _vector(name: str, value, dtype, size=None, optional=False):
-    """A direct call's array argument as a 1-D array of dtype (None where optional)."""
-    if value is None:
-        if optional:
-            return None
-        raise ValueError(f"{name}: an array is required, got None")
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be a 1-D array ({error})") from None
-    if array.dtype.kind not in ("iu" if dtype == np.int64 else "iuf") or array.ndim != 1:
-        raise ValueError(f"{name}: must be a 1-D array of {np.dtype(dtype).name}")
-    if size is not None and array.size != size:
-        raise ValueError(f"{name}: must have {size} entries, got {array.size}")
-    return array.astype(dtype, copy=False)
-
-
-def check_call(beta, compute, alpha, tau, group, n_groups):
-    """The checks of the native binding (paba._core) on a direct call, with its messages: sizes,
-    the number of groups and the group ids. Returns the arrays as float64/int64."""
-    beta = _vector("beta", beta, np.float64)
-    K = beta.size
-    if K == 0:
-        raise ValueError("beta: needs at least one worker")
-    compute = _vector("compute", compute, np.float64)
-    if compute.size != K:
-        raise ValueError("compute: must have one entry per worker (the length of beta)")
-    alpha = _vector("alpha", alpha, np.float64, optional=True)
-    tau = _vector("tau", tau, np.float64, optional=True)
-    for name, values in (("alpha", alpha), ("tau", tau)):
-        if values is not None and values.size != K:
-            raise ValueError(f"{name}: must have one entry per worker (the length of beta)")
-    group = _vector("groups", group, np.int64, optional=True)
-    if group is not None and group.size != K:
-        raise ValueError("groups: must have one entry per worker (the length of beta)")
-    if not isinstance(n_groups, (int, np.integer)) or not 1 <= n_groups <= K:
-        raise ValueError("groups: the number of groups must be in [1, n_workers]")
-    if group is None and n_groups != K:
-        raise ValueError("groups: without group ids every worker is its own group")
-    if group is not None:
-        if np.any(group < 0) or np.any(group >= n_groups):
-            raise ValueError("groups: group id out of range")
-        if np.any(np.bincount(group, minlength=n_groups) == 0):
-            raise ValueError("groups: every group needs a member")
-    return beta, compute, alpha, tau, group
-
-
-def check_scalars(params, bandwidth) -> None:
-    """params and bandwidth as the kernels check them (paba.hpp, check_scalars)."""
-    if not (isinstance(params, numbers.Real) and 1.0 <= params <= 2.0**53
-            and float(params) == math.floor(params)):
-        raise ValueError("params: must be an integer in [1, 2**53]")
-    if not (isinstance(bandwidth, numbers.Real) and 0.0 < bandwidth < math.inf):
-        raise ValueError("bandwidth: must be positive and finite")
-
-
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
     """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz); alpha,
     tau and group may be None (zero; one worker per group)."""
     beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
-    load = _vector("loads", loads, np.float64, n_groups)
-    bandwidth = _vector("bandwidth", bandwidth, np.float64, beta.size)
-    load = load if group is None else load[group]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t = load * (beta / bandwidth + compute)
-        if alpha is not None:
-            t = t + alpha / bandwidth
-        if tau is not None:
-            t = t + tau
-    t = np.where(bandwidth > 0, t, np.inf)
-    t = np.where(load > 0, t, 0.0)
-    return float(t.max(initial=0.0)), t
-
-
-METHODS = ("auto", "exact", "bisection", "newton")
-
-
+    load = vector("loads", loads, np.float64, n_groups)
+    bandwidth = vector("bandwidth", bandwidth, np.float64, beta.size)
+    return latency_of(beta, compute, alpha, tau, load if group is None else load[group],
+                      bandwidth)
 def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
              loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None,
              exact_passes=NEWTON_PASSES):
@@ -996,19 +588,19 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
     if not (isinstance(tol, numbers.Real) and 0.0 < tol < 1.0):
         raise ValueError("tol: must be in (0, 1)")
     if loads_in is not None:
-        loads_in = _vector("loads", loads_in, np.int64, n_groups)
+        loads_in = vector("loads", loads_in, np.int64, n_groups)
         if np.any(loads_in < 0):
             raise ValueError("loads: entries must be non-negative")
         if np.any(loads_in > params) or int(loads_in.sum()) != params:
             raise ValueError("loads: must sum to params")
     if bandwidth_in is not None:
-        bandwidth_in = _vector("bandwidth", bandwidth_in, np.float64, beta.size)
+        bandwidth_in = vector("bandwidth", bandwidth_in, np.float64, beta.size)
         if not np.all(np.isfinite(bandwidth_in) & (bandwidth_in >= 0)):
             raise ValueError("bandwidth: entries must be non-negative and finite")
         if bandwidth_in.sum() > bandwidth * (1 + 1e-9):
             raise ValueError("bandwidth: sums to more than the pool")
     if previous_loads is not None:
-        previous_loads = _vector("previous", previous_loads, np.int64, n_groups)
+        previous_loads = vector("previous", previous_loads, np.int64, n_groups)
     if method not in METHODS:
         raise ValueError(f"method: must be one of {METHODS}, got {method!r}")
     used = None
@@ -1083,60 +675,3 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
     latency, worker_latency = evaluate(beta, compute, alpha, tau, group, N, loads, bandwidth_out)
     return result(loads, relaxed_loads, bandwidth_out, worker_latency, latency, relaxed_latency,
                   iterations, converged, used)
-
-
-def check_groups(group: np.ndarray, n_groups: int) -> None:
-    """Group ids of one batch instance: each in [0, n_groups), every group non-empty (the
-    checks and messages of batch.cpp)."""
-    if np.any((group < 0) | (group >= n_groups)):
-        raise ValueError("groups: an id is out of range (ids must be 0..N-1, N at most the "
-                         "instance's workers)")
-    if np.unique(group).size != n_groups:
-        raise ValueError("groups: a group has no member (ids must be 0..N-1 with every group "
-                         "non-empty)")
-
-
-def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth,
-                   previous_loads=None, tol=1e-9, method="auto", n_threads=1, group=None,
-                   group_offsets=None):
-    """Solve the instances one by one (instance i owns the workers offsets[i]:offsets[i + 1] and,
-    with group ids local to each instance, the groups group_offsets[i]:group_offsets[i + 1] of
-    the per-group arrays); returns a dict of concatenated arrays, as the native batch does.
-    n_threads is ignored."""
-    M = offsets.size - 1
-    if (group is None) != (group_offsets is None):
-        raise ValueError("group_offsets: must be given with group ids, and only then")
-    if group_offsets is None:
-        group_offsets = offsets
-    elif group_offsets[0] != 0:
-        raise ValueError("group_offsets: must start at 0")
-    else:
-        steps, sizes = np.diff(group_offsets), np.diff(offsets)
-        bad = np.flatnonzero((steps < 1) | (steps > sizes))
-        if bad.size:
-            raise ValueError("group_offsets: each instance's number of groups must be in "
-                             f"[1, its number of workers] (instance {bad[0]})")
-    parts = []
-    for i in range(M):
-        part = slice(offsets[i], offsets[i + 1])
-        groups = slice(group_offsets[i], group_offsets[i + 1])
-        N = group_offsets[i + 1] - group_offsets[i]
-        try:
-            if group is not None:
-                check_groups(group[part], N)
-            parts.append(allocate(
-                scheme, beta[part], compute[part], None if alpha is None else alpha[part],
-                None if tau is None else tau[part], None if group is None else group[part],
-                int(N), params[i], bandwidth[i], tol=tol, method=method,
-                previous_loads=None if previous_loads is None else previous_loads[groups]))
-        except ValueError as error:
-            raise ValueError(f"{error} (instance {i})") from None
-    codes = {None: 0, "exact": 1, "bisection": 2, "newton": 3}
-    return {
-        **{name: np.concatenate([p[name] for p in parts])
-           for name in ("loads", "relaxed_loads", "bandwidth", "worker_latency")},
-        **{name: np.array([p[name] for p in parts], dtype=dtype)
-           for name, dtype in (("latency", np.float64), ("relaxed_latency", np.float64),
-                               ("iterations", np.int64), ("status", np.int32))},
-        "method": np.array([codes[p["method"]] for p in parts], dtype=np.int32),
-    }

@@ -13,7 +13,7 @@ import numpy as np
 from .. import __version__
 from .._allocation import allocate
 from .._backend import BACKENDS
-from .._radio import static_cell
+from .._scenario import static_cell
 from ._options import add_bandwidth, add_schemes, add_seed, add_workers
 from ._report import change, reduction
 

@@ -29,8 +29,11 @@ _HOMES = {
     "make_optimizer": "_trainer", "make_scheduler": "_trainer", "train": "_trainer",
 }
 
-__all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDING",
-           *sorted(_HOMES)]
+__all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDING", "Dataset",
+           "ModelPartition", "PartitionedTrainer", "TrainingResult", "build_model",
+           "load_dataset", "load_svmlight", "logistic_regression", "make_optimizer",
+           "make_scheduler", "mlp", "parameter_count", "shard", "synthetic", "train",
+           "trainable_parameters"]
 
 if TYPE_CHECKING:
     from ._data import Dataset, load_dataset, load_svmlight, shard, synthetic

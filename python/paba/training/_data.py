@@ -20,8 +20,6 @@ import numpy as np
 from .._validation import integer, readonly, real_array
 from ._names import BUILTIN_DATASETS, SHARDING
 
-
-
 #: Largest accepted seed (NumPy's and scikit-learn's ``random_state`` take 32-bit seeds).
 MAX_SEED = 2**32 - 1
 

@@ -20,8 +20,6 @@ from .._validation import describe, integer
 from ._data import check_seed
 from ._names import DEFAULT_HIDDEN, MODELS
 
-
-
 #: Largest model :func:`mlp` builds, in parameters (float32; training keeps the model, its
 #: gradients and the optimiser's buffers, a few copies of it): 0.4 GB a copy.
 MAX_MODEL_PARAMS = 10**8

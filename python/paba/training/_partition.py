@@ -26,7 +26,6 @@ from .._granules import Granules
 from ._names import GRANULARITIES
 
 
-
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     """The parameters that take part in training, in ``model.parameters()`` order."""
     return [p for p in model.parameters() if p.requires_grad]

@@ -47,9 +47,8 @@ from .._validation import (
     real_number,
 )
 from ._data import Dataset
-from ._partition import ModelPartition, trainable_parameters
 from ._names import OPTIMIZERS
-
+from ._partition import ModelPartition, trainable_parameters
 
 #: Name and version of the checkpoint format (docs/training.md section 5). Version 1 was a
 #: pickle of live objects; version 2 holds only tensors and plain data.
