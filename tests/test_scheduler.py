@@ -4,10 +4,9 @@ batch) agreeing, records and validation (docs/scenarios.md)."""
 
 
 import numpy as np
-import pytest
-
 import paba
-from paba._scheduler import phase_latencies
+import pytest
+from paba._records import phase_latencies
 
 #: Integer rounding lets the joint scheme's latency exceed its relaxed optimum by about one
 #: parameter's time at a loaded worker, that is by about 1 / (its load) relative: with

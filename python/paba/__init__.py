@@ -11,6 +11,7 @@
 from ._allocation import METHODS, SCHEMES, Allocation, Latency, allocate, evaluate
 from ._batch import BatchAllocation, allocate_batch
 from ._granules import Granules, round_to_granules
+from ._records import History, IterationRecord
 from ._scenario import Scenario, static_cell
 from ._scheduler import Scheduler, SchedulerRun
 from ._system import System
@@ -18,6 +19,7 @@ from ._validation import InfeasibleError
 
 __version__ = "0.1.0"
 
-__all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "InfeasibleError",
-           "Latency", "Scenario", "Scheduler", "SchedulerRun", "System", "allocate",
-           "allocate_batch", "evaluate", "round_to_granules", "static_cell", "__version__"]
+__all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "History",
+           "InfeasibleError", "IterationRecord", "Latency", "Scenario", "Scheduler",
+           "SchedulerRun", "System", "allocate", "allocate_batch", "evaluate",
+           "round_to_granules", "static_cell", "__version__"]

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _backend
 from ._allocation import METHODS, SCHEMES, Allocation, _check_method
-from ._validation import MAX_PARAMS, describe, readonly, tolerance
+from ._validation import describe, per_instance, readonly, tolerance
+from ._validation import n_threads as n_threads_check
 
 # Method codes of the kernels' results (paba.hpp Method: automatic, exact, bisection, newton).
 _METHOD_NAMES = (None,) + METHODS[1:]
@@ -147,26 +148,6 @@ def _groups(values, shape: tuple, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     return flat, group_offsets
 
 
-def _per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
-    try:
-        array = np.asarray(values)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: must be a number or one number per instance ({error})") \
-            from None
-    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
-                                   or np.issubdtype(array.dtype, np.floating)):
-        raise ValueError(f"{name}: must be a number or one number per instance")
-    array = np.broadcast_to(array.astype(np.float64), (M,)) if array.ndim == 0 else array
-    if array.shape != (M,):
-        raise ValueError(f"{name}: must be a number or have shape ({M},), got {array.shape}")
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.all(np.isfinite(array) & (array > 0)):
-        raise ValueError(f"{name}: entries must be positive and finite")
-    if integral and not np.all((array == np.floor(array)) & (array <= MAX_PARAMS)):
-        raise ValueError(f"{name}: entries must be integers in [1, 2**53]")
-    return array
-
-
 def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
                    method: str = "auto", alpha=None, tau=None, groups=None, offsets=None,
                    previous=None, n_threads: int = 1, tol: float = 1e-9,
@@ -226,9 +207,7 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     _check_method(scheme, method)
     name = _backend.resolve(backend)
     tol = tolerance("tol", tol)
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)) \
-            or not 1 <= n_threads <= 1024:
-        raise ValueError(f"n_threads: must be an integer in [1, 1024], got {n_threads!r}")
+    n_threads = n_threads_check("n_threads", n_threads)
 
     beta_array = _float_array("beta", beta)
     shape = beta_array.shape
@@ -263,8 +242,8 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
     flat_tau = None if tau is None else _per_worker("tau", tau, shape)
     flat_groups, group_offsets = (None, offset_array) if groups is None \
         else _groups(groups, shape, offset_array)
-    params_array = _per_instance("params", params, M, integral=True)
-    bandwidth_array = _per_instance("bandwidth", bandwidth, M, integral=False)
+    params_array = per_instance("params", params, M, integral=True)
+    bandwidth_array = per_instance("bandwidth", bandwidth, M, integral=False)
     loads_shape = shape if groups is None else (int(group_offsets[-1]),)
     previous_loads = None
     if previous is not None:

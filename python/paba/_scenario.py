@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import numpy as np
 
@@ -45,8 +44,9 @@ from ._validation import (
     positive_float,
     positive_integer,
     readonly,
+    real,
     real_array,
-    real_number,
+    seed,
 )
 from .reference.internal import SECONDS_RANGE
 
@@ -63,34 +63,6 @@ MAX_WORKERS = 10**9
 
 #: Largest cell radius in metres (the layout draws squared distances in float64).
 MAX_RADIUS_M = 1e150
-
-
-def _real(name: str, value, *, minimum: float | None = None, strict: bool = False,
-          maximum: float | None = None, strict_max: bool = False) -> float:
-    """A finite real number as a Python float, optionally bounded; booleans are refused."""
-    result = real_number(name, value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name}: must be finite, got {describe(value)}")
-    if minimum is not None and (result <= minimum if strict else result < minimum):
-        relation = "above" if strict else "at least"
-        raise ValueError(f"{name}: must be {relation} {minimum:g}, got {describe(value)}")
-    if maximum is not None and (result >= maximum if strict_max else result > maximum):
-        relation = "below" if strict_max else "at most"
-        raise ValueError(f"{name}: must be {relation} {maximum:g}, got {describe(value)}")
-    return result
-
-
-def _positive(name: str, value) -> float:
-    """A positive finite real number as a Python float (an integer beyond float64 included)."""
-    return positive_float(name, real_number(name, value))
-
-
-def _seed(value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"seed: must be a non-negative integer, got {describe(value)}")
-    if int(value) < 0:
-        raise ValueError(f"seed: must be a non-negative integer, got {describe(value)}")
-    return int(value)
 
 
 def _gains(name: str, value) -> np.ndarray:
@@ -188,12 +160,12 @@ class Scenario:
         K = count("n_workers", self.n_workers, MAX_WORKERS)
         set_(self, "n_workers", K)
         set_(self, "params", count("params", self.params, MAX_PARAMS))
-        set_(self, "bandwidth", _positive("bandwidth", self.bandwidth))
-        set_(self, "cell_radius", _positive("cell_radius", self.cell_radius))
+        set_(self, "bandwidth", positive_float("bandwidth", self.bandwidth))
+        set_(self, "cell_radius", positive_float("cell_radius", self.cell_radius))
         if self.cell_radius > MAX_RADIUS_M:
             raise ValueError(f"cell_radius: must be at most {MAX_RADIUS_M:g} m (its square is "
                              f"drawn in float64), got {self.cell_radius:g}")
-        min_distance = _positive("min_distance", self.min_distance)
+        min_distance = positive_float("min_distance", self.min_distance)
         if min_distance >= self.cell_radius:
             raise ValueError(f"min_distance: must be below cell_radius ({self.cell_radius:g} m), "
                              f"got {min_distance:g}")
@@ -204,21 +176,20 @@ class Scenario:
                 raise ValueError(f"distances: must lie in [min_distance, cell_radius] = "
                                  f"[{min_distance:g}, {self.cell_radius:g}] m")
             set_(self, "distances", distances)
-        set_(self, "shadowing_std_db", _real("shadowing_std_db", self.shadowing_std_db,
-                                             minimum=0.0))
+        set_(self, "shadowing_std_db", real("shadowing_std_db", self.shadowing_std_db, low=0.0))
         choice("fading", self.fading, FADING)
-        set_(self, "k_factor", _real("k_factor", self.k_factor, minimum=0.0))
-        set_(self, "fading_correlation", _real("fading_correlation", self.fading_correlation,
-                                               minimum=0.0, maximum=1.0, strict_max=True))
+        set_(self, "k_factor", real("k_factor", self.k_factor, low=0.0))
+        set_(self, "fading_correlation", real("fading_correlation", self.fading_correlation,
+                                              low=0.0, high=1.0, high_open=True))
         for name in ("noise_dbm_per_hz", "downlink_power_dbm", "uplink_power_dbm"):
-            set_(self, name, _real(name, getattr(self, name), minimum=-400.0, maximum=400.0))
+            set_(self, name, real(name, getattr(self, name), low=-400.0, high=400.0))
         try:
             low, high = self.cpu_frequency_range
         except (TypeError, ValueError):
             raise ValueError(f"cpu_frequency_range: must be a pair (low, high) in Hz, got "
                              f"{describe(self.cpu_frequency_range)}") from None
-        low = _positive("cpu_frequency_range", low)
-        high = _positive("cpu_frequency_range", high)
+        low = positive_float("cpu_frequency_range", low)
+        high = positive_float("cpu_frequency_range", high)
         if low > high:
             raise ValueError(f"cpu_frequency_range: low ({low:g} Hz) must not exceed high "
                              f"({high:g} Hz)")
@@ -232,14 +203,14 @@ class Scenario:
             raise ValueError(f"samples: must be a number or a 1-D array of {K} numbers, got "
                              f"{describe(self.samples)}") from None
         if scalar_samples:
-            set_(self, "samples", _positive("samples", self.samples))
+            set_(self, "samples", positive_float("samples", self.samples))
         else:
             set_(self, "samples", float_array("samples", self.samples, size=K, positive=True))
         set_(self, "cycles_per_parameter",
-             _positive("cycles_per_parameter", self.cycles_per_parameter))
+             positive_float("cycles_per_parameter", self.cycles_per_parameter))
         set_(self, "bits_per_parameter",
-             _positive("bits_per_parameter", self.bits_per_parameter))
-        set_(self, "seed", _seed(self.seed))
+             positive_float("bits_per_parameter", self.bits_per_parameter))
+        set_(self, "seed", seed("seed", self.seed, maximum=None))
         self._draw_layout()
         self._check_implied()
 

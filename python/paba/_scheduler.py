@@ -19,11 +19,7 @@ estimation errors, and so does every scheme for the same scenario seed.
 from __future__ import annotations
 
 import hashlib
-import math
-import numbers
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +28,9 @@ from ._allocation import METHODS, SCHEMES, Allocation, allocate, evaluate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._radio import seconds_hz_per_bit
+from ._records import CHUNK_ELEMENTS, History, IterationRecord, history_fields, phase_latencies
 from ._scenario import STREAMS, Scenario
+from ._streams import Draws, generator_from_state, generator_state, plain_int
 from ._system import System
 from ._validation import (
     boolean,
@@ -41,11 +39,15 @@ from ._validation import (
     count,
     describe,
     exactly,
-    int_array,
+    group_ids,
     plain_differences,
     readonly,
+    real,
     real_number,
     tolerance,
+)
+from ._validation import (
+    n_threads as n_threads_check,
 )
 
 #: Channel-state-information modes: the allocator sees the true channel of this iteration
@@ -53,176 +55,16 @@ from ._validation import (
 #: with log-normal error of ``csi_error_db`` dB standard deviation (``"noisy"``).
 CSI_MODES = ("perfect", "delayed", "noisy")
 
+
 #: Distributions of the compute-time jitter factor, both of mean 1: ``"lognormal"``
 #: exp(sigma z - sigma^2 / 2) with z ~ N(0, 1) and sigma = ``jitter``; ``"uniform"`` on
 #: [1 - jitter, 1 + jitter] (``jitter`` < 1).
 JITTER_DISTRIBUTIONS = ("lognormal", "uniform")
 
+
 #: What :class:`History` keeps: ``"full"`` adds the (iterations, K) arrays of loads, bandwidth
 #: and phase latencies to the per-iteration summaries of ``"summary"``.
 RECORD_MODES = ("full", "summary")
-
-#: Elements (iterations x workers) per chunk of the batch path: bounds its working memory to a
-#: few tens of MB whatever the run's size.
-CHUNK_ELEMENTS = 1 << 20
-
-
-def phase_latencies(loads, bandwidth, efficiency_down, efficiency_up, compute,
-                    bits_per_parameter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Download, compute and upload seconds of each worker, vectorised over any leading shape.
-
-    download = q L_k / (B_k e_down_k), compute = c_k L_k, upload = q L_k / (B_k e_up_k), with
-    loads L in parameters, bandwidth B in Hz, efficiencies e in bit/s/Hz, compute c in seconds per
-    parameter and q bits per parameter. A worker without load takes no time (0 in every phase);
-    one with load but no bandwidth takes forever (inf). One worker per group: L_k is the load of
-    worker k's own block.
-
-    Returns
-    -------
-    (download, compute, upload) : ndarrays of float64 shaped like ``loads``, in seconds
-    """
-    loads = np.asarray(loads, dtype=np.float64)
-    bandwidth = np.asarray(bandwidth, dtype=np.float64)
-    bits = bits_per_parameter * loads
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        download = np.where(loads > 0, bits / (bandwidth * efficiency_down), 0.0)
-        upload = np.where(loads > 0, bits / (bandwidth * efficiency_up), 0.0)
-    return download, np.asarray(compute) * loads, upload
-
-
-@dataclass(frozen=True, eq=False)
-class IterationRecord:
-    """What happened in one iteration (arrays are per worker of the scenario, shape (K,)).
-
-    Attributes
-    ----------
-    iteration : int
-        0-based index of the iteration.
-    allocation : Allocation or None
-        The allocator's answer over the present workers (in increasing index order); None when
-        no worker was present.
-    present : ndarray of bool
-        Workers available in this iteration.
-    loads : ndarray of int64
-        Parameters of each worker's block (0 for absent workers).
-    bandwidth : ndarray of float64
-        Hz of each worker (0 for absent workers).
-    download, compute, upload : ndarray of float64
-        Realised seconds of each phase of each worker on the true channel and with the jittered
-        compute time (0 without load).
-    latency : float
-        Realised iteration latency in seconds (the slowest loaded worker); NaN without workers.
-    planned_latency : float
-        The latency the allocator expected from its channel knowledge and the compute profile.
-    gain, known_gain : ndarray of float64
-        The true linear channel gains of the iteration, and those the allocator used.
-    unit_counts : ndarray of int64, shape (N, S), or None
-        With ``granules``: the units of each size (``scheduler.granules.sizes``) in the block of
-        each of the scheduler's N groups (0 for absent groups); None otherwise.
-    """
-
-    iteration: int
-    allocation: Allocation | None
-    present: np.ndarray
-    loads: np.ndarray
-    bandwidth: np.ndarray
-    download: np.ndarray
-    compute: np.ndarray
-    upload: np.ndarray
-    latency: float
-    planned_latency: float
-    gain: np.ndarray
-    known_gain: np.ndarray
-    unit_counts: np.ndarray | None = None
-
-
-class History:
-    """Per-iteration records of a scheduler run, in NumPy arrays.
-
-    Attributes
-    ----------
-    scheme : str
-    record : {"full", "summary"}
-    completed : int
-        Iterations recorded so far.
-    latency, planned_latency, relaxed_latency : ndarray of float64, shape (iterations,)
-        Realised, expected and relaxed (pre-rounding) iteration latency in seconds; NaN for an
-        iteration without workers (and for iterations not run yet).
-    active, present_count : ndarray of int64, shape (iterations,)
-        Workers given load, and workers available.
-    present : ndarray of bool, shape (iterations, K)            (``record="full"`` only)
-    loads : ndarray of int64, shape (iterations, K)             (``record="full"`` only)
-    bandwidth, download, compute, upload : ndarray of float64, shape (iterations, K)
-        Hz and realised seconds per phase of every worker       (``record="full"`` only)
-
-    Notes
-    -----
-    Memory: ``"full"`` needs about 41 bytes per worker and iteration (400 MB for 10,000
-    iterations of 1,000 workers); ``"summary"`` about 40 bytes per iteration.
-    """
-
-    _FULL = (("present", bool), ("loads", np.int64), ("bandwidth", np.float64),
-             ("download", np.float64), ("compute", np.float64), ("upload", np.float64))
-
-    def __init__(self, scheme: str, iterations: int, n_workers: int, record: str):
-        self.scheme = scheme
-        self.record = record
-        self.completed = 0
-        self.latency = np.full(iterations, np.nan)
-        self.planned_latency = np.full(iterations, np.nan)
-        self.relaxed_latency = np.full(iterations, np.nan)
-        self.active = np.zeros(iterations, dtype=np.int64)
-        self.present_count = np.zeros(iterations, dtype=np.int64)
-        for name, dtype in self._FULL:
-            setattr(self, name, np.zeros((iterations, n_workers), dtype=dtype)
-                    if record == "full" else None)
-
-    def _store(self, rows: slice, *, latency, planned, relaxed, present, loads, bandwidth,
-               download, compute, upload) -> None:
-        self.latency[rows] = latency
-        self.planned_latency[rows] = planned
-        self.relaxed_latency[rows] = relaxed
-        self.active[rows] = np.count_nonzero(loads, axis=-1)
-        self.present_count[rows] = np.count_nonzero(present, axis=-1)
-        if self.record == "full":
-            for name, value in (("present", present), ("loads", loads),
-                                ("bandwidth", bandwidth), ("download", download),
-                                ("compute", compute), ("upload", upload)):
-                getattr(self, name)[rows] = value
-        self.completed = rows.stop
-
-    def summary(self) -> dict:
-        """Statistics of the realised iteration latency over the iterations run, in seconds:
-        mean, median, p95 (95th percentile), max, the mean planned latency, the mean number of
-        active and present workers, and the number of iterations without workers (skipped)."""
-        latency = self.latency[:self.completed]
-        ran = latency[~np.isnan(latency)]
-        out = {"iterations": int(self.completed), "skipped": int(latency.size - ran.size)}
-        if ran.size == 0:
-            nan = float("nan")
-            return out | dict(mean=nan, median=nan, p95=nan, max=nan, planned_mean=nan,
-                              mean_active=nan, mean_present=nan)
-        planned = self.planned_latency[:self.completed]
-        return out | dict(
-            mean=float(ran.mean()), median=float(np.median(ran)),
-            p95=float(np.percentile(ran, 95)), max=float(ran.max()),
-            planned_mean=float(np.nanmean(planned)),
-            mean_active=float(self.active[:self.completed].mean()),
-            mean_present=float(self.present_count[:self.completed].mean()))
-
-    def __repr__(self) -> str:
-        return (f"History(scheme={self.scheme!r}, completed={self.completed}, "
-                f"record={self.record!r})")
-
-
-def _real_in(name: str, value, low: float, high: float, *, open_high: bool = False) -> float:
-    result = real_number(name, value)
-    if not (math.isfinite(result) and low <= result and (result < high if open_high
-                                                          else result <= high)):
-        bracket = ")" if open_high else "]"
-        raise ValueError(f"{name}: must be in [{low:g}, {high:g}{bracket}, got "
-                         f"{describe(value)}")
-    return result
 
 
 class Scheduler:
@@ -303,8 +145,8 @@ class Scheduler:
         self.iterations = count("iterations", iterations, maximum=10**9)
         self.csi = choice("csi", csi, CSI_MODES)
         self.delay = count("delay", delay, maximum=10**9)
-        self.csi_error_db = _real_in("csi_error_db", csi_error_db, 0.0, 100.0)
-        self.availability = _real_in("availability", availability, 0.0, 1.0)
+        self.csi_error_db = real("csi_error_db", csi_error_db, low=0.0, high=100.0)
+        self.availability = real("availability", availability, low=0.0, high=1.0)
         K = scenario.n_workers
         if trace is not None:
             try:
@@ -321,9 +163,9 @@ class Scheduler:
         self.jitter_distribution = choice("jitter_distribution", jitter_distribution,
                                           JITTER_DISTRIBUTIONS)
         if jitter_distribution == "uniform":
-            self.jitter = _real_in("jitter", jitter, 0.0, 1.0, open_high=True)
+            self.jitter = real("jitter", jitter, low=0.0, high=1.0, high_open=True)
         else:
-            self.jitter = _real_in("jitter", jitter, 0.0, 10.0)
+            self.jitter = real("jitter", jitter, low=0.0, high=10.0)
         self.record = choice("record", record, RECORD_MODES)
         self.warm_start = boolean("warm_start", warm_start)
         self.method = choice("method", method, METHODS)
@@ -331,20 +173,9 @@ class Scheduler:
         if backend is not None:
             _backend.resolve(choice("backend", backend, _backend.BACKENDS))
         self.backend = backend
-        self.n_threads = count("n_threads", n_threads, maximum=1024)
-        if groups is None:
-            self.groups, self.n_groups = None, K
-        else:
-            ids = int_array("groups", groups, size=K)
-            # Every group non-empty: at most K of them, so ids beyond K - 1 are refused before
-            # any array is sized by them.
-            if ids.size and (ids.min() < 0 or ids.max() >= K):
-                raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers), with every "
-                                 "group non-empty")
-            n_groups = int(ids.max()) + 1 if ids.size else 0
-            if np.any(np.bincount(ids, minlength=n_groups) == 0):
-                raise ValueError("groups: ids must be 0..N-1 with every group non-empty")
-            self.groups, self.n_groups = readonly(ids.copy()), n_groups
+        self.n_threads = n_threads_check("n_threads", n_threads)
+        ids, self.n_groups = group_ids(groups, K)
+        self.groups = None if ids is None else readonly(ids.copy())
         if granules is not None and not isinstance(granules, Granules):
             granules = Granules.from_sizes(granules)
         if granules is not None and granules.total != scenario.params:
@@ -377,10 +208,10 @@ class Scheduler:
 
     # -- the random inputs of an iteration, shared by both paths ------------------------------
 
-    def _inputs(self) -> _Draws:
+    def _inputs(self) -> Draws:
         """A callable drawing the next ``n`` iterations' (true gains, known gains, presence,
         jitter factors), each of shape (n, K), from fresh streams."""
-        return _Draws(self)
+        return Draws(self)
 
     def _allocate_options(self) -> dict:
         return {"method": self.method} if self.scheme == "joint" else {}
@@ -505,52 +336,6 @@ class Scheduler:
         return (f"Scheduler(scheme={self.scheme!r}, iterations={self.iterations}, "
                 f"csi={self.csi!r}, availability={self.availability:g}, "
                 f"jitter={self.jitter:g}, scenario={self.scenario!r})")
-
-
-class _Draws:
-    """The random inputs of successive iterations, shared by both paths: a callable object (not
-    a closure) so that a run in progress can be pickled."""
-
-    def __init__(self, scheduler: Scheduler):
-        scenario = scheduler.scenario
-        self.scheduler = scheduler
-        self.streams = scenario.generators()
-        self.channel = scenario.channel(self.streams["channel"])
-        self.past = deque(maxlen=scheduler.delay)  # true gains of the last `delay` iterations
-        self.start = 0
-
-    def __call__(self, n: int):
-        scheduler, streams = self.scheduler, self.streams
-        scenario = scheduler.scenario
-        K = scenario.n_workers
-        start = self.start
-        self.start = start + n
-        gain = self.channel.draw(n)
-        if scheduler.csi == "perfect":
-            known = gain
-        elif scheduler.csi == "noisy":
-            error = streams["estimation"].standard_normal((n, K))
-            known = gain * 10.0 ** (scheduler.csi_error_db * error / 10.0)
-        else:
-            known = np.empty_like(gain)
-            for t in range(n):
-                known[t] = (self.past[0] if len(self.past) == scheduler.delay
-                            else scenario.path_gain)
-                self.past.append(gain[t])
-        if scheduler.trace is not None:
-            present = np.array(scheduler.trace[start:start + n])
-        elif scheduler.availability < 1.0:
-            present = streams["churn"].random((n, K)) < scheduler.availability
-        else:
-            present = np.ones((n, K), dtype=bool)
-        if scheduler.jitter == 0:
-            factor = np.ones((n, K))
-        elif scheduler.jitter_distribution == "lognormal":
-            z = streams["jitter"].standard_normal((n, K))
-            factor = np.exp(scheduler.jitter * z - 0.5 * scheduler.jitter**2)
-        else:
-            factor = 1.0 + scheduler.jitter * (2.0 * streams["jitter"].random((n, K)) - 1.0)
-        return gain, known, present, factor
 
 
 class SchedulerRun:
@@ -679,7 +464,7 @@ class SchedulerRun:
             "format": RUN_STATE_FORMAT, "version": RUN_STATE_VERSION,
             "settings": scheduler.settings(),
             "iteration": int(self.iteration),
-            "streams": {name: _generator_state(rng) for name, rng in draw.streams.items()},
+            "streams": {name: generator_state(rng) for name, rng in draw.streams.items()},
             "scattered": (None if scattered is None
                           else np.stack([scattered.real, scattered.imag], axis=-1)),
             "past": [np.array(gain, dtype=np.float64) for gain in draw.past],
@@ -695,7 +480,7 @@ class SchedulerRun:
             "previous_present": (None if self.previous_present is None
                                  else np.array(self.previous_present)),
             "history": {name: np.array(getattr(history, name)[:n])
-                        for name, _ in _history_fields(scheduler.record)},
+                        for name, _ in history_fields(scheduler.record)},
         }
 
     @classmethod
@@ -715,7 +500,7 @@ class SchedulerRun:
         parts = _read_run_state(scheduler, state)
         run = cls.__new__(cls)
         run.scheduler = scheduler
-        draw = _Draws(scheduler)
+        draw = Draws(scheduler)
         draw.streams = parts["streams"]
         draw.channel._rng = draw.streams["channel"]
         draw.channel._scattered = parts["scattered"]
@@ -735,61 +520,9 @@ class SchedulerRun:
 
 #: Format name and version of :meth:`SchedulerRun.state_dict`.
 RUN_STATE_FORMAT = "paba.SchedulerRun"
+
+
 RUN_STATE_VERSION = 1
-
-#: Keys of a PCG64 ``bit_generator.state`` (the generator of every stream).
-_PCG64_KEYS = {"bit_generator", "state", "has_uint32", "uinteger"}
-
-
-def _history_fields(record: str) -> list[tuple[str, type]]:
-    """(name, dtype) of the History arrays a record mode keeps; (iterations,) or (iterations, K)."""
-    fields = [("latency", np.float64), ("planned_latency", np.float64),
-              ("relaxed_latency", np.float64), ("active", np.int64),
-              ("present_count", np.int64)]
-    if record == "full":
-        fields += list(History._FULL)
-    return fields
-
-
-def _generator_state(rng: np.random.Generator) -> dict:
-    """A generator's ``bit_generator.state`` as a fresh dict of plain values."""
-    state = rng.bit_generator.state
-    return {"bit_generator": str(state["bit_generator"]),
-            "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
-            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
-
-
-def _plain_int(where: str, value, low: int, high: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"state: {where} must be an integer, got {describe(value)}")
-    value = int(value)
-    if not low <= value <= high:
-        raise ValueError(f"state: {where} must be in [{low}, {high}], got {describe(value)}")
-    return value
-
-
-def generator_from_state(where: str, value) -> np.random.Generator:
-    """A NumPy Generator (PCG64, the one every stream uses) restored from a
-    ``bit_generator.state`` dict of plain values, checked; a ValueError starting with ``state:``
-    otherwise."""
-    if not isinstance(value, dict) or set(value) != _PCG64_KEYS \
-            or not exactly(value["bit_generator"], "PCG64"):
-        raise ValueError(f"state: {where} must be the state of a PCG64 generator")
-    inner = value["state"]
-    if not isinstance(inner, dict) or set(inner) != {"state", "inc"}:
-        raise ValueError(f"state: {where} must be the state of a PCG64 generator")
-    plain = {"bit_generator": "PCG64",
-             "state": {"state": _plain_int(f"{where}.state.state", inner["state"], 0,
-                                           2**128 - 1),
-                       "inc": _plain_int(f"{where}.state.inc", inner["inc"], 0, 2**128 - 1)},
-             "has_uint32": _plain_int(f"{where}.has_uint32", value["has_uint32"], 0, 1),
-             "uinteger": _plain_int(f"{where}.uinteger", value["uinteger"], 0, 2**32 - 1)}
-    rng = np.random.Generator(np.random.PCG64(0))
-    try:
-        rng.bit_generator.state = plain
-    except (TypeError, ValueError, OverflowError) as error:
-        raise ValueError(f"state: {where} is not a valid PCG64 state ({error})") from None
-    return rng
 
 
 def _state_array(where: str, value, dtype, shape: tuple) -> np.ndarray:
@@ -830,7 +563,7 @@ def _read_run_state(scheduler: Scheduler, state) -> dict:
                          + "; ".join(differences) + ")")
     scenario = scheduler.scenario
     K = scenario.n_workers
-    n = _plain_int("iteration", state["iteration"], 0, scheduler.iterations)
+    n = plain_int("iteration", state["iteration"], 0, scheduler.iterations)
     streams = state["streams"]
     if not isinstance(streams, dict) or set(streams) != set(STREAMS):
         raise ValueError(f"state: streams must hold the generators {list(STREAMS)}")
@@ -864,7 +597,7 @@ def _read_run_state(scheduler: Scheduler, state) -> dict:
         previous = _read_previous(scheduler, previous, present)
 
     rows = {}
-    fields = _history_fields(scheduler.record)
+    fields = history_fields(scheduler.record)
     history_state = state["history"]
     if not isinstance(history_state, dict) or set(history_state) != {f for f, _ in fields}:
         raise ValueError(f"state: history must hold the arrays {[f for f, _ in fields]} "
@@ -915,5 +648,5 @@ def _read_previous(scheduler: Scheduler, value, present: np.ndarray) -> Allocati
         relaxed_latency=_state_float("previous.relaxed_latency", value["relaxed_latency"]),
         relaxed_loads=arrays["relaxed_loads"], worker_latency=arrays["worker_latency"],
         scheme=value["scheme"], backend=value["backend"],
-        iterations=_plain_int("previous.iterations", value["iterations"], 0, 2**62),
+        iterations=plain_int("previous.iterations", value["iterations"], 0, 2**62),
         converged=value["converged"], method=value["method"])

@@ -20,7 +20,7 @@ from ._validation import (
     NOT_POSITIVE,
     float_array,
     float_vector,
-    int_array,
+    group_ids,
     positive_float,
     positive_integer,
     readonly,
@@ -83,22 +83,6 @@ def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
             None if tau is None else copies[-1], params, bandwidth)
 
 
-def _check_groups(groups, K: int) -> tuple[np.ndarray | None, int]:
-    """Group ids (read-only int64) and the number of groups; None for one worker per group."""
-    if groups is None:
-        return None, K
-    groups = int_array("groups", groups, size=K, boolean=False)
-    if groups.min() < 0 or groups.max() >= K:
-        raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers)")
-    n_groups = int(groups.max()) + 1
-    counts = np.bincount(groups, minlength=n_groups)
-    if np.any(counts == 0):
-        missing = np.flatnonzero(counts == 0)[:5].tolist()
-        raise ValueError(f"groups: ids must be 0..N-1 with every group non-empty; "
-                         f"no worker in {missing}")
-    return groups, n_groups
-
-
 def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
     """Every input checked in the order of the arguments, each in full before the next (the
     first fault raises, as it comes); the per-worker arrays converted from any real dtype and
@@ -118,7 +102,7 @@ def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
         if fault is not None and fault[0] != "out_of_range":
             raise ValueError(_fault_message(*fault))
         arrays[name] = readonly(array)
-    groups = _check_groups(groups, K)
+    groups = group_ids(groups, K)
     params = positive_integer("params", params)
     bandwidth = positive_float("bandwidth", bandwidth)
     inputs = [arrays.get(name) for name in _WORKER_INPUTS]
@@ -185,7 +169,7 @@ class System:
         elif groups is None:
             n_groups = inputs[0].size
         else:  # every other input is valid: the groups' faults come first
-            groups, n_groups = _check_groups(groups, inputs[0].size)
+            groups, n_groups = group_ids(groups, inputs[0].size)
         beta, compute, alpha, tau, params, bandwidth = inputs
         K = beta.size
         set_ = object.__setattr__

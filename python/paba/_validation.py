@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 MAX_PARAMS = 2**53  # integers above this are not exact in float64, the kernels' arithmetic
-MAX_SEED = 2**32 - 1  # seeds of every random stream: NumPy's and PyTorch's common range
+MAX_SEED = 2**32 - 1  # scikit-learn's random_state takes 32-bit seeds
 MAX_THREADS = 1024  # threads of the native pool
 
 
@@ -122,9 +122,9 @@ def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> in
         raise ValueError(f"{name}: must be an integer, got {describe(value)}")
     result = int(value)
     if result < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {result}")
+        raise ValueError(f"{name}: must be at least {minimum}, got {describe(result)}")
     if maximum is not None and result > maximum:
-        raise ValueError(f"{name}: must be at most {maximum}, got {result}")
+        raise ValueError(f"{name}: must be at most {maximum}, got {describe(result)}")
     return result
 
 
@@ -329,9 +329,10 @@ def fraction(name: str, value) -> float:
     return real(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
-def seed(name: str, value) -> int:
-    """A seed: an integer in [0, 2**32 - 1]."""
-    return integer(name, value, minimum=0, maximum=MAX_SEED)
+def seed(name: str, value, maximum: int | None = MAX_SEED) -> int:
+    """A seed: an integer in [0, maximum] (2**32 - 1 unless said; None: any non-negative integer,
+    as ``numpy.random.SeedSequence`` takes)."""
+    return integer(name, value, minimum=0, maximum=maximum)
 
 
 def n_threads(name: str, value) -> int:
@@ -358,3 +359,42 @@ def option(parse, check, **bounds):
 
     convert.__name__ = f"{check.__name__.replace('_', ' ')}"  # argparse's "invalid X value"
     return convert
+
+
+def group_ids(groups, K: int) -> tuple[np.ndarray | None, int]:
+    """Group ids of K workers checked (``groups``: ids 0..N-1, every group non-empty) as int64,
+    and the number of groups N; (None, K) for one worker per group."""
+    if groups is None:
+        return None, K
+    groups = int_array("groups", groups, size=K, boolean=False)
+    if groups.min() < 0 or groups.max() >= K:
+        raise ValueError(f"groups: ids must be in 0..K-1 (K = {K} workers)")
+    n_groups = int(groups.max()) + 1
+    counts = np.bincount(groups, minlength=n_groups)
+    if np.any(counts == 0):
+        missing = np.flatnonzero(counts == 0)[:5].tolist()
+        raise ValueError(f"groups: ids must be 0..N-1 with every group non-empty; "
+                         f"no worker in {missing}")
+    return groups, n_groups
+
+
+def per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
+    """One positive finite number per instance of a batch of M (a scalar is broadcast), as
+    contiguous float64; with ``integral``, integers in [1, 2**53]."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: must be a number or one number per instance ({error})") \
+            from None
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
+                                   or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name}: must be a number or one number per instance")
+    array = np.broadcast_to(array.astype(np.float64), (M,)) if array.ndim == 0 else array
+    if array.shape != (M,):
+        raise ValueError(f"{name}: must be a number or have shape ({M},), got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array) & (array > 0)):
+        raise ValueError(f"{name}: entries must be positive and finite")
+    if integral and not np.all((array == np.floor(array)) & (array <= MAX_PARAMS)):
+        raise ValueError(f"{name}: entries must be integers in [1, 2**53]")
+    return array

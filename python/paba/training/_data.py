@@ -17,11 +17,9 @@ import os
 
 import numpy as np
 
-from .._validation import integer, readonly, real_array
+from .._validation import boolean, fraction, integer, readonly, real_array
+from .._validation import seed as seed_check
 from ._names import BUILTIN_DATASETS, SHARDING
-
-#: Largest accepted seed (NumPy's and scikit-learn's ``random_state`` take 32-bit seeds).
-MAX_SEED = 2**32 - 1
 
 #: Distance between two class means of :func:`synthetic`, in noise standard deviations, per unit
 #: of ``separation`` (when the means are orthogonal, that is ``n_classes <= n_features``).
@@ -30,26 +28,6 @@ CLASS_DISTANCE = 4.0
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks
-
-
-def check_seed(value, name: str = "seed") -> int:
-    """A seed: an integer in [0, 2**32 - 1]."""
-    return integer(name, value, minimum=0, maximum=MAX_SEED)
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}: must be a boolean, got {value!r}")
-    return bool(value)
-
-
-def _check_fraction(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}: must be a real number in (0, 1), got {value!r}")
-    result = float(value)
-    if not 0.0 < result < 1.0:  # also refuses NaN
-        raise ValueError(f"{name}: must be in (0, 1), got {value!r}")
-    return result
 
 
 def _check_path(name: str, value) -> str:
@@ -278,9 +256,9 @@ def load_dataset(name: str | os.PathLike = "digits", *, test_fraction: float = 0
         ``name`` neither a builtin nor an existing file, or any other bad argument (the message
         starts with the argument's name).
     """
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    seed = check_seed(seed)
-    standardize = _check_bool("standardize", standardize)
+    test_fraction = fraction("test_fraction", test_fraction)
+    seed = seed_check("seed", seed)
+    standardize = boolean("standardize", standardize)
     if isinstance(name, str) and name in BUILTIN_DATASETS:
         import sklearn.datasets
 
@@ -348,9 +326,9 @@ def load_svmlight(path: str | os.PathLike, *, test_path: str | os.PathLike | Non
         test_path = _check_path("test_path", test_path)
     if n_features is not None:
         n_features = integer("n_features", n_features, minimum=1)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    seed = check_seed(seed)
-    standardize = _check_bool("standardize", standardize)
+    test_fraction = fraction("test_fraction", test_fraction)
+    seed = seed_check("seed", seed)
+    standardize = boolean("standardize", standardize)
     if name is None:
         name = os.path.basename(path) or path
     elif not isinstance(name, str) or not name:
@@ -479,8 +457,8 @@ def synthetic(n_samples: int = 1000, n_features: int = 20, n_classes: int = 3, *
     if n_samples < n_classes:
         raise ValueError(f"n_samples: must be at least n_classes = {n_classes} (one sample of "
                          f"each class), got {n_samples}")
-    seed = check_seed(seed)
-    test_fraction = _check_fraction("test_fraction", test_fraction)
+    seed = seed_check("seed", seed)
+    test_fraction = fraction("test_fraction", test_fraction)
     if isinstance(separation, (bool, np.bool_)) or not isinstance(separation, numbers.Real) \
             or not math.isfinite(float(separation)) or float(separation) < 0:
         raise ValueError(f"separation: must be a finite non-negative number, got {separation!r}")
@@ -557,7 +535,7 @@ def shard(labels, n_workers: int, *, scheme: str = "iid", classes_per_worker: in
     if not isinstance(scheme, str) or scheme not in SHARDING:
         raise ValueError(f"scheme: must be one of {SHARDING}, got {scheme!r}")
     classes_per_worker = integer("classes_per_worker", classes_per_worker, minimum=1)
-    seed = check_seed(seed)
+    seed = seed_check("seed", seed)
     rng = np.random.default_rng(seed)
 
     if scheme == "iid":

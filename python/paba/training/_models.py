@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .._validation import describe, integer
-from ._data import check_seed
+from .._validation import seed as seed_check
 from ._names import DEFAULT_HIDDEN, MODELS
 
 #: Largest model :func:`mlp` builds, in parameters (float32; training keeps the model, its
@@ -92,7 +92,7 @@ def logistic_regression(n_features: int, n_classes: int, *, seed: int = 0) -> nn
         parameters (650 on digits).
     """
     n_features, n_classes = _check_shape(n_features, n_classes)
-    return _stack((n_features, n_classes), check_seed(seed))
+    return _stack((n_features, n_classes), seed_check("seed", seed))
 
 
 def mlp(n_features: int, n_classes: int, hidden: Sequence[int] = DEFAULT_HIDDEN, *,
@@ -127,7 +127,7 @@ def mlp(n_features: int, n_classes: int, hidden: Sequence[int] = DEFAULT_HIDDEN,
         raise ValueError(f"hidden: an MLP with hidden layers {describe(list(hidden))} on "
                          f"{n_features} features has {shown} parameters, more than the "
                          f"{MAX_MODEL_PARAMS:,} paba.training builds")
-    return _stack(sizes, check_seed(seed))
+    return _stack(sizes, seed_check("seed", seed))
 
 
 def build_model(name: str, n_features: int, n_classes: int, *,

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 
 from .._allocation import SCHEMES
 from .._scenario import Scenario
-from .._scheduler import Scheduler, SchedulerRun, generator_from_state
+from .._scheduler import Scheduler, SchedulerRun
+from .._streams import generator_from_state
 from .._validation import (
     callback,
     choice,
