@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ._core import environment as _environment  # getenv: a fraction of os.environ.get's time
 
 BACKENDS = ("native", "reference")
@@ -33,10 +35,10 @@ def module(name: str):
     found = _MODULES.get(name)
     if found is None:
         if name == "native":
-            from . import _core as found
+            from ._core import allocate, allocate_batch, evaluate
+            found = SimpleNamespace(allocate=allocate, evaluate=evaluate,
+                                    allocate_batch=allocate_batch)
         else:
-            from types import SimpleNamespace
-
             from .reference import allocation, batch
             found = SimpleNamespace(allocate=allocation.allocate, evaluate=allocation.evaluate,
                                     allocate_batch=batch.allocate_batch)

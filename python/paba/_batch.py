@@ -101,7 +101,7 @@ def _float_array(name: str, values) -> np.ndarray:
     """values as a C-contiguous float64 array of its own shape (0-D stays 0-D)."""
     try:
         array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{name}: must be an array of real numbers ({error})") from None
     return array if array.ndim == 0 else np.ascontiguousarray(array)
 

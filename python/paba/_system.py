@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 try:
-    from . import _core
+    from ._core import check_workers as _check_workers
 except ImportError as error:  # pragma: no cover - a source tree without the build
     raise ImportError("paba._core, the compiled kernels, is missing: build and install the "
                       "package (pip install .)") from error
@@ -71,7 +71,7 @@ def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
         if value is not None and (type(value) is not np.ndarray or value.dtype is not _FLOAT64):
             return None
     try:
-        fault, copies = _core.check_workers(beta, compute, alpha, tau, float(params), bandwidth,
+        fault, copies = _check_workers(beta, compute, alpha, tau, float(params), bandwidth,
                                             True)
     except ValueError:  # a layout it cannot read, or arrays of different lengths
         return None
@@ -98,7 +98,7 @@ def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
         # Finiteness and sign of this input alone (its range waits for params and bandwidth).
         alone = [None] * 4
         alone[slot] = array
-        fault = _core.check_workers(*alone, 1.0, 1.0)[0]
+        fault = _check_workers(*alone, 1.0, 1.0)[0]
         if fault is not None and fault[0] != "out_of_range":
             raise ValueError(_fault_message(*fault))
         arrays[name] = readonly(array)
@@ -106,7 +106,7 @@ def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
     params = positive_integer("params", params)
     bandwidth = positive_float("bandwidth", bandwidth)
     inputs = [arrays.get(name) for name in _WORKER_INPUTS]
-    fault = _core.check_workers(*inputs, float(params), bandwidth)[0]
+    fault = _check_workers(*inputs, float(params), bandwidth)[0]
     if fault is not None:
         raise ValueError(_fault_message(*fault))
     return (*inputs, params, bandwidth), groups
