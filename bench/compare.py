@@ -82,7 +82,7 @@ SINGLE_S = 2.0          # a checked call longer than this is the one timed call
 MAX_REPEATS = 3000      # timed calls per cell at most
 
 CVXPY_RTOL = 1e-4       # cvxpy's basic T* against the exact method
-EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency (issue 3)
+EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency
 BISECTION_RTOL = 1e-8   # native against reference bisection: 10 tol (paba.testing)
 CHECK_TOL = 1e-12       # tol of the bisection every general answer is checked against
 GENERAL_RTOL = 1e-8     # paba's general solve against it: 10 times the default tol 1e-9
@@ -831,7 +831,7 @@ def headline(rows, general, general_sizes) -> Headline:
               "numpy_basic_joint", e2e(K, "numpy"), "numpy / paba", lambda p, o: o / p,
               ("numpy / paba >= 6", lambda v: v >= 6),
               lambda: parts(K) + f"; numpy_basic_joint {format_seconds(e2e(K, 'numpy'))}")
-    table.add(f"basic, K = {K:,}, prebuilt System (issue 3)", cell(K, "exact"),
+    table.add(f"basic, K = {K:,}, prebuilt System", cell(K, "exact"),
               "cvxpy + Clarabel", rows.get(K, {}).get("cells", {}).get("cvxpy"),
               "cvxpy / paba", lambda p, o: o / p,
               ("cvxpy / paba >= 5000", lambda v: v >= 5000),
@@ -843,7 +843,7 @@ def headline(rows, general, general_sizes) -> Headline:
               "NumPy floor", e2e(K, "floor"), "paba / floor", lambda p, o: p / o,
               ("paba / floor <= 3", lambda v: v <= 3),
               lambda: parts(K) + f"; the floor pass {format_seconds(e2e(K, 'floor'))}")
-    table.add(f"basic, K = {K:,}, prebuilt System (issue 3)", e2e(K, "allocate"),
+    table.add(f"basic, K = {K:,}, prebuilt System", e2e(K, "allocate"),
               "NumPy floor", e2e(K, "floor"), "paba / floor", lambda p, o: p / o,
               ("paba / floor <= 5", lambda v: v <= 5),
               lambda: f"the solve takes {format_seconds(e2e(K, 'allocate'))}, the floor pass "

@@ -1,4 +1,4 @@
-"""Batch throughput (issue 3, targets): ``paba.allocate_batch`` on instances of K = 100 workers
+"""Batch throughput (targets): ``paba.allocate_batch`` on instances of K = 100 workers
 (Rayleigh-faded iterations of one cell, bench/peers.py) with 1 and 2 threads; target: at least
 100,000 instances per second on 1 thread, and 2 threads at least 1.7x of 1.
 

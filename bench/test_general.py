@@ -1,5 +1,5 @@
 """The general joint problem (alpha, tau; one worker per group or groups of 1 to 10) at
-K = 1000 (issue 10): ``paba.allocate(system, "joint")`` (method auto) on a prebuilt System,
+K = 1000: ``paba.allocate(system, "joint")`` (method auto) on a prebuilt System,
 against the exact method on the basic instance of the same K (the baseline: target at most 5x
 for singletons and 10x for groups), ``numpy_general_joint`` and cvxpy with Clarabel
 (bench/peers.py).

@@ -1,4 +1,4 @@
-"""The joint scheme side by side with what a user would otherwise run (issue 3, targets):
+"""The joint scheme side by side with what a user would otherwise run (targets):
 
 - K = 1000: native exact, native nested bisection, the NumPy reference of each, cvxpy with
   Clarabel (construction and solve, bench/peers.py);

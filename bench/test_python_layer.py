@@ -1,4 +1,4 @@
-"""What the Python layer adds to a small solve (issue 3: validation must not dominate at
+"""What the Python layer adds to a small solve (validation must not dominate at
 K = 100): ``paba.allocate`` on a prebuilt System against the private binding it calls
 (``paba._core.allocate``, which allocates the outputs and runs the kernel), joint scheme, exact
 method. Both answers are checked against the reference before timing.

@@ -1,5 +1,5 @@
-"""Loads made of whole units (docs/algorithms.md 3.6 and 4.4): round an allocation so that every
-group's block is a set of granules of given sizes, then re-balance the bandwidth.
+"""Loads made of whole units (docs/algorithms.md 3.6, docs/training.md 2): round an allocation so
+that every group's block is a set of granules of given sizes, then re-balance the bandwidth.
 
 A deep network is partitioned by units (a row of a weight matrix with its bias), not by single
 parameters, so a block's size is a sum of unit sizes, and the sizes differ from layer to layer.

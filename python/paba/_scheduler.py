@@ -116,7 +116,7 @@ class Scheduler:
         Threads of the batch path.
     groups : array_like of int, shape (K,), optional
         Group id (0..N-1, every group non-empty) of each worker: the members of a group train
-        the same block (SPEC section 1). Default: one worker per group. Both paths take groups.
+        the same block (docs/algorithms.md 2). Default: one worker per group. Both paths take groups.
     granules : sequence of int or Granules, optional
         Sizes in parameters of the units that blocks are made of (a row of a weight matrix with
         its bias); they must sum to the scenario's ``params``. Every allocation is then rounded

@@ -78,7 +78,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         The server's optimiser (``paba.training.make_optimizer``).
     group_size : int
         Workers per group (consecutive workers; the last group may be smaller): the members of
-        a group train the same block on their own shards (SPEC section 1). 1: one each.
+        a group train the same block on their own shards (docs/algorithms.md 2). 1: one each.
     max_iterations : int, optional
         Stop every run after this many iterations as well.
     eval_every : int

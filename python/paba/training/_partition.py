@@ -1,5 +1,5 @@
 """The parameters of a model as units, and the per-iteration partition of those units into one
-block per worker group (SPEC sections 1 and 4.4).
+block per worker group (docs/training.md 1 and 2).
 
 Every trainable parameter is one element of a flat vector, in ``model.parameters()`` order (the
 order of ``torch.nn.utils.parameters_to_vector``). A *unit* is the smallest set of elements a

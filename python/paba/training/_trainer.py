@@ -1,4 +1,4 @@
-"""Partitioned training (PARTEL, SPEC section 1): every iteration the scheduler allocates, the
+"""Partitioned training (PARTEL, docs/training.md 1): every iteration the scheduler allocates, the
 server deals the model's units into one block per worker group with the allocated sizes, every
 worker computes the gradient of its group's block on its own data shard, and the server cascades
 the blocks into one update of the whole model. The iteration's realised latency is added to the
