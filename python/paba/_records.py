@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -162,9 +163,9 @@ class History:
                 f"record={self.record!r})")
 
 
-def history_fields(record: str) -> list[tuple[str, type]]:
+def history_fields(record: str) -> list[tuple[str, Any]]:
     """(name, dtype) of the History arrays a record mode keeps; (iterations,) or (iterations, K)."""
-    fields = [("latency", np.float64), ("planned_latency", np.float64),
+    fields: list[tuple[str, Any]] = [("latency", np.float64), ("planned_latency", np.float64),
               ("relaxed_latency", np.float64), ("active", np.int64),
               ("present_count", np.int64)]
     if record == "full":

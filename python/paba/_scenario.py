@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,6 +55,9 @@ from .reference.internal import SECONDS_RANGE
 #: component with K-factor ``k_factor``, mean power 1) and ``"none"`` (|h|^2 = 1: path loss and
 #: shadowing only, a static channel).
 FADING = ("rayleigh", "rician", "none")
+
+#: Path loss at 250 m, mid-cell of the default radius: the reference of a layout's distance.
+MEDIAN_LOSS_DB = float(path_loss_db(np.float64(250.0)))
 
 #: Independent random streams spawned from the seed, in spawn order.
 STREAMS = ("channel", "churn", "jitter", "estimation")
@@ -154,6 +158,13 @@ class Scenario:
     cycles_per_parameter: float = CYCLES_PER_PARAMETER
     bits_per_parameter: float = BITS_PER_PARAMETER
     seed: int = 0
+
+    if TYPE_CHECKING:  # derived on construction (__post_init__), not fields
+        _distance: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
+        _frequency: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
+        _shadowing: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
+        _path_gain: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
+        _compute: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -276,7 +287,7 @@ class Scenario:
                     "uplink_power_dbm": abs(self.uplink_power_dbm - UPLINK_POWER_DBM) / 10,
                     "noise_dbm_per_hz": abs(self.noise_dbm_per_hz - NOISE_DBM_PER_HZ) / 10,
                     "shadowing_std_db": abs(float(shadowing[k])) / 10,
-                    distance_field: abs(float(loss[k]) - float(path_loss_db(250.0))) / 10,
+                    distance_field: abs(float(loss[k]) - MEDIAN_LOSS_DB) / 10,
                 }
 
             def fail(k: int, fields: tuple[str, ...], what: str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,8 @@ class Scheduler:
         Threads of the batch path.
     groups : array_like of int, shape (K,), optional
         Group id (0..N-1, every group non-empty) of each worker: the members of a group train
-        the same block (docs/algorithms.md 2). Default: one worker per group. Both paths take groups.
+        the same block (docs/algorithms.md 2). Default: one worker per group. Both paths take
+        groups.
     granules : sequence of int or Granules, optional
         Sizes in parameters of the units that blocks are made of (a row of a weight matrix with
         its bias); they must sum to the scenario's ``params``. Every allocation is then rounded
@@ -213,7 +215,7 @@ class Scheduler:
         jitter factors), each of shape (n, K), from fresh streams."""
         return Draws(self)
 
-    def _allocate_options(self) -> dict:
+    def _allocate_options(self) -> dict[str, Any]:
         return {"method": self.method} if self.scheme == "joint" else {}
 
     # -- the per-iteration path ---------------------------------------------------------------
@@ -265,7 +267,7 @@ class Scheduler:
         compute_profile = scenario.compute_per_parameter
         q = scenario.bits_per_parameter
         chunk = max(1, CHUNK_ELEMENTS // K)
-        options = dict(scheme=self.scheme, tol=self.tol, n_threads=self.n_threads,
+        options: dict[str, Any] = dict(scheme=self.scheme, tol=self.tol, n_threads=self.n_threads,
                        backend=self.backend)
         if self.scheme == "joint":
             options["method"] = self.method
@@ -328,6 +330,7 @@ class Scheduler:
         n = present.shape[0]
         rows, workers = np.nonzero(present)
         occupied = np.zeros((n, self.n_groups), dtype=bool)
+        assert self.groups is not None
         occupied[rows, self.groups[workers]] = True
         rank = np.cumsum(occupied, axis=1, dtype=np.int64) - 1
         return np.ascontiguousarray(rank[:, self.groups])
@@ -362,8 +365,8 @@ class SchedulerRun:
                                     scheduler.scenario.n_workers, scheduler.record)
         self.draw = scheduler._inputs()
         self.iteration = 0
-        self.previous = None
-        self.previous_present = None
+        self.previous: Allocation | None = None
+        self.previous_present: np.ndarray | None = None
 
     @property
     def history(self) -> History:
@@ -409,6 +412,7 @@ class SchedulerRun:
             system = system.replace(groups=member_group)
         kwargs = scheduler._allocate_options()
         if (scheduler.warm_start and scheduler.scheme == "joint" and self.previous is not None
+                and self.previous_present is not None
                 and np.array_equal(present, self.previous_present)):
             kwargs["previous"] = self.previous
         allocation = allocate(system, scheduler.scheme, backend=scheduler.backend,
@@ -417,6 +421,7 @@ class SchedulerRun:
         if granules is not None:
             allocation, counts = round_to_granules(system, allocation, granules,
                                                    backend=scheduler.backend)
+            assert unit_counts is not None  # made with the granules
             unit_counts[present_groups] = counts
         worker_loads = (allocation.loads if member_group is None
                         else allocation.loads[member_group])

@@ -108,7 +108,7 @@ def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
     if isinstance(value, numbers.Integral):
         result = operator.index(value)
     elif isinstance(value, numbers.Real) and float(value).is_integer():
-        result = int(value)
+        result = int(float(value))
     else:
         raise ValueError(f"{name}: must be a positive integer, got {describe(value)}")
     if not 1 <= result <= maximum:

@@ -139,7 +139,7 @@ def assert_backends_agree(system: System, scheme: str, rtol: float = BACKEND_RTO
     if scheme == "joint":
         rtol = max(rtol, 10 * kwargs.get("tol", 1e-9))
         load_slack = 1
-    outcomes = []
+    outcomes: list[Allocation | Exception] = []
     for backend in ("native", "reference"):
         try:
             outcomes.append(allocate(system, scheme, backend=backend, **kwargs))
@@ -149,6 +149,7 @@ def assert_backends_agree(system: System, scheme: str, rtol: float = BACKEND_RTO
     if isinstance(native, Exception) or isinstance(reference, Exception):
         assert type(native) is type(reference), f"native: {native!r}, reference: {reference!r}"
         assert str(native).split(":")[0] == str(reference).split(":")[0]
-        raise native
+        raise native if isinstance(native, Exception) else AssertionError(repr(reference))
+    assert isinstance(native, Allocation) and isinstance(reference, Allocation)
     assert_allocations_close(native, reference, rtol, load_slack)
     return native

@@ -59,10 +59,10 @@ def check_call(beta, compute, alpha, tau, group, n_groups):
 
 def check_scalars(params, bandwidth) -> None:
     """params and bandwidth as the kernels check them (paba.hpp, check_scalars)."""
-    if not (isinstance(params, numbers.Real) and 1.0 <= params <= 2.0**53
+    if not (isinstance(params, numbers.Real) and 1.0 <= float(params) <= 2.0**53
             and float(params) == math.floor(params)):
         raise ValueError("params: must be an integer in [1, 2**53]")
-    if not (isinstance(bandwidth, numbers.Real) and 0.0 < bandwidth < math.inf):
+    if not (isinstance(bandwidth, numbers.Real) and 0.0 < float(bandwidth) < math.inf):
         raise ValueError("bandwidth: must be positive and finite")
 
 

@@ -8,6 +8,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -162,7 +163,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         per_scheme[scheme] = entry
     joint = results.get("joint")
     checkpoints = [0.25 * budget, 0.5 * budget, budget]
-    summary = {
+    summary: dict[str, Any] = {
         "paba_version": __version__,
         "dataset": data.to_dict() | {"source": dataset, "test_fraction": test_fraction},
         "model": {"name": model, "params": n_params, "hidden": None if model != "mlp" else

@@ -9,6 +9,7 @@ import csv
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,8 +129,8 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
         done = base + n
         return history
 
-    channels = {}
-    histories = {}
+    channels: dict[str, dict[str, Any]] = {}
+    histories: dict[str, dict[str, Any]] = {}
     for name, scn in (("static", scenario.replace(fading="none")), ("faded", scenario)):
         histories[name] = {s: run(scn, s, iterations, f"{name} {s}") for s in schemes}
         channels[name] = {"fading": scn.fading, "schemes": _scheme_stats(histories[name])}
@@ -154,7 +155,7 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
 
     faded = channels["faded"]["schemes"]
     static = channels["static"]["schemes"]
-    summary = {
+    summary: dict[str, Any] = {
         "paba_version": __version__,
         "scenario": scenario.to_dict(),
         "settings": {"iterations": iterations, "sweep_iterations": sweep_iterations,

@@ -213,11 +213,11 @@ def _build(name: str, x_train, y_train, x_test, y_test, n_classes: int,
     if standardize:
         x_train, x_test = _standardize(x_train, x_test)
     # The callers hand over fresh arrays that nobody else holds: convert without copying twice.
-    arrays = [readonly(np.ascontiguousarray(x_train, dtype=np.float32)),
-              readonly(np.ascontiguousarray(y_train, dtype=np.int64)),
-              readonly(np.ascontiguousarray(x_test, dtype=np.float32)),
-              readonly(np.ascontiguousarray(y_test, dtype=np.int64))]
-    return Dataset(name, *arrays, n_classes=int(n_classes))
+    return Dataset(name, readonly(np.ascontiguousarray(x_train, dtype=np.float32)),
+                   readonly(np.ascontiguousarray(y_train, dtype=np.int64)),
+                   readonly(np.ascontiguousarray(x_test, dtype=np.float32)),
+                   readonly(np.ascontiguousarray(y_test, dtype=np.int64)),
+                   n_classes=int(n_classes))
 
 
 # ---------------------------------------------------------------------------------------------
