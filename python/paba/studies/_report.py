@@ -36,6 +36,11 @@ def change(reduction: float | None) -> str:
     return "n/a" if reduction is None else f"{-100 * reduction:+.1f}%"
 
 
+def percent(fraction: float) -> str:
+    """A fraction (an accuracy) as a percentage: 0.972 -> ``97.2%``."""
+    return f"{100 * fraction:.1f}%"
+
+
 def points(value: float | None, unit: str = "") -> str:
     """A gain in accuracy points, signed: 1.25 -> ``+1.2`` (``+1.2 points`` with a unit)."""
     if value is None or not math.isfinite(value):

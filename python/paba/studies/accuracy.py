@@ -26,7 +26,7 @@ from ._options import (
     add_workers,
     positive_int,
 )
-from ._report import STYLES, Progress, points, with_baseline, write_summary
+from ._report import STYLES, Progress, percent, points, with_baseline, write_summary
 from .paper import PAPER_ACCURACY_GAIN_POINTS
 
 #: Name of the figure.
@@ -221,7 +221,7 @@ def accuracy_figure(path: Path, results: dict, budget: float, *, title: str = ""
     for scheme, result in results.items():
         style = dict(STYLES.get(scheme, {}))
         style.pop("marker", None)
-        label = f"{scheme} ({result.iterations} it, {100 * result.accuracy:.1f}%)"
+        label = f"{scheme} ({result.iterations} it, {percent(result.accuracy)})"
         # The model of the last iteration stands until the budget runs out.
         latency = [*result.latency, max(budget, result.learning_latency)]
         left.step(latency, [*np.asarray(result.test_accuracy) * 100, 100 * result.accuracy],
@@ -269,7 +269,7 @@ def accuracy_report(summary: dict) -> str:
     for scheme, s in summary["schemes"].items():
         mean = s["mean_iteration_latency_s"]
         lines.append(
-            f"| {scheme} | {100 * s['test_accuracy']:.1f}% | "
+            f"| {scheme} | {percent(s['test_accuracy'])} | "
             f"{'baseline' if scheme == 'equal' else points(s['accuracy_gain_vs_equal_points'])}"
             f" | {s['iterations']} | {'n/a' if mean is None else f'{mean:.3g}'} | "
             f"{s['test_loss']:.3g} |")
@@ -278,7 +278,7 @@ def accuracy_report(summary: dict) -> str:
               "| --- |" + " --- |" * len(summary["accuracy_at"])]
     for scheme in summary["schemes"]:
         lines.append(f"| {scheme} | " + " | ".join(
-            f"{100 * at[scheme]:.1f}%" for at in summary["accuracy_at"].values()) + " |")
+            percent(at[scheme]) for at in summary["accuracy_at"].values()) + " |")
     lines += [
         "",
         f"Joint against equal at {headline['budget_s']:g} s: "

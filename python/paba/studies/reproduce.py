@@ -13,7 +13,7 @@ from .. import __version__
 from .._scenario import Scenario
 from .._validation import output_directory, positive_float, real_number
 from ._options import POSITIVE, add_seed
-from ._report import change, points, write_summary
+from ._report import change, percent, points, write_summary
 from .latency import run_study
 from .paper import PAPER, PAPER_ACCURACY_GAIN_POINTS, PAPER_REDUCTION_VS_EQUAL
 
@@ -189,9 +189,9 @@ def _report(summary: dict, latency: dict, accuracy: dict) -> str:
             mean = s["mean_iteration_latency_s"]
             gain = ("baseline" if scheme == "equal"
                     else points(s["accuracy_gain_vs_equal_points"], "points"))
-            earlier = "".join(f"{100 * study['accuracy_at'][mark][scheme]:.1f}% | "
+            earlier = "".join(f"{percent(study['accuracy_at'][mark][scheme])} | "
                               for mark in marks)
-            lines.append(f"| {scheme} | {100 * s['test_accuracy']:.1f}% | {gain} | {earlier}"
+            lines.append(f"| {scheme} | {percent(s['test_accuracy'])} | {gain} | {earlier}"
                          f"{s['iterations']} | {'n/a' if mean is None else f'{mean:.3g}'} |")
         figure = (study["files"].get("figures") or {}).get("accuracy_vs_latency")
         lines += [""]
