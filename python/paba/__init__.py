@@ -20,5 +20,14 @@ from ._validation import InfeasibleError
 __version__ = "0.1.0"
 
 __all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "InfeasibleError",
-           "Latency", "Scenario", "Scheduler", "SchedulerRun", "System", "allocate",
+           "Latency", "Scenario", "Scheduler", "SchedulerRun", "Sweep", "System", "allocate",
            "allocate_batch", "evaluate", "round_to_granules", "static_cell", "__version__"]
+
+
+def __getattr__(name: str):
+    # paba.Sweep is imported on first use: importing paba stays as cheap as before.
+    if name == "Sweep":
+        from .sweep import Sweep
+
+        return Sweep
+    raise AttributeError(f"module 'paba' has no attribute {name!r}")

@@ -2,7 +2,8 @@
 prints the latencies side by side; ``paba simulate`` runs the latency study over many faded
 iterations and writes its files (docs/scenarios.md); ``paba train`` runs the accuracy study
 (partitioned PyTorch training with every scheme, docs/training.md); ``paba reproduce`` runs both
-studies and writes the report beside the paper's headline."""
+studies and writes the report beside the paper's headline; ``paba sweep`` (paba.sweep) runs a
+grid of settings x seeds x schemes on any executor (docs/sweeps.md)."""
 
 from __future__ import annotations
 
@@ -229,7 +230,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-COMMANDS = ("compare", "simulate", "train", "reproduce")
+COMMANDS = ("compare", "simulate", "train", "reproduce", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -380,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--quiet", action="store_true",
                            help="no progress bars and no summary on the terminal")
     reproduce.set_defaults(handler=_reproduce)
+
+    from .sweep._cli import add_parser as add_sweep_parser  # docs/sweeps.md
+
+    add_sweep_parser(commands)
     return parser
 
 
