@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-import pytest
-
 import paba
+import pytest
 from paba import cli
 from paba.sweep import TIMING_COLUMNS, Sweep, scenario_seed
 from paba.sweep._report import PROGRESS
@@ -136,7 +135,7 @@ def test_dask_worker_killed_mid_sweep(dask_client):
     def kill_one(done):
         if not killed:
             assert done < len(sweep.units())  # the sweep is not over
-            victim = sorted(pids.values())[0]
+            victim = min(pids.values())
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 

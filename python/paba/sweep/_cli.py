@@ -104,7 +104,7 @@ def axis_values(option: str, raw) -> list:
     from .._scenario import FADING
     from .._scheduler import CSI_MODES
 
-    setting, kind, rule, scale = AXIS_OPTIONS[option]
+    _setting, kind, rule, scale = AXIS_OPTIONS[option]
     values = []
     for item in _items(option, raw):
         if kind is str:
@@ -349,8 +349,8 @@ def _dask_executor(address: str | None, jobs: int | None):
 
 
 def main(args: argparse.Namespace) -> int:
-    from ._report import PROGRESS, check_directory, output_files, run_to_directory
     from .._validation import output_directory
+    from ._report import PROGRESS, check_directory, output_files, run_to_directory
 
     sweep, run = build_sweep(args)
     out = run["out"]
@@ -444,7 +444,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", default=None, metavar="N",
                        help="processes of the process pool or of the LocalCluster (cores)")
     sweep.add_argument("--chunk-size", dest="chunk_size", default=None, metavar="N",
-                       help="(cell, seed) units per task (about 16 tasks per worker)")
+                       help="(cell, seed) units per task (default: tasks of about 0.25 s by an "
+                            "estimate, at least 4 per worker)")
     sweep.add_argument("--threads", default=None, metavar="N",
                        help="native solver threads per task (1: one per task, no "
                             "oversubscription)")

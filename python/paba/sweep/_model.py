@@ -344,8 +344,9 @@ class Sweep:
             ``"process"``): a ``ProcessPoolExecutor`` with one process per core, shut down at
             the end.
         chunk_size : int, optional
-            (cell, seed) units per task. Default: about 16 tasks per worker of the executor
-            (docs/sweeps.md section 3).
+            (cell, seed) units per task. Default: tasks of about a quarter of a second by a
+            rough estimate of the work, but at least four per worker of the executor where
+            there are units enough (docs/sweeps.md section 3).
         progress : bool or callable, optional
             A tqdm progress bar on stderr (True; default: when stderr is a terminal and tqdm is
             installed), or a callable given the number of units done after each task.

@@ -103,6 +103,12 @@ def _shown(name: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def describe_cell(cell: dict) -> str:
+    """A cell's settings for a reader: ``workers K 20, bandwidth B (MHz) 10``."""
+    return ", ".join(f"{_label(name)} {_shown(name, value)}" for name, value in cell.items()) \
+        or "the base settings"
+
+
 def summarise(sweep, data: dict) -> dict:
     """The deterministic part of summary.json: the definition, the size, and per scheme the
     reductions against equal over every cell (mean over seeds, then the spread over cells)."""
@@ -170,8 +176,10 @@ def report(sweep, data: dict, summary: dict) -> str:
             lines += ["## Joint against equal", "",
                       f"Median iteration latency, joint against equal, averaged over seeds: "
                       f"{_change(overall['mean_over_cells'])} on average over the cells, from "
-                      f"{_change(overall['max']['value'])} (`{overall['max']['cell']}`) to "
-                      f"{_change(overall['min']['value'])} (`{overall['min']['cell']}`).", ""]
+                      f"{_change(overall['max']['value'])} "
+                      f"({describe_cell(overall['max']['cell'])}) to "
+                      f"{_change(overall['min']['value'])} "
+                      f"({describe_cell(overall['min']['cell'])}).", ""]
     names = sweep.columns
     header = [*(_label(n) for n in names),
               *(f"{s} median (s)" for s in sweep.schemes)]
@@ -360,7 +368,7 @@ def run_to_directory(sweep, out, executor=None, *, chunk_size=None, resume: bool
     directory = output_directory("out", out, files=[*output_files(sweep, figures), PROGRESS])
     if figures:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib
         except ImportError:
             raise ValueError("figures: matplotlib is needed for the figures "
                              "(pip install 'paba[plot]'), or pass --no-figures") from None

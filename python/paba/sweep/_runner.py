@@ -27,8 +27,16 @@ from .._validation import describe
 #: Tasks in flight at once, per worker of the executor (at least 64 in all).
 IN_FLIGHT_PER_WORKER = 4
 
-#: Default chunking: about this many tasks per worker of the executor.
-TASKS_PER_WORKER = 16
+#: Default chunking: tasks of about this many seconds (a Dask task costs milliseconds of
+#: overhead), but at least this many tasks per worker where there are units enough (so that the
+#: workers finish together).
+TASK_SECONDS = 0.25
+TASKS_PER_WORKER = 4
+
+#: The default chunking's estimate of a unit's seconds: this much per worker, iteration and
+#: scheme (the batch path's order of magnitude on one core), plus a fixed cost per run.
+SECONDS_PER_WORKER_ITERATION = 5e-7
+SECONDS_PER_RUN = 5e-4
 
 #: Per-row statistics a task computes, in the table's order (after the key columns).
 STATISTICS = ("mean_latency_s", "median_latency_s", "p95_latency_s", "max_latency_s",
@@ -44,7 +52,7 @@ class SerialExecutor(cf.Executor):
         future = cf.Future()
         try:
             result = fn(*args, **kwargs)
-        except BaseException as error:  # noqa: BLE001 - delivered through the future
+        except BaseException as error:
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
             future.set_exception(error)
@@ -99,14 +107,27 @@ def worker_count(executor) -> int:
     if count is None and client is not None:
         try:
             count = sum(client.nthreads().values())
-        except Exception:  # noqa: BLE001 - a hint only
+        except Exception:
             count = None
     return max(1, int(count or os.cpu_count() or 1))
 
 
-def default_chunk_size(units: int, workers: int) -> int:
-    """About :data:`TASKS_PER_WORKER` tasks per worker, at least one unit each."""
-    return max(1, math.ceil(units / (TASKS_PER_WORKER * workers)))
+def default_chunk_size(sweep, units: list, workers: int) -> int:
+    """Units per task: enough for tasks of about :data:`TASK_SECONDS` by a rough estimate of the
+    work (workers x iterations x schemes), but no more than leaves :data:`TASKS_PER_WORKER`
+    tasks per worker; at least one."""
+    if not units:
+        return 1
+    cost: dict = {}
+    for unit in units:
+        if unit.cell not in cost:
+            work = sweep.value(unit.cell, "n_workers") * sweep.value(unit.cell, "iterations")
+            cost[unit.cell] = len(sweep.schemes) * (SECONDS_PER_RUN
+                                                    + SECONDS_PER_WORKER_ITERATION * work)
+    per_unit = sum(cost[unit.cell] for unit in units) / len(units)
+    by_time = math.ceil(TASK_SECONDS / per_unit)
+    by_balance = math.ceil(len(units) / (TASKS_PER_WORKER * workers))
+    return max(1, min(by_time, by_balance))
 
 
 def _process_pool() -> cf.ProcessPoolExecutor:
@@ -169,7 +190,7 @@ def execute(sweep, executor=None, *, chunk_size: int | None = None, progress=Non
     elif executor == "serial" or (owned and not todo):
         executor = SerialExecutor()
     workers = worker_count(executor)
-    size = chunk_size or default_chunk_size(len(todo), workers)
+    size = chunk_size or default_chunk_size(sweep, todo, workers)
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     if stats is not None:
         stats.update(chunk_size=size, tasks=len(chunks), workers=workers)
