@@ -330,9 +330,10 @@ def _dask_executor(address: str | None, jobs: int | None):
         if address is not None:
             client = Client(address, timeout="20s")
         else:
+            # Loopback only; the HTTP server on a free port (8787 may be another cluster's).
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+                                   processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
             client = Client(cluster)
     except (OSError, TimeoutError) as error:
         if cluster is not None:
