@@ -60,8 +60,14 @@ def mean_ci(values) -> tuple[float, float]:
 
 def varying_axes(sweep) -> list[str]:
     """The settings that take more than one value across the cells."""
-    return [name for name in sweep.columns
-            if len({sweep.value(c, name) for c in range(len(sweep.cells))}) > 1]
+    return [name for name in sweep.columns if len(axis_values(sweep, name)) > 1]
+
+
+def axis_values(sweep, name: str) -> list:
+    """The values a setting takes across the cells: numbers in increasing order, strings in
+    the order they first appear (the order given)."""
+    values = list(dict.fromkeys(sweep.value(c, name) for c in range(len(sweep.cells))))
+    return values if isinstance(values[0], str) else sorted(values)
 
 
 def figure_files(sweep) -> dict[str, str]:
@@ -239,8 +245,7 @@ def _figures(directory: Path, sweep, data: dict) -> dict:
     others = ", ".join(_label(n) for n in axes[2:])
     if "reduction_heatmap" in files:
         x, y = axes[:2]
-        xs = sorted({sweep.value(c, x) for c in range(len(sweep.cells))})
-        ys = sorted({sweep.value(c, y) for c in range(len(sweep.cells))})
+        xs, ys = axis_values(sweep, x), axis_values(sweep, y)
         fig, panels = plt.subplots(1, 2, figsize=(11, 4.4))
         for ax, statistic, title in zip(
                 panels, ("median_reduction_vs_equal", "reduction_vs_equal"),
@@ -269,7 +274,7 @@ def _figures(directory: Path, sweep, data: dict) -> dict:
         plt.close(fig)
 
     for name in axes:
-        values = sorted({sweep.value(c, name) for c in range(len(sweep.cells))})
+        values = axis_values(sweep, name)
         numeric = not isinstance(values[0], str)
         position = values if numeric else list(range(len(values)))
         shown = [v / 1e6 for v in position] if name == "bandwidth" else position
