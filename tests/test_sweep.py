@@ -350,3 +350,20 @@ def test_progress_bar_on_stderr(capsys):
     Sweep({"n_workers": [4, 5]}, schemes=["joint"], iterations=5).run("serial", progress=True)
     err = capsys.readouterr().err
     assert "paba sweep" in err and "2/2" in err
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    out = tmp_path / "s"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paba", "sweep", "--workers", "6,12", "--seeds", "0-9",
+         "--schemes", "joint", "--iterations", "1500", "--executor", "serial", "--chunk-size",
+         "1", "--no-figures", "--quiet", "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / PROGRESS).exists() and (out / PROGRESS).read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "--resume" in err
