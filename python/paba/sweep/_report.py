@@ -373,7 +373,7 @@ def run_to_directory(sweep, out, executor=None, *, chunk_size=None, resume: bool
     directory = output_directory("out", out, files=[*output_files(sweep, figures), PROGRESS])
     if figures:
         try:
-            import matplotlib
+            import matplotlib  # noqa: F401 - only whether it is there
         except ImportError:
             raise ValueError("figures: matplotlib is needed for the figures "
                              "(pip install 'paba[plot]'), or pass --no-figures") from None
