@@ -21,5 +21,14 @@ __version__ = "0.1.0"
 
 __all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "History",
            "InfeasibleError", "IterationRecord", "Latency", "Scenario", "Scheduler",
-           "SchedulerRun", "System", "allocate", "allocate_batch", "evaluate",
+           "SchedulerRun", "Sweep", "System", "allocate", "allocate_batch", "evaluate",
            "round_to_granules", "static_cell", "__version__"]
+
+
+def __getattr__(name: str):
+    # paba.Sweep is imported on first use: importing paba stays as cheap as before.
+    if name == "Sweep":
+        from .studies.sweep import Sweep
+
+        return Sweep
+    raise AttributeError(f"module 'paba' has no attribute {name!r}")

@@ -2,7 +2,8 @@
 prints the latencies side by side; ``paba simulate`` runs the latency study over many faded
 iterations and writes its files (docs/scenarios.md); ``paba train`` runs the accuracy study
 (partitioned PyTorch training with every scheme, docs/training.md); ``paba reproduce`` runs both
-studies and writes the report beside the paper's headline."""
+studies and writes the report beside the paper's headline; ``paba sweep`` runs a grid of
+settings x seeds x schemes on any executor (docs/sweeps.md)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ COMMANDS = {
                   "Run the latency study and the accuracy study at their defaults and write "
                   "report.md, beside the paper's headline (about 46%% lower latency; about 4 "
                   "points more accuracy at 100 s), into --out. Needs the train extra."),
+    "sweep": ("sweep._cli", "parameter sweep: a grid of settings x seeds x schemes on any executor",
+              "Run every scheme on every cell of a grid of settings (each axis a comma list, or "
+              "a TOML file), for every seed, serially, on a process pool or on Dask; write "
+              "results.csv (and .parquet), summary.json, report.md and figures into --out "
+              "(docs/sweeps.md)."),
 }
 
 #: Commands that need the train extra (PyTorch and scikit-learn) to run.
