@@ -132,7 +132,12 @@ def _train(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ValueError(f"model: training needs PyTorch and scikit-learn "
                          f"(pip install 'paba[train]'): {error}") from error
-    summary = run_accuracy_study(
+    study = run_accuracy_study
+    if args.processes is not None:  # a server and worker processes (docs/distributed.md)
+        from .distributed import study_in_processes
+
+        study = study_in_processes(args)
+    summary = study(
         model=args.model, dataset=args.dataset, workers=args.workers, seed=args.seed,
         budget=args.budget, schemes=args.schemes, sharding=args.sharding,
         classes_per_worker=args.classes_per_worker, fading=args.fading,
@@ -361,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output directory (paba-train)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar and no table on the terminal")
+    from .distributed import add_arguments as add_distributed_arguments
+
+    add_distributed_arguments(train)
     train.set_defaults(handler=_train)
 
     reproduce = commands.add_parser(

@@ -43,7 +43,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                        eval_every: int = 1, test_fraction: float = 0.2,
                        out: str | os.PathLike | None = None, figures: bool = True,
                        checkpoint: str | os.PathLike | None = None,
-                       checkpoint_every: int = 10, progress: bool | None = None) -> dict:
+                       checkpoint_every: int = 10, progress: bool | None = None,
+                       trainer_class=None) -> dict:
     """Train one model with every scheme on the same seed, scenario and shards.
 
     Parameters
@@ -91,6 +92,9 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         Iterations between checkpoints.
     progress : bool, optional
         Progress bar on stderr; default: when stderr is a terminal.
+    trainer_class : callable, optional
+        Builds each scheme's trainer in place of :class:`paba.training.PartitionedTrainer`
+        (same arguments); ``paba.distributed``'s server passes its own.
 
     Returns
     -------
@@ -144,7 +148,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
             max_iterations=max_iterations, optimizer=optimizer, lr=lr, momentum=momentum,
             seed=seed, eval_every=eval_every, checkpoint=path,
             checkpoint_every=checkpoint_every, progress=report,
-            scheduler_options=None if groups is None else {"groups": groups})
+            scheduler_options=None if groups is None else {"groups": groups},
+            trainer_class=trainer_class)
     bar.close()
 
     equal = results["equal"]

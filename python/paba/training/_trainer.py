@@ -922,19 +922,22 @@ def train(model: torch.nn.Module, data: Dataset, scenario: Scenario, scheme: str
           momentum: float = 0.9, seed: int = 0, eval_every: int = 1,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
           progress: Callable[[TrainingResult], None] | None = None,
-          scheduler_options: dict | None = None) -> TrainingResult:
+          scheduler_options: dict | None = None,
+          trainer_class: Callable[..., PartitionedTrainer] | None = None) -> TrainingResult:
     """Train ``model`` partitioned across the workers of ``scenario`` with one scheme.
 
     The scheduler is :func:`make_scheduler`'s (model size, shard sizes and units taken from the
-    model and the shards); the rest is :class:`PartitionedTrainer` and its ``run``.
+    model and the shards); the rest is :class:`PartitionedTrainer` and its ``run``
+    (``trainer_class``, called with PartitionedTrainer's arguments, replaces it: how
+    ``paba.distributed``'s server trains).
     """
     choice("scheme", scheme, SCHEMES)
     partition = ModelPartition(model, granularity)
     limit = 10_000 if max_iterations is None else max_iterations
     scheduler = make_scheduler(partition, scenario, scheme, shards, max_iterations=limit,
                                **(scheduler_options or {}))
-    trainer = PartitionedTrainer(model, data, scheduler, shards, granularity=granularity,
-                                 optimizer=optimizer, lr=lr, momentum=momentum, seed=seed,
-                                 eval_every=eval_every)
+    trainer = (trainer_class or PartitionedTrainer)(
+        model, data, scheduler, shards, granularity=granularity, optimizer=optimizer, lr=lr,
+        momentum=momentum, seed=seed, eval_every=eval_every)
     return trainer.run(budget=budget, max_iterations=max_iterations, checkpoint=checkpoint,
                        checkpoint_every=checkpoint_every, progress=progress)

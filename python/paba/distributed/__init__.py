@@ -1,0 +1,76 @@
+"""Partitioned training across real processes on ``torch.distributed`` (docs/distributed.md).
+
+Rank 0 is the server: it holds the scenario, the scheduler, the model, the optimiser and the
+checkpoints, and runs :class:`paba.training.PartitionedTrainer` with the gradient of every block
+computed elsewhere. Ranks 1..P-1 are worker processes; each hosts one or more of the K logical
+workers, builds their data shards from the seed (shards never travel) and computes, every
+iteration, the same :func:`paba.training._trainer.block_gradient` the in-process trainer calls.
+Messages are tensors and fixed-layout integer and float headers over gloo point-to-point
+``isend``/``irecv``; nothing is pickled.
+
+Launch with ``torchrun --standalone --nproc-per-node P -m paba.distributed [paba train
+options]``, or ``paba train --processes P`` (which starts the processes with torch's process
+launcher). Importing this package does not import PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+#: Seconds a worker process may take over one iteration by default (its download and upload
+#: holds under ``--emulate-links`` come on top); a process that misses it leaves the run.
+DEFAULT_DEADLINE = 60.0
+
+#: Seconds the processes wait for each other to join by default.
+DEFAULT_CONNECT_TIMEOUT = 60.0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of distributed training to ``paba train``'s parser."""
+    group = parser.add_argument_group(
+        "processes", "train with a server process and worker processes on torch.distributed "
+                     "(docs/distributed.md)")
+    group.add_argument("--processes", type=_positive_int, default=None, metavar="P",
+                       help="run the server and P-1 worker processes on this machine "
+                            "(loopback only); the K workers are spread over the P-1 processes")
+    group.add_argument("--emulate-links", type=_positive_float, default=None, metavar="SCALE",
+                       help="worker processes hold each download and upload for the modelled "
+                            "time x SCALE; the report shows measured against modelled latency")
+    group.add_argument("--deadline", type=_positive_float, default=DEFAULT_DEADLINE,
+                       metavar="SECONDS",
+                       help="seconds a worker process may take over one iteration before it "
+                            f"leaves the run ({DEFAULT_DEADLINE:g}; link holds come on top)")
+    group.add_argument("--connect-timeout", type=_positive_float,
+                       default=DEFAULT_CONNECT_TIMEOUT, metavar="SECONDS",
+                       help="seconds the processes wait for each other to join "
+                            f"({DEFAULT_CONNECT_TIMEOUT:g})")
+
+
+def study_in_processes(args: argparse.Namespace):
+    """``paba train --processes P``: a stand-in for ``run_accuracy_study`` that launches the
+    server and the worker processes on this machine with ``args`` (the options of ``paba
+    train``), waits for the server, and returns the summary it wrote (``--out``/summary.json).
+    Its keyword arguments are those ``args`` gave; they are not read again."""
+    from ._launch import launch_local
+
+    def study(**_options) -> dict:
+        return launch_local(args)
+
+    return study
+
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_DEADLINE", "add_arguments", "study_in_processes"]
