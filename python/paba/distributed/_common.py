@@ -125,6 +125,10 @@ def loopback_interface() -> str | None:
     return None
 
 
+#: What torchrun (and ``paba train --processes``) tell every process.
+LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
 class LaunchError(RuntimeError):
     """The processes could not form their group: a clear message for the operator."""
 
@@ -140,8 +144,7 @@ def join_group(connect_timeout: float, operation_timeout: float) -> tuple[int, i
     process joins within ``connect_timeout`` seconds."""
     import torch.distributed as dist
 
-    missing = [name for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-               if name not in os.environ]
+    missing = [name for name in LAUNCH_VARIABLES if name not in os.environ]
     if missing:
         raise LaunchError(f"{', '.join(missing)} not set: start paba.distributed with torchrun "
                           f"(torchrun --standalone --nproc-per-node P -m paba.distributed ...) "

@@ -27,12 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser, args = parse(list(sys.argv[1:] if argv is None else argv))
     rank = os.environ.get("RANK", "?")
+    from ._common import LAUNCH_VARIABLES, LaunchError, hosting, join_group
+
     try:
+        missing = [name for name in LAUNCH_VARIABLES if name not in os.environ]
+        if missing:
+            raise LaunchError(f"{', '.join(missing)} not set: start paba.distributed with "
+                              "torchrun (torchrun --standalone --nproc-per-node P -m "
+                              "paba.distributed ...) or with paba train --processes P")
+        hosting(args.workers, int(os.environ["WORLD_SIZE"]))  # before waiting for anyone
         import torch
 
-        from ._common import LaunchError, hosting, join_group
-
-        hosting(args.workers, int(os.environ.get("WORLD_SIZE", "0")))
         if "OMP_NUM_THREADS" in os.environ:
             torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
         rank_number, world_size = join_group(args.connect_timeout,
@@ -49,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.exit(2, f"paba: error: rank {rank}: {error}\n")
     except RuntimeError as error:
+        from ._server import AllWorkersGone
+
+        if isinstance(error, AllWorkersGone):
+            parser.exit(2, f"paba: error: {error}\n")
         text = str(error).strip().splitlines()
         first = text[0] if text else type(error).__name__
         if rank != "0" and ("Connection closed" in first or "Connection reset" in first):

@@ -13,10 +13,10 @@ churn trace drops those workers at that iteration would give.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -87,6 +87,8 @@ class Link:
         self.scheme = ""
         self.checkpoint_dir: Path | None = None
         self._killed: dict[int, float] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, world_size - 1), thread_name_prefix="paba-link")
 
     # -- start and end ------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class Link:
 
     def stop(self) -> None:
         """Tell every live process to exit."""
+        self._pool.shutdown(wait=False)
         works = []
         for rank in sorted(self.live):
             header = torch.zeros(HEADER + len(self.hosted[rank]), dtype=torch.int64)
@@ -130,7 +133,7 @@ class Link:
         for position, (k, block) in enumerate(jobs):
             mine[int(self.host[k])][k] = (position, block)
         scale = self.emulate_links
-        keep, works, replies = [], {}, {}
+        keep, works, replies, failures = [], {}, {}, {}
         sent = received = 0
         longest_hold = 0.0
         for rank in sorted(self.live):
@@ -152,34 +155,43 @@ class Link:
                 indices = torch.cat([jobs_here[k][1] for k in hosted if k in jobs_here])
                 messages += [(flat, TAG_MODEL), (indices.to(torch.int64), TAG_INDICES)]
             works[rank] = []
-            for tensor, tag in messages:
-                keep.append(tensor)
-                sent += tensor.numel() * tensor.element_size()
-                works[rank].append(dist.isend(tensor, dst=rank, tag=tag))
-            if total:
-                losses = torch.empty(len(hosted) + 1, dtype=torch.float64)
-                gradients = torch.empty(total, dtype=torch.float32)
-                replies[rank] = (losses, gradients)
-                works[rank] += [dist.irecv(losses, src=rank, tag=TAG_LOSSES),
-                                dist.irecv(gradients, src=rank, tag=TAG_GRADIENTS)]
-                received += losses.numel() * 8 + gradients.numel() * 4
-        self._killed = {}
-        watchdog = threading.Timer(self.deadline + longest_hold + GRACE, self._kill_overdue,
-                                   args=(works, started))
-        watchdog.daemon = True
-        watchdog.start()
-        failures = {}
-        for rank, rank_works in works.items():
-            try:
-                for work in rank_works:
-                    work.wait()
+            try:  # posting to a process whose connection is gone fails at once
+                for tensor, tag in messages:
+                    keep.append(tensor)
+                    sent += tensor.numel() * tensor.element_size()
+                    works[rank].append(dist.isend(tensor, dst=rank, tag=tag))
+                if total:
+                    losses = torch.empty(len(hosted) + 1, dtype=torch.float64)
+                    gradients = torch.empty(total, dtype=torch.float32)
+                    replies[rank] = (losses, gradients)
+                    works[rank] += [dist.irecv(losses, src=rank, tag=TAG_LOSSES),
+                                    dist.irecv(gradients, src=rank, tag=TAG_GRADIENTS)]
+                    received += losses.numel() * 8 + gradients.numel() * 4
             except RuntimeError as error:
                 failures[rank] = (time.perf_counter() - started, str(error).strip())
-        watchdog.cancel()
-        watchdog.join()
+        # Wait for every process at once; at the deadline (plus a grace period) kill the local
+        # processes still busy: a stopped process cannot run its own deadline, and a killed
+        # process's connection closes, which ends the waits on it at once.
+        self._killed = {}
+        pending = {rank: self._pool.submit(_wait_all, rank_works, started)
+                   for rank, rank_works in works.items() if rank not in failures}
+        limit = self.deadline + longest_hold + GRACE
+        concurrent.futures.wait(pending.values(), timeout=limit)
+        for rank, future in pending.items():
+            if not future.done() and rank in self.local:
+                try:
+                    os.kill(self.pids[rank], signal.SIGKILL)
+                    self._killed[rank] = time.perf_counter() - started
+                except ProcessLookupError:
+                    pass
+        for rank, future in pending.items():
+            error = future.result()
+            if error is not None:
+                failures[rank] = error
         if failures:
             raise _Departure({rank: self._classify(rank, *failure)
                               for rank, failure in failures.items()})
+        sizes_of = {k: block.numel() for k, block in jobs}
         out: list = [None] * len(jobs)
         compute = 0.0
         for rank, (losses, gradients) in replies.items():
@@ -194,23 +206,13 @@ class Link:
         wall = time.perf_counter() - started
         self.timings.setdefault(self.scheme, []).append({
             "iteration": iteration, "wall_s": wall, "compute_s": compute,
+            "block_sizes": [int(sizes_of.get(k, 0)) for k in range(self.host.size)],
             "bytes_sent": sent, "bytes_received": received,
             "processes": len(replies),
             "modelled_latency_s": None if record is None else float(record.latency),
             "modelled_links_s": None if record is None else float(np.max(
                 np.where(record.loads > 0, record.download + record.upload, 0.0)))})
         return out
-
-    def _kill_overdue(self, works: dict, started: float) -> None:
-        """The watchdog: kill the local processes whose iteration is not done by now (a hung
-        process, or one stopped by a signal, which cannot run its own deadline)."""
-        for rank, rank_works in works.items():
-            if rank in self.local and not all(work.is_completed() for work in rank_works):
-                try:
-                    os.kill(self.pids[rank], signal.SIGKILL)
-                    self._killed[rank] = time.perf_counter() - started
-                except ProcessLookupError:
-                    pass
 
     def _classify(self, rank: int, after: float, error: str) -> dict:
         if rank in self._killed:
@@ -222,7 +224,8 @@ class Link:
             detail = f"missed the deadline of {self.deadline:g} s and ended itself"
         else:
             reason = "crash"
-            detail = f"connection lost: {error.splitlines()[0][:160] if error else 'closed'}"
+            detail = ("connection closed by peer" if "closed by peer" in error
+                      else f"connection lost: {error.splitlines()[0][:160] if error else '?'}")
         return {"rank": rank, "pid": self.pids.get(rank), "workers": list(self.hosted[rank]),
                 "reason": reason, "detail": detail, "detected_after_s": after}
 
@@ -252,6 +255,17 @@ class Link:
                 "startup_s": startup_s, "departures": self.departures,
                 "absent_workers_at_end": np.flatnonzero(self.departed).tolist(),
                 "exchanges": per_scheme}
+
+
+def _wait_all(works: list, started: float):
+    """Wait for one process's messages of an iteration: None, or (seconds into the iteration,
+    error) when its connection fails."""
+    try:
+        for work in works:
+            work.wait()
+    except RuntimeError as error:
+        return time.perf_counter() - started, str(error).strip()
+    return None
 
 
 class _Present:
