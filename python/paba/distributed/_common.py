@@ -5,15 +5,17 @@ and the joining of the process group.
 Messages (gloo point-to-point; every tensor's size is known to the receiver beforehand, so
 nothing but tensors travels, and nothing is pickled):
 
-- handshake, worker process -> server: int64 ``[rank, pid, node rank, K, L, training samples,
-  digest]`` (the digest is 60 bits of a SHA-256 of the data set and the shards, so that a
+- handshake, worker process -> server: int64 ``[rank, pid, host, K, L, training samples,
+  digest]`` (``host``: 60 bits of a SHA-256 of the host name, which tells the server which
+  processes run on its machine (the digest is 60 bits of a SHA-256 of the data set and the shards, so that a
   process that built other data is refused);
 - every iteration, server -> each live worker process hosting H logical workers: an int64
   header ``[command, iteration, L, total, size_1 .. size_H]`` (``command`` STEP, IDLE or STOP;
   ``size_j`` the block size of the process's j-th logical worker, 0 when it has nothing to do)
   and a float64 ``[download hold_1 .. _H, upload hold_1 .. _H]`` in seconds (zero without link
   emulation); with STEP, the model as one float32 vector of its L trainable parameters and the
-  blocks' parameter indices as one int64 vector of ``total`` entries;
+  blocks' parameter indices as one vector of ``total`` entries (int32, or int64 for models of
+  2^31 parameters or more: :func:`index_dtype`);
 - reply to STEP: float64 ``[loss_1 .. loss_H, compute seconds]`` (NaN for a worker without a
   block) and the block gradients as one float32 vector of ``total`` entries.
 """
@@ -43,6 +45,13 @@ TAG_HANDSHAKE, TAG_HEADER, TAG_HOLDS, TAG_MODEL, TAG_INDICES, TAG_LOSSES, TAG_GR
 #: ``kill:RANK:ITERATION`` or ``stop:RANK:ITERATION`` (the process sends itself SIGKILL or
 #: SIGSTOP when iteration ITERATION of the first scheme starts).
 FAULT_VARIABLE = "PABA_DISTRIBUTED_FAULT"
+
+
+def index_dtype(n_params: int):
+    """The dtype of the blocks' parameter indices on the wire: int32 while it can hold them."""
+    import torch
+
+    return torch.int32 if n_params < 2**31 else torch.int64
 
 
 def hosting(n_workers: int, world_size: int) -> dict[int, list[int]]:
@@ -99,6 +108,11 @@ def data_digest(data, shards) -> int:
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(array.tobytes())
     return int(digest.hexdigest()[:15], 16)
+
+
+def host_digest() -> int:
+    """60 bits of a SHA-256 of this machine's host name (for the handshake)."""
+    return int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:15], 16)
 
 
 def faults(rank: int) -> dict[int, str]:

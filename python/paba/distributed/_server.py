@@ -44,7 +44,9 @@ from ._common import (
     build_data,
     data_digest,
     faults,
+    host_digest,
     hosting,
+    index_dtype,
     study_options,
 )
 
@@ -94,7 +96,7 @@ class Link:
 
     def handshake(self, expected: list[int]) -> None:
         """Receive every process's handshake and check that it built the same data."""
-        node = int(os.environ.get("GROUP_RANK", os.environ.get("NODE_RANK", "0")))
+        node = host_digest()
         for rank in sorted(self.hosted):
             message = torch.empty(HANDSHAKE, dtype=torch.int64)
             dist.recv(message, src=rank, tag=TAG_HANDSHAKE)
@@ -153,7 +155,8 @@ class Link:
             messages = [(header, TAG_HEADER), (holds, TAG_HOLDS)]
             if total:
                 indices = torch.cat([jobs_here[k][1] for k in hosted if k in jobs_here])
-                messages += [(flat, TAG_MODEL), (indices.to(torch.int64), TAG_INDICES)]
+                messages += [(flat, TAG_MODEL), (indices.to(index_dtype(flat.numel())),
+                                                    TAG_INDICES)]
             works[rank] = []
             try:  # posting to a process whose connection is gone fails at once
                 for tensor, tag in messages:
@@ -224,7 +227,7 @@ class Link:
             detail = f"missed the deadline of {self.deadline:g} s and ended itself"
         else:
             reason = "crash"
-            detail = ("connection closed by peer" if "closed by peer" in error
+            detail = ("connection closed by peer" if "by peer" in error
                       else f"connection lost: {error.splitlines()[0][:160] if error else '?'}")
         return {"rank": rank, "pid": self.pids.get(rank), "workers": list(self.hosted[rank]),
                 "reason": reason, "detail": detail, "detected_after_s": after}
@@ -332,7 +335,6 @@ class ServerTrainer(PartitionedTrainer):
             run.last = None
             saved_run = run.state_dict()
             saved_dealer = state["rng"].bit_generator.state
-            saved_pending = state.get("pending")
             try:
                 return super().step(budget)
             except _Departure as departure:
@@ -342,7 +344,7 @@ class ServerTrainer(PartitionedTrainer):
                 state["run"] = SchedulerRun.from_state(self.scheduler, saved_run)
                 state["rng"].bit_generator.state = saved_dealer
                 state["pending"] = None
-                self.link.leave(departure, iteration if saved_pending is None else -1)
+                self.link.leave(departure, iteration)
                 if not self.link.live:
                     self._all_gone(iteration)
 

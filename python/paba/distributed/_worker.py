@@ -32,7 +32,9 @@ from ._common import (
     build_data,
     data_digest,
     faults,
+    host_digest,
     hosting,
+    index_dtype,
 )
 
 
@@ -49,8 +51,7 @@ def run_worker(args: argparse.Namespace, rank: int, world_size: int) -> int:
         local.append((x_train[shard], y_train[shard]))
     params = trainable_parameters(model)
     n_params = sum(p.numel() for p in params)
-    node = int(os.environ.get("GROUP_RANK", os.environ.get("NODE_RANK", "0")))
-    dist.send(torch.tensor([rank, os.getpid(), node, args.workers, n_params, data.n_train,
+    dist.send(torch.tensor([rank, os.getpid(), host_digest(), args.workers, n_params, data.n_train,
                             data_digest(data, shards)], dtype=torch.int64), dst=0,
               tag=TAG_HANDSHAKE)
     injected = faults(rank)
@@ -78,8 +79,9 @@ def run_worker(args: argparse.Namespace, rank: int, world_size: int) -> int:
             kind = injected.pop(iteration)
             os.kill(os.getpid(), signal.SIGKILL if kind == "kill" else signal.SIGSTOP)
         dist.recv(flat, src=0, tag=TAG_MODEL)
-        indices = torch.empty(total, dtype=torch.int64)
+        indices = torch.empty(total, dtype=index_dtype(n_params))
         dist.recv(indices, src=0, tag=TAG_INDICES)
+        indices = indices.to(torch.int64)
         with torch.no_grad():
             offset = 0
             for p in params:
