@@ -17,6 +17,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -73,7 +74,7 @@ class Link:
     in the run, the exchange of one iteration, and the record of departures and timings."""
 
     def __init__(self, n_workers: int, world_size: int, *, deadline: float,
-                 emulate_links: float | None):
+                 emulate_links: float | None, log: bool = True):
         self.hosted = hosting(n_workers, world_size)
         self.host = np.zeros(n_workers, dtype=np.int64)
         for rank, workers in self.hosted.items():
@@ -82,6 +83,7 @@ class Link:
         self.departed = np.zeros(n_workers, dtype=bool)
         self.deadline = deadline
         self.emulate_links = emulate_links
+        self.log = log
         self.pids: dict[int, int] = {}
         self.local: set[int] = set()
         self.departures: list[dict] = []
@@ -238,6 +240,13 @@ class Link:
             self.live.discard(rank)
             self.departed[self.hosted[rank]] = True
             self.departures.append({"scheme": self.scheme, "iteration": iteration, **entry})
+            if self.log:
+                print(f"paba: rank {rank} (pid {entry['pid']}, workers {entry['workers']}) left "
+                      f"the run at iteration {iteration} of {self.scheme}: {entry['reason']}, "
+                      f"{entry['detail']} (found {entry['detected_after_s']:.3f} s into the "
+                      f"iteration); {len(self.live)} worker process"
+                      f"{'es' * (len(self.live) != 1)} remain{'s' * (len(self.live) == 1)}",
+                      file=sys.stderr, flush=True)
 
     def summary(self, world_size: int, startup_s: float) -> dict:
         per_scheme = {}
@@ -369,7 +378,7 @@ def run_server(args: argparse.Namespace, world_size: int, started: float) -> int
     from ..training._accuracy import accuracy_report, run_accuracy_study
 
     link = Link(args.workers, world_size, deadline=args.deadline,
-                emulate_links=args.emulate_links)
+                emulate_links=args.emulate_links, log=not args.quiet)
     data, shards, model = build_data(args)
     n_params = sum(p.numel() for p in trainable_parameters(model))
     link.handshake([args.workers, n_params, data.n_train, data_digest(data, shards)])
