@@ -167,9 +167,10 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_killed_and_a_stopped_worker_process_leave_and_the_run_goes_on(tmp_path):
-    deadline = 3.0
+    deadline, scale = 3.0, 20.0
     run = paba_train([*LOGISTIC, "--processes", "4", "--deadline", str(deadline), "--out",
-                      str(tmp_path / "p")], fault="kill:1:2,stop:2:4")
+                      str(tmp_path / "p"), "--emulate-links", str(scale)],
+                     fault="kill:1:2,stop:2:4")
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     departures = summary["distributed"]["departures"]
@@ -185,6 +186,11 @@ def test_a_killed_and_a_stopped_worker_process_leave_and_the_run_goes_on(tmp_pat
     assert summary["schemes"]["equal"]["iterations"] == 6
     processes = json.loads((tmp_path / "p" / "processes.json").read_text())
     assert _gone(processes["workers"]["2"])  # the stopped process was killed
+    # Link emulation: every exchange took at least its modelled links' time times the scale.
+    rows = summary["distributed"]["exchanges"]["equal"]["iterations"]
+    assert len(rows) == 6
+    assert all(row["wall_s"] >= row["modelled_links_s"] * scale > 0 for row in rows)
+    assert "Link emulation, scale 20" in (tmp_path / "p" / "report.md").read_text()
 
 
 def test_when_every_worker_process_is_gone_the_run_stops_with_a_checkpoint(tmp_path):
@@ -225,6 +231,9 @@ def test_bad_launches_fail_with_a_clear_message_and_no_hang(tmp_path):
     run = subprocess.run([sys.executable, "-m", "paba.distributed", *LOGISTIC], env=env,
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2 and "start paba.distributed with torchrun" in run.stderr
+    # Link emulation without processes.
+    run = paba_train([*LOGISTIC, "--emulate-links", "2", "--out", str(tmp_path / "e")])
+    assert run.returncode == 2 and "emulate-links: needs worker processes" in run.stderr
     # Too many processes for the workers, refused before anything starts.
     run = paba_train([*LOGISTIC, "--processes", "8", "--out", str(tmp_path / "q")])
     assert run.returncode == 2

@@ -133,7 +133,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"model: training needs PyTorch and scikit-learn "
                          f"(pip install 'paba[train]'): {error}") from error
     study = run_accuracy_study
-    if args.processes is not None:  # a server and worker processes (docs/distributed.md)
+    if args.processes is not None or args.emulate_links is not None:  # docs/distributed.md
         from .distributed import study_in_processes
 
         study = study_in_processes(args)

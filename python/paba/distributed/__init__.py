@@ -67,6 +67,10 @@ def study_in_processes(args: argparse.Namespace):
     Its keyword arguments are those ``args`` gave; they are not read again."""
     from ._launch import launch_local
 
+    if args.processes is None:
+        raise ValueError("emulate-links: needs worker processes: add --processes P (or launch "
+                         "python -m paba.distributed with torchrun)")
+
     def study(**_options) -> dict:
         return launch_local(args)
 
