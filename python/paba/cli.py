@@ -15,7 +15,8 @@ from pathlib import Path
 
 from . import __version__
 
-#: The commands: the module of each (``add_arguments`` and ``main``), and its help line.
+#: The commands: the module of each in paba.studies (``add_arguments`` and ``main``), its help
+#: line and its description.
 COMMANDS = {
     "compare": ("compare", "compare every allocation scheme on one draw of a default cell",
                 None),
@@ -40,6 +41,10 @@ COMMANDS = {
               "(docs/sweeps.md)."),
 }
 
+#: Packages that add options to a command and then run it (their ``add_arguments`` and ``main``):
+#: ``paba train --processes P`` runs the accuracy study across processes (docs/distributed.md).
+EXTENDED_BY = {"train": "paba.distributed"}
+
 #: Commands that need the train extra (PyTorch and scikit-learn) to run.
 NEEDS_TORCH = ("train", "reproduce")
 
@@ -54,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         study = importlib.import_module(f"paba.studies.{module}")
         sub = commands.add_parser(command, help=summary, description=description or summary)
         study.add_arguments(sub)
+        if command in EXTENDED_BY:
+            study = importlib.import_module(EXTENDED_BY[command])
+            study.add_arguments(sub)
         sub.set_defaults(handler=study.main)
     return parser
 

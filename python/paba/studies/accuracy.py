@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ from ._options import (
 from ._report import STYLES, Progress, percent, points, with_baseline, write_summary
 from .paper import PAPER_ACCURACY_GAIN_POINTS
 
+#: Fraction of the data set held out for testing (``paba train`` keeps it).
+TEST_FRACTION = 0.2
+
 #: Name of the figure.
 FIGURE = "accuracy_vs_latency.png"
 
@@ -44,10 +48,11 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
                        hidden=None, optimizer: str = "sgd", lr: float = 0.05,
                        momentum: float = 0.9, group_size: int = 1,
                        max_iterations: int | None = None,
-                       eval_every: int = 1, test_fraction: float = 0.2,
+                       eval_every: int = 1, test_fraction: float = TEST_FRACTION,
                        out: str | os.PathLike | None = None, figures: bool = True,
                        checkpoint: str | os.PathLike | None = None,
-                       checkpoint_every: int = 10, progress: bool | None = None) -> dict:
+                       checkpoint_every: int = 10, progress: bool | None = None,
+                       trainer_class=None) -> dict:
     """Train one model with every scheme on the same seed, scenario and shards.
 
     Parameters
@@ -95,6 +100,9 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
         Iterations between checkpoints.
     progress : bool, optional
         Progress bar on stderr; default: when stderr is a terminal.
+    trainer_class : callable, optional
+        Builds each scheme's trainer in place of :class:`paba.training.PartitionedTrainer`
+        (same arguments); ``paba.distributed``'s server passes its own.
 
     Returns
     -------
@@ -150,7 +158,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
             max_iterations=max_iterations, optimizer=optimizer, lr=lr, momentum=momentum,
             seed=seed, eval_every=eval_every, checkpoint=path,
             checkpoint_every=checkpoint_every, progress=report,
-            scheduler_options=None if groups is None else {"groups": groups})
+            scheduler_options=None if groups is None else {"groups": groups},
+            trainer_class=trainer_class)
     bar.close()
 
     equal = results["equal"]
@@ -345,9 +354,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output(parser, "paba-train")
 
 
-def main(args: argparse.Namespace) -> int:
-    """``paba train``: run the accuracy study, print its table."""
-    summary = run_accuracy_study(
+def study_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_accuracy_study` that ``paba train``'s options give."""
+    return dict(
         model=args.model, dataset=args.dataset, workers=args.workers, seed=args.seed,
         budget=args.budget, schemes=args.schemes, sharding=args.sharding,
         classes_per_worker=args.classes_per_worker, fading=args.fading,
@@ -356,6 +365,12 @@ def main(args: argparse.Namespace) -> int:
         max_iterations=args.max_iterations, eval_every=args.eval_every,
         out=args.out, figures=not args.no_figures, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, progress=False if args.quiet else None)
+
+
+def main(args: argparse.Namespace, study: Callable[..., dict] | None = None) -> int:
+    """``paba train``: run the accuracy study (``study``, default :func:`run_accuracy_study`,
+    with :func:`study_options`), print its table."""
+    summary = (study or run_accuracy_study)(**study_options(args))
     if not args.quiet:
         model, settings = summary["model"], summary["settings"]
         print(f"paba {__version__}: accuracy study, {model['name']} ({model['params']:,} "

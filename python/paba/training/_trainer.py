@@ -253,6 +253,21 @@ class TrainingResult:
         }
 
 
+def block_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   block: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """What one worker computes in an iteration: the gradient of the mean cross-entropy of
+    ``model`` on its shard ``(x, y)``, flattened in the order of the trainable parameters and
+    restricted to the coordinates ``block`` (all of them when None), and that loss.
+
+    The in-process trainer and the worker processes of ``paba.distributed`` both call this
+    function, so the two compute the same numbers."""
+    params = trainable_parameters(model)
+    loss = F.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    return (flat if block is None else flat[block]), float(loss.item())
+
+
 class PartitionedTrainer:
     """Train a model partitioned across the workers of a scheduler (module docstring).
 
@@ -348,17 +363,32 @@ class PartitionedTrainer:
     def worker_gradient(self, worker: int) -> tuple[torch.Tensor, float]:
         """The flat gradient of the mean cross-entropy on a worker's shard at the current model
         (shape (L,)), and that loss."""
-        params = trainable_parameters(self.model)
+        return block_gradient(self.model, *self._shard_data(worker))
+
+    def _shard_data(self, worker: int) -> tuple[torch.Tensor, torch.Tensor]:
         shard = self._shards[worker]
-        loss = F.cross_entropy(self.model(self._x_train[shard]), self._y_train[shard])
-        grads = torch.autograd.grad(loss, params)
-        return torch.cat([g.reshape(-1) for g in grads]), float(loss.item())
+        return self._x_train[shard], self._y_train[shard]
+
+    def block_gradients(self, jobs: list[tuple[int, torch.Tensor]]
+                        ) -> list[tuple[torch.Tensor, float]]:
+        """For each job (worker k, block of flat parameter indices), what worker k uploads: its
+        shard gradient on the block's coordinates, and its shard loss. Computed here, in order;
+        ``paba.distributed``'s server overrides this to have worker processes compute the same
+        :func:`block_gradient` on their own shards."""
+        return [block_gradient(self.model, *self._shard_data(k), block) for k, block in jobs]
 
     def cascaded_gradient(self, loads: np.ndarray, blocks: list[torch.Tensor]
                           ) -> tuple[torch.Tensor, float]:
         """The update direction the server cascades: on block n, the shard-size weighted mean of
         the gradients of group n's loaded members; and the loaded workers' mean shard loss."""
         cascade = torch.zeros(self.partition.n_params, dtype=torch.float32)
+        jobs = []
+        for n, block in enumerate(blocks):
+            if block.numel() == 0:
+                continue
+            members = np.flatnonzero((self.groups == n) & (loads > 0))
+            jobs.extend((k, block) for k in members.tolist())
+        uploads = iter(self.block_gradients(jobs))
         loss_sum = weight_sum = 0.0
         for n, block in enumerate(blocks):
             if block.numel() == 0:
@@ -367,12 +397,12 @@ class PartitionedTrainer:
             total = self.shard_sizes[members].sum()
             combined = None
             for k in members.tolist():
-                gradient, loss = self.worker_gradient(k)
+                gradient, loss = next(uploads)
                 weight = self.shard_sizes[k] / total
                 combined = gradient * weight if combined is None else combined + gradient * weight
                 loss_sum += loss * self.shard_sizes[k]
                 weight_sum += self.shard_sizes[k]
-            cascade[block] = combined[block]
+            cascade[block] = combined
         return cascade, float(loss_sum / weight_sum)
 
     def apply(self, cascade: torch.Tensor) -> None:
@@ -891,19 +921,22 @@ def train(model: torch.nn.Module, data: Dataset, scenario: Scenario, scheme: str
           momentum: float = 0.9, seed: int = 0, eval_every: int = 1,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
           progress: Callable[[TrainingResult], None] | None = None,
-          scheduler_options: dict | None = None) -> TrainingResult:
+          scheduler_options: dict | None = None,
+          trainer_class: Callable[..., PartitionedTrainer] | None = None) -> TrainingResult:
     """Train ``model`` partitioned across the workers of ``scenario`` with one scheme.
 
     The scheduler is :func:`make_scheduler`'s (model size, shard sizes and units taken from the
-    model and the shards); the rest is :class:`PartitionedTrainer` and its ``run``.
+    model and the shards); the rest is :class:`PartitionedTrainer` and its ``run``
+    (``trainer_class``, called with PartitionedTrainer's arguments, replaces it: how
+    ``paba.distributed``'s server trains).
     """
     choice("scheme", scheme, SCHEMES)
     partition = ModelPartition(model, granularity)
     limit = 10_000 if max_iterations is None else max_iterations
     scheduler = make_scheduler(partition, scenario, scheme, shards, max_iterations=limit,
                                **(scheduler_options or {}))
-    trainer = PartitionedTrainer(model, data, scheduler, shards, granularity=granularity,
-                                 optimizer=optimizer, lr=lr, momentum=momentum, seed=seed,
-                                 eval_every=eval_every)
+    trainer = (trainer_class or PartitionedTrainer)(
+        model, data, scheduler, shards, granularity=granularity, optimizer=optimizer, lr=lr,
+        momentum=momentum, seed=seed, eval_every=eval_every)
     return trainer.run(budget=budget, max_iterations=max_iterations, checkpoint=checkpoint,
                        checkpoint_every=checkpoint_every, progress=progress)
