@@ -60,8 +60,6 @@ def comparable(summary: dict) -> dict:
 
 def in_process(argv, out) -> dict:
     """``paba train`` in this process with one intra-op thread."""
-
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
