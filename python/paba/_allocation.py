@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _core
 from ._system import System
 from ._validation import InfeasibleError, describe, float_array, int_array, readonly, tolerance
 
@@ -114,6 +114,12 @@ def _check_method(scheme: str, method: str) -> None:
 
 
 _INT64 = np.dtype(np.int64)
+_AUTO = "auto"  # the default method (the same string object as the default of allocate)
+_SCHEME_SET = frozenset(SCHEMES)
+_INFEASIBLE = ("bandwidth: no group has bandwidth for all of its members, so no group can take "
+               "load")
+_allocate_system = _core.allocate_system
+_environment = _core.environment
 
 
 def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
@@ -183,6 +189,16 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     InfeasibleError
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
+    # The usual call (a System and default options, the native backend): one native call that
+    # returns the Allocation (_core.allocate_system), with the same checks and answers as below.
+    if (type(system) is System and backend is None and method is _AUTO and loads is None
+            and bandwidth is None and previous is None and type(tol) is float and tol == 1e-9
+            and type(scheme) is str and scheme in _SCHEME_SET
+            and _environment("PABA_BACKEND") is None):
+        allocation = _allocate_system(system._kernel, scheme, Allocation)
+        if allocation is None:
+            raise InfeasibleError(_INFEASIBLE)
+        return allocation
     if type(system) is not System:
         system = _check_system(system)
     if type(scheme) is not str or scheme not in SCHEMES:
@@ -208,8 +224,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         scheme, *system._kernel, loads_in, bandwidth_in, tol, method, previous_loads)
     status = result.pop("status")
     if status == 2:
-        raise InfeasibleError(
-            "bandwidth: no group has bandwidth for all of its members, so no group can take load")
+        raise InfeasibleError(_INFEASIBLE)
     # The native arrays come back as read-only views already; the reference's are made so here.
     if name != "native":
         for field in ("loads", "bandwidth", "relaxed_loads", "worker_latency"):

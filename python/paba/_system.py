@@ -48,6 +48,7 @@ _SECONDS = {"beta": ("beta * params / bandwidth", SECONDS_RANGE[0]),
 #: same as float_array's; "out_of_range" names the worker (_fault_message).
 _MESSAGES = {"not_finite": NOT_FINITE, "not_positive": NOT_POSITIVE, "negative": NEGATIVE}
 _FLOAT64 = np.dtype(np.float64)
+_init_basic_system = _core.init_basic_system
 
 
 def _fault_message(fault: str, name: str, worker: int) -> str:
@@ -183,6 +184,11 @@ class System:
     __slots__ = ("_kernel", "_params", "_alpha", "_tau", "_groups")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
+        # The usual call (no groups or fixed costs, valid float64 arrays): checked and copied
+        # in one native call, which sets the slots as below.
+        if (groups is None and alpha is None and tau is None
+                and _init_basic_system(self, beta, compute, params, bandwidth)):
+            return
         inputs = _fast_inputs(beta, compute, alpha, tau, params, bandwidth)
         if inputs is None:
             inputs, (groups, n_groups) = _inputs_in_order(beta, compute, alpha, tau, params,

@@ -5,11 +5,17 @@ Callers (``paba._allocation``) pass validated, contiguous float64/int64 arrays; 
 only what memory safety needs (sizes), allocates the outputs, and releases the GIL around the
 kernels. The functions have the signatures of ``paba.reference.allocation``. ``check_workers``
 is the native check of a System's per-worker inputs (check.cpp); it names its faults
-(WORKER_FAULTS, WORKER_INPUTS), which ``paba._system`` words.
+(WORKER_FAULTS, WORKER_INPUTS), which ``paba._system`` words. ``init_basic_system`` and
+``allocate_system`` are the lean path of the common call, ``allocate(System(beta, compute, L,
+B))``: the same checks and kernels, without the Python steps around them.
 """
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.object cimport PyObject_GenericSetAttr
+from libc.math cimport isfinite
 from libc.string cimport strcmp
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport getenv
@@ -17,6 +23,9 @@ from libc.stdlib cimport getenv
 import os
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme
 from _kernels cimport WorkerCheck, WorkerFault, WorkerInput
@@ -55,7 +64,6 @@ WORKER_INPUTS = {
 }
 
 
-_frombuffer = np.frombuffer
 _FLOAT64 = np.dtype(np.float64)
 _INT64 = np.dtype(np.int64)
 
@@ -92,6 +100,18 @@ cdef inline void _seal(object block) except *:
     """Makes a block from _storage read-only once it is written (bytes are already)."""
     if type(block) is not bytes:
         block.flags.writeable = False
+
+
+cdef inline object _view(object block, int typenum, Py_ssize_t n, char* data):
+    """A read-only 1-D array of ``n`` items (NumPy type ``typenum``) at ``data``, inside a block
+    from _storage, which it keeps alive as its base: what np.frombuffer gives, for a third of
+    its time. Since the block exposes no writeable buffer (bytes, or a sealed array), the view
+    cannot be made writeable."""
+    cdef cnp.npy_intp size = n
+    cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(1, &size, typenum, data)
+    cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
+    cnp.set_array_base(array, block)
+    return array
 
 
 cdef Options _options(double tol, str method, int exact_passes=12) except *:
@@ -196,6 +216,18 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
             raise ValueError("bandwidth: must have one entry per worker")
         bandwidth_ptr = &bandwidth_view[0]
 
+    result = _solve(p, which, loads_ptr, bandwidth_ptr, options, None)
+    return {"status": 2} if result is None else result
+
+
+cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
+                   const double* bandwidth_ptr, const Options& options, str scheme):
+    """Runs the kernel into fresh read-only outputs. Returns the fields of paba.Allocation the
+    kernel knows, by name, in a dict with "status"; with ``scheme``, every field of a
+    paba.Allocation of the native backend instead (converged for status), in the order of its
+    fields; None for an infeasible instance (status 2)."""
+    cdef Py_ssize_t K = <Py_ssize_t>p.n_workers
+    cdef Py_ssize_t n_groups = <Py_ssize_t>p.n_groups
     # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
     cdef Py_ssize_t offset = 0
     cdef char* data = NULL
@@ -210,20 +242,107 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
     with nogil:
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
-        return {"status": 2}
+        return None
     _seal(block)
+    if scheme is not None:
+        return {
+            "loads": _view(block, cnp.NPY_INT64, n_groups, data),
+            "bandwidth": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups),
+            "latency": r.latency,
+            "relaxed_latency": r.relaxed_latency,
+            "relaxed_loads": _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups),
+            "worker_latency": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K),
+            "scheme": scheme,
+            "backend": "native",
+            "iterations": r.iterations,
+            "converged": r.status == 0,
+            "method": METHOD_NAMES[r.method],
+        }
     # In the order of paba.Allocation's fields, whose instance dict this becomes.
     return {
-        "loads": _frombuffer(block, _INT64, n_groups, offset),
-        "bandwidth": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups),
+        "loads": _view(block, cnp.NPY_INT64, n_groups, data),
+        "bandwidth": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups),
         "latency": r.latency,
         "relaxed_latency": r.relaxed_latency,
-        "relaxed_loads": _frombuffer(block, _FLOAT64, n_groups, offset + 8 * n_groups),
-        "worker_latency": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups + 8 * K),
+        "relaxed_loads": _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups),
+        "worker_latency": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K),
         "iterations": r.iterations,
         "status": r.status,
         "method": METHOD_NAMES[r.method],
     }
+
+
+_new = object.__new__
+
+
+def allocate_system(tuple kernel, str scheme, result_type):
+    """``allocate(scheme, *kernel)`` with the default options, for ``kernel`` a paba.System's
+    _kernel tuple, as an instance of ``result_type`` (paba.Allocation) whose instance dict holds
+    every field (see _solve); None for an infeasible instance. The per-worker arrays of the usual
+    System (no alpha, tau or groups) are read through their buffers, checked as _acquire checks
+    them; any other kernel is read as allocate() reads it."""
+    if scheme not in _SCHEMES:
+        raise ValueError(f"scheme: unknown scheme {scheme!r}")
+    if len(kernel) != 8:
+        raise ValueError("kernel: must hold the 8 fields of a System's _kernel")
+    cdef Scheme which = _SCHEMES[scheme]
+    if kernel[2] is None and kernel[3] is None and kernel[4] is None:
+        fields = _solve_basic(kernel, which, scheme)
+    else:
+        fields = _solve_kernel(kernel[0], kernel[1], kernel[2], kernel[3], kernel[4], kernel[5],
+                               kernel[6], kernel[7], which, scheme)
+    if fields is None:
+        return None
+    allocation = _new(result_type)
+    PyObject_GenericSetAttr(allocation, "__dict__", fields)
+    return allocation
+
+
+cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
+                          const double[::1] alpha, const double[::1] tau,
+                          const int64_t[::1] group, Py_ssize_t n_groups, double params,
+                          double bandwidth, Scheme which, str scheme):
+    """_solve with the default options, for any kernel tuple (checked as allocate checks it)."""
+    cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
+    cdef Options options = _options(1e-9, "auto")
+    return _solve(p, which, NULL, NULL, options, scheme)
+
+
+cdef object _solve_basic(tuple kernel, Scheme which, str scheme):
+    """_solve for a kernel tuple without alpha, tau and groups."""
+    cdef Py_buffer views[2]
+    cdef int acquired = 0
+    cdef Problem p
+    cdef Options options = _options(1e-9, "auto")
+    cdef Py_ssize_t n_groups = kernel[5]
+    cdef double params = kernel[6]
+    cdef double bandwidth = kernel[7]
+    try:
+        _acquire(kernel[0], "beta", &views[0])
+        acquired = 1
+        _acquire(kernel[1], "compute", &views[1])
+        acquired = 2
+        if views[0].shape[0] == 0:
+            raise ValueError("beta: needs at least one worker")
+        if views[1].shape[0] != views[0].shape[0]:
+            raise ValueError("compute: must have one entry per worker (the length of beta)")
+        if n_groups != views[0].shape[0]:
+            raise ValueError("groups: without group ids every worker is its own group")
+        p.n_workers = <size_t>views[0].shape[0]
+        p.n_groups = <size_t>n_groups
+        p.beta = <const double*>views[0].buf
+        p.compute = <const double*>views[1].buf
+        p.alpha = NULL
+        p.tau = NULL
+        p.group = NULL
+        p.params = params
+        p.bandwidth = bandwidth
+        return _solve(p, which, NULL, NULL, options, scheme)
+    finally:
+        if acquired >= 1:
+            PyBuffer_Release(&views[0])
+        if acquired == 2:
+            PyBuffer_Release(&views[1])
 
 
 def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] beta,
@@ -430,7 +549,71 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
         return None, None
     _seal(block)
     if given == 2:  # the usual System: beta and compute
-        return None, (_frombuffer(block, _FLOAT64, K, offset),
-                      _frombuffer(block, _FLOAT64, K, offset + 8 * K))
-    return None, tuple([_frombuffer(block, _FLOAT64, K, offset + 8 * K * i)
+        return None, (_view(block, cnp.NPY_FLOAT64, K, copies),
+                      _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K))
+    return None, tuple([_view(block, cnp.NPY_FLOAT64, K, copies + 8 * K * i)
                         for i in range(given)])
+
+
+# The largest params of a System (paba._validation.MAX_PARAMS): exact in float64.
+cdef long long _MAX_PARAMS = 9007199254740992
+
+
+cdef inline bint _plain_vector(object value):
+    """Whether ``value`` is an ndarray (not a subclass) of native float64, 1-D, C-contiguous,
+    aligned and not empty: what the native check reads as it is."""
+    if not cnp.PyArray_CheckExact(value):
+        return False
+    cdef cnp.ndarray array = <cnp.ndarray>value
+    return (cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT64 and cnp.PyArray_ISNOTSWAPPED(array)
+            and cnp.PyArray_NDIM(array) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(array)
+            and cnp.PyArray_ISALIGNED(array) and cnp.PyArray_DIMS(array)[0] > 0)
+
+
+def init_basic_system(system, beta, compute, params, bandwidth):
+    """The lean path of ``paba.System(beta, compute, params, bandwidth)`` (no groups, alpha or
+    tau): when params is an int in [1, 2**53], bandwidth a positive finite float, beta and
+    compute ndarrays of native float64 (1-D, C-contiguous, aligned, of one non-zero length)
+    and every check of check_workers passes, sets the System's slots ``_params`` (params) and
+    ``_kernel`` (the read-only copies, as System.__init__ sets it) and returns True. Otherwise
+    it sets nothing and returns False, and System.__init__ checks the inputs in order, to report
+    the first fault as it comes."""
+    cdef long long whole
+    cdef int overflow = 0
+    cdef double band
+    if not PyLong_CheckExact(params) or not PyFloat_CheckExact(bandwidth):
+        return False
+    whole = PyLong_AsLongLongAndOverflow(params, &overflow)
+    band = PyFloat_AS_DOUBLE(bandwidth)
+    if overflow or not 1 <= whole <= _MAX_PARAMS or not (band > 0.0 and isfinite(band)):
+        return False
+    if not _plain_vector(beta) or not _plain_vector(compute):
+        return False
+    cdef Py_ssize_t K = cnp.PyArray_DIMS(<cnp.ndarray>beta)[0]
+    if cnp.PyArray_DIMS(<cnp.ndarray>compute)[0] != K:
+        return False
+    cdef Problem p
+    p.n_workers = <size_t>K
+    p.n_groups = <size_t>K
+    p.beta = <const double*>cnp.PyArray_DATA(<cnp.ndarray>beta)
+    p.compute = <const double*>cnp.PyArray_DATA(<cnp.ndarray>compute)
+    p.alpha = NULL
+    p.tau = NULL
+    p.group = NULL
+    p.params = <double>whole
+    p.bandwidth = band
+    cdef Py_ssize_t offset = 0
+    cdef char* copies = NULL
+    block = _storage(16 * K, &copies, &offset)
+    # With the GIL held: no buffer of the arrays is exported, so they stay as read only while
+    # no other thread runs.
+    cdef WorkerCheck found = c_check_workers(p, <double*>copies)
+    if found.fault != WorkerFault.none:
+        return False
+    _seal(block)
+    kernel = (_view(block, cnp.NPY_FLOAT64, K, copies),
+              _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K),
+              None, None, None, K, p.params, band)
+    PyObject_GenericSetAttr(system, "_params", params)
+    PyObject_GenericSetAttr(system, "_kernel", kernel)
+    return True
