@@ -379,6 +379,56 @@ double active_latency(const Problem& p, const Load* loads, const double* bandwid
   return worst;
 }
 
+// S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
+// solve_slack forms them (internal.hpp), over dense arrays of the loaded workers:
+// S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
+// a time (the divisions bound the loop) and summed in the same order, so every path gives the
+// same bits.
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) double slack_sums_avx(const double* num, const double* gap,
+                                                     std::size_t n, double z, double* slope) {
+  double s = 0.0, ds = 0.0;
+  const __m256d vz = _mm256_set1_pd(z);
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const __m256d y = _mm256_add_pd(vz, _mm256_loadu_pd(gap + k));
+    const __m256d q = _mm256_div_pd(_mm256_loadu_pd(num + k), y);
+    const __m256d dq = _mm256_div_pd(q, y);
+    double qs[4], dqs[4];
+    _mm256_storeu_pd(qs, q);
+    _mm256_storeu_pd(dqs, dq);
+    for (int l = 0; l < 4; ++l) {
+      s += qs[l];
+      ds += dqs[l];
+    }
+  }
+  for (; k < n; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    s += q;
+    ds += q / y;
+  }
+  if (slope) *slope = ds;
+  return s - 1.0;
+}
+#endif
+
+double slack_sums(const double* num, const double* gap, std::size_t n, double z,
+                  double* slope) {
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) return slack_sums_avx(num, gap, n, z, slope);
+#endif
+  double s = 0.0, ds = 0.0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    s += q;
+    ds += q / y;
+  }
+  if (slope) *slope = ds;
+  return s - 1.0;
+}
+
 }  // namespace
 
 bool exact_applies(const Problem& p) {
@@ -587,8 +637,12 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // Its terms are formed in normalised units exactly as the reference twin forms them
   // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
   // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
-  // They are formed once, into the bandwidth (num) and worker_latency (work) of each loaded
-  // worker, which are written last, since every step of the root search reads them all.
+  // They are formed once, into dense arrays in the order of the loaded workers (num, and work
+  // then gap = dmax - work), since every step of the root search reads them all.
+  thread_local std::vector<double> dense;  // scratch, kept for reuse
+  if (dense.size() < 2 * m) dense.resize(2 * m);
+  double* num_of = dense.data();
+  double* gap_of = num_of + m;
   std::size_t loaded = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
@@ -596,26 +650,26 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     out.worker_latency[k] = 0.0;
     if (out.loads[k] > 0) {
       const double x = static_cast<double>(out.loads[k]) / L;
-      out.bandwidth[k] = p.beta[k] * L / B * x;
-      out.worker_latency[k] = p.compute[k] * L * x;
+      num_of[loaded] = p.beta[k] * L / B * x;
+      gap_of[loaded] = p.compute[k] * L * x;  // the work, until dmax is known
       active[loaded++] = k;
     }
   }
-  auto num = [&](std::size_t i) { return out.bandwidth[active[i]]; };
-  auto work = [&](std::size_t i) { return out.worker_latency[active[i]]; };
   double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < loaded; ++i) {
-    dmax = std::max(dmax, work(i));
-    dmin = std::min(dmin, work(i));
-    numsum += num(i);
+    dmax = std::max(dmax, gap_of[i]);
+    dmin = std::min(dmin, gap_of[i]);
+    numsum += num_of[i];
   }
-  auto gap = [&](std::size_t i) { return dmax - work(i); };
-  const RootStats st = solve_slack(loaded, [](std::size_t) { return true; }, num, gap, numsum,
-                                   dmax - dmin, T - dmax);
+  for (std::size_t i = 0; i < loaded; ++i) gap_of[i] = dmax - gap_of[i];
+  const RootStats st = solve_slack_with(
+      [&](double z, double* slope) { return slack_sums(num_of, gap_of, loaded, z, slope); },
+      numsum, dmax - dmin, T - dmax);
   double total = 0.0;
   for (std::size_t i = 0; i < loaded; ++i) {
-    out.bandwidth[active[i]] = num(i) / (st.T + gap(i));
-    total += out.bandwidth[active[i]];
+    const double b = num_of[i] / (st.T + gap_of[i]);
+    out.bandwidth[active[i]] = b;
+    total += b;
   }
   const double rescale = total > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / total : 1.0;
   for (std::size_t i = 0; i < loaded; ++i) out.bandwidth[active[i]] *= rescale * B;
