@@ -115,11 +115,10 @@ def _check_method(scheme: str, method: str) -> None:
 
 _INT64 = np.dtype(np.int64)
 _AUTO = "auto"  # the default method (the same string object as the default of allocate)
-_SCHEME_SET = frozenset(SCHEMES)
+_TOL = 1e-9  # the default tol (allocate's own default object, set below it)
 _INFEASIBLE = ("bandwidth: no group has bandwidth for all of its members, so no group can take "
                "load")
 _allocate_system = _core.allocate_system
-_environment = _core.environment
 
 
 def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
@@ -190,15 +189,15 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
     # The usual call (a System and default options, the native backend): one native call that
-    # returns the Allocation (_core.allocate_system), with the same checks and answers as below.
-    if (type(system) is System and backend is None and method is _AUTO and loads is None
-            and bandwidth is None and previous is None and type(tol) is float and tol == 1e-9
-            and type(scheme) is str and scheme in _SCHEME_SET
-            and _environment("PABA_BACKEND") is None):
+    # returns the Allocation (_core.allocate_system), with the same checks and answers as below,
+    # or NotImplemented for an unknown scheme or a PABA_BACKEND to resolve.
+    if (backend is None and method is _AUTO and tol is _TOL and loads is None
+            and bandwidth is None and previous is None and type(system) is System):
         allocation = _allocate_system(system._kernel, scheme, Allocation)
-        if allocation is None:
-            raise InfeasibleError(_INFEASIBLE)
-        return allocation
+        if allocation is not NotImplemented:
+            if allocation is None:
+                raise InfeasibleError(_INFEASIBLE)
+            return allocation
     if type(system) is not System:
         system = _check_system(system)
     if type(scheme) is not str or scheme not in SCHEMES:
@@ -239,6 +238,9 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     allocation = object.__new__(Allocation)
     object.__setattr__(allocation, "__dict__", result)
     return allocation
+
+
+_TOL = allocate.__kwdefaults__["tol"]
 
 
 def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:

@@ -11,10 +11,11 @@ B))``: the same checks and kernels, without the Python steps around them.
 """
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject_GenericSetAttr
+from cpython.ref cimport PyObject
 from libc.math cimport isfinite
 from libc.string cimport strcmp
 from libc.stdint cimport int32_t, int64_t
@@ -275,17 +276,22 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
 _new = object.__new__
 
 
-def allocate_system(tuple kernel, str scheme, result_type):
+def allocate_system(tuple kernel, scheme, result_type):
     """``allocate(scheme, *kernel)`` with the default options, for ``kernel`` a paba.System's
     _kernel tuple, as an instance of ``result_type`` (paba.Allocation) whose instance dict holds
-    every field (see _solve); None for an infeasible instance. The per-worker arrays of the usual
-    System (no alpha, tau or groups) are read through their buffers, checked as _acquire checks
-    them; any other kernel is read as allocate() reads it."""
-    if scheme not in _SCHEMES:
-        raise ValueError(f"scheme: unknown scheme {scheme!r}")
+    every field (see _solve); None for an infeasible instance. NotImplemented, before any work,
+    when ``scheme`` is not the name of a scheme or the environment variable PABA_BACKEND is set:
+    the caller then takes its general path, which words the error or resolves the backend. The
+    per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
+    them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
+    if type(scheme) is not str or getenv(b"PABA_BACKEND") is not NULL:
+        return NotImplemented
+    found = _SCHEMES.get(scheme)
+    if found is None:
+        return NotImplemented
+    cdef Scheme which = found
     if len(kernel) != 8:
         raise ValueError("kernel: must hold the 8 fields of a System's _kernel")
-    cdef Scheme which = _SCHEMES[scheme]
     if kernel[2] is None and kernel[3] is None and kernel[4] is None:
         fields = _solve_basic(kernel, which, scheme)
     else:
@@ -296,6 +302,24 @@ def allocate_system(tuple kernel, str scheme, result_type):
     allocation = _new(result_type)
     PyObject_GenericSetAttr(allocation, "__dict__", fields)
     return allocation
+
+
+cdef inline const double* _direct(object value, Py_ssize_t* size):
+    """The data of ``value`` when it is a System's own array (a read-only ndarray of native
+    float64, 1-D, C-contiguous and aligned, viewing a bytes object, which nothing can resize or
+    free while ``value`` lives), with its length in ``size``; else NULL. Reading it so spares
+    the buffer protocol's format string."""
+    if not cnp.PyArray_CheckExact(value):
+        return NULL
+    cdef cnp.ndarray array = <cnp.ndarray>value
+    cdef PyObject* base = cnp.PyArray_BASE(array)
+    if not (cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT64 and cnp.PyArray_ISNOTSWAPPED(array)
+            and cnp.PyArray_NDIM(array) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(array)
+            and cnp.PyArray_ISALIGNED(array) and not cnp.PyArray_ISWRITEABLE(array)
+            and base is not NULL and PyBytes_CheckExact(<object>base)):
+        return NULL
+    size[0] = cnp.PyArray_DIMS(array)[0]
+    return <const double*>cnp.PyArray_DATA(array)
 
 
 cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
@@ -309,29 +333,39 @@ cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
 
 
 cdef object _solve_basic(tuple kernel, Scheme which, str scheme):
-    """_solve for a kernel tuple without alpha, tau and groups."""
+    """_solve with the default options for a kernel tuple without alpha, tau and groups."""
     cdef Py_buffer views[2]
     cdef int acquired = 0
     cdef Problem p
-    cdef Options options = _options(1e-9, "auto")
+    cdef Options options
+    options.tol = 1e-9
+    options.method = Method.automatic
+    options.previous_loads = NULL
+    options.exact_passes = 12
     cdef Py_ssize_t n_groups = kernel[5]
     cdef double params = kernel[6]
     cdef double bandwidth = kernel[7]
+    cdef Py_ssize_t K = 0, K_compute = 0
+    p.beta = _direct(kernel[0], &K)
+    p.compute = _direct(kernel[1], &K_compute)
     try:
-        _acquire(kernel[0], "beta", &views[0])
-        acquired = 1
-        _acquire(kernel[1], "compute", &views[1])
-        acquired = 2
-        if views[0].shape[0] == 0:
+        if p.beta is NULL or p.compute is NULL:
+            _acquire(kernel[0], "beta", &views[0])
+            acquired = 1
+            _acquire(kernel[1], "compute", &views[1])
+            acquired = 2
+            K = views[0].shape[0]
+            K_compute = views[1].shape[0]
+            p.beta = <const double*>views[0].buf
+            p.compute = <const double*>views[1].buf
+        if K == 0:
             raise ValueError("beta: needs at least one worker")
-        if views[1].shape[0] != views[0].shape[0]:
+        if K_compute != K:
             raise ValueError("compute: must have one entry per worker (the length of beta)")
-        if n_groups != views[0].shape[0]:
+        if n_groups != K:
             raise ValueError("groups: without group ids every worker is its own group")
-        p.n_workers = <size_t>views[0].shape[0]
+        p.n_workers = <size_t>K
         p.n_groups = <size_t>n_groups
-        p.beta = <const double*>views[0].buf
-        p.compute = <const double*>views[1].buf
         p.alpha = NULL
         p.tau = NULL
         p.group = NULL

@@ -379,6 +379,94 @@ double active_latency(const Problem& p, const Load* loads, const double* bandwid
   return worst;
 }
 
+// The relaxed shares of the active workers list[0..m): b_i = max(0, w (gap_* - (r - r_*))) and
+// h_i = b_i / (r s) of worker k = list[i], into b and h (dense); four at a time with AVX, with the
+// same operations (_mm256_max_pd(y, 0) is std::max(0.0, y), a NaN included), so the same bits.
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t relaxed_shares_avx(
+    const double* r, const double* w, const std::size_t* list, std::size_t m, double r_star,
+    double gap_star, double s, double* b, double* h) {
+  const __m256d vr_star = _mm256_set1_pd(r_star), vgap = _mm256_set1_pd(gap_star);
+  const __m256d vs = _mm256_set1_pd(s), zero = _mm256_setzero_pd();
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const std::size_t k0 = list[i], k1 = list[i + 1], k2 = list[i + 2], k3 = list[i + 3];
+    const __m256d rk = _mm256_setr_pd(r[k0], r[k1], r[k2], r[k3]);
+    const __m256d wk = _mm256_setr_pd(w[k0], w[k1], w[k2], w[k3]);
+    const __m256d bk =
+        _mm256_max_pd(_mm256_mul_pd(wk, _mm256_sub_pd(vgap, _mm256_sub_pd(rk, vr_star))), zero);
+    _mm256_storeu_pd(b + i, bk);
+    _mm256_storeu_pd(h + i, _mm256_div_pd(bk, _mm256_mul_pd(rk, vs)));
+  }
+  return i;
+}
+
+// relaxed_loads_at four at a time (blends for the two selections).
+__attribute__((target("avx"))) std::size_t relaxed_loads_avx(
+    const double* beta, const double* compute, const std::size_t* list, std::size_t m,
+    double TL, double SB, double* b, double* h, double* worst) {
+  const __m256d vTL = _mm256_set1_pd(TL), vSB = _mm256_set1_pd(SB);
+  const __m256d zero = _mm256_setzero_pd(), inf = _mm256_set1_pd(kInf);
+  __m256d vworst = zero;
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const std::size_t k0 = list[i], k1 = list[i + 1], k2 = list[i + 2], k3 = list[i + 3];
+    const __m256d Bk = _mm256_mul_pd(_mm256_loadu_pd(b + i), vSB);
+    const __m256d x = _mm256_mul_pd(_mm256_loadu_pd(h + i), vTL);
+    const __m256d betak = _mm256_setr_pd(beta[k0], beta[k1], beta[k2], beta[k3]);
+    const __m256d computek = _mm256_setr_pd(compute[k0], compute[k1], compute[k2], compute[k3]);
+    const __m256d speed = _mm256_blendv_pd(
+        inf, _mm256_add_pd(_mm256_div_pd(betak, Bk), computek), _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
+    const __m256d t = _mm256_blendv_pd(zero, _mm256_mul_pd(x, speed),
+                                       _mm256_cmp_pd(x, zero, _CMP_GT_OQ));
+    vworst = _mm256_max_pd(t, vworst);
+    _mm256_storeu_pd(b + i, speed);
+    _mm256_storeu_pd(h + i, x);
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, vworst);
+  *worst = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  return i;
+}
+#endif
+
+void relaxed_shares(const double* r, const double* w, const std::size_t* list, std::size_t m,
+                    double r_star, double gap_star, double s, double* b, double* h) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = relaxed_shares_avx(r, w, list, m, r_star, gap_star, s, b, h);
+#endif
+  for (; i < m; ++i) {
+    const std::size_t k = list[i];
+    b[i] = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
+    h[i] = b[i] / (r[k] * s);
+  }
+}
+
+// From the shares b and h of the active workers list[0..m) (dense, as relaxed_shares leaves
+// them), with TL = T L and SB = scale B: the relaxed load x = h TL (into h) and seconds per
+// parameter speed = beta / B_k + compute, B_k = b SB, or inf without bandwidth (into b), of each;
+// returns the relaxed latency, the largest x speed of a loaded worker (0 if none): a maximum,
+// the same in any order, of values that are never NaN.
+double relaxed_loads_at(const double* beta, const double* compute, const std::size_t* list,
+                        std::size_t m, double TL, double SB, double* b, double* h) {
+  std::size_t i = 0;
+  double worst = 0.0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = relaxed_loads_avx(beta, compute, list, m, TL, SB, b, h, &worst);
+#endif
+  for (; i < m; ++i) {
+    const std::size_t k = list[i];
+    const double Bk = b[i] * SB;
+    const double x = h[i] * TL;
+    const double speed = Bk > 0.0 ? beta[k] / Bk + compute[k] : kInf;
+    b[i] = speed;
+    h[i] = x;
+    worst = std::max(worst, x > 0.0 ? x * speed : 0.0);
+  }
+  return worst;
+}
+
 // S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
 // solve_slack forms them (internal.hpp), over dense arrays of the loaded workers:
 // S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
@@ -579,22 +667,23 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     gap_star = (1.0 + Q) / P;
   }
 
-  // The relaxed optimum: shares b and h = b / (r s) of the active workers, summed by id, then
-  // scaled. Each h waits in the worker's load slot (as its bits) while the scratch r and w are
-  // cleared with the other outputs in whole-array stores, so that no pass reads every worker.
+  // The relaxed optimum: shares b and h = b / (r s) of the active workers, formed in dense
+  // arrays in the order of their ids (relaxed_shares), summed in that order, then scaled; then
+  // the scratch r and w are cleared with the other outputs in whole-array stores, so that no pass
+  // reads every worker.
   const double s = r_star + gap_star;
-  std::fill(out.loads, out.loads + K, 0);
-  std::fill(out.bandwidth, out.bandwidth + K, 0.0);
+  thread_local std::vector<double> shares;  // scratch, kept for reuse: b then h, m each
+  if (shares.size() < 2 * m) shares.resize(2 * m);
+  double* b_of = shares.data();
+  double* h_of = b_of + m;
+  relaxed_shares(r, w, by_id, m, r_star, gap_star, s, b_of, h_of);
   double sum_b = 0.0, sum_h = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = by_id[i];
-    const double b = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
-    const double h = b / (r[k] * s);
-    out.bandwidth[k] = b;
-    std::memcpy(&out.loads[k], &h, sizeof h);
-    sum_b += b;
-    sum_h += h;
+    sum_b += b_of[i];
+    sum_h += h_of[i];
   }
+  std::fill(out.loads, out.loads + K, 0);
+  std::fill(out.bandwidth, out.bandwidth + K, 0.0);
   std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
   std::fill(out.worker_latency, out.worker_latency + K, 0.0);
   const double T = 1.0 / sum_h;
@@ -602,19 +691,15 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const double scale = sum_b > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / sum_b : 1.0;
   // Then the relaxed latency, and the floors of the loads (docs/algorithms.md 3.6). Its
   // latencies are worker_time's, load (beta / B_k + compute) with alpha = tau = 0 adding nothing;
-  // the seconds per parameter are formed once, in place of the relaxed bandwidth, which is not
-  // read again, for the rounding as well.
-  double relaxed_latency = 0.0;
+  // the seconds per parameter are formed once, in place of the relaxed bandwidth, for the
+  // rounding as well (relaxed_loads_at: in place of b and h, the speed and the load x).
+  const double relaxed_latency =
+      relaxed_loads_at(p.beta, p.compute, by_id, m, T * L, scale * B, b_of, h_of);
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = active[i];
-    double h = 0.0;
-    std::memcpy(&h, &out.loads[k], sizeof h);
-    const double Bk = out.bandwidth[k] * (scale * B);
-    const double x = h * (T * L);
-    const double speed = Bk > 0.0 ? p.beta[k] / Bk + p.compute[k] : kInf;
+    const std::size_t k = by_id[i];
+    const double x = h_of[i];
     out.relaxed_loads[k] = x;
-    out.bandwidth[k] = speed;
-    relaxed_latency = std::max(relaxed_latency, x > 0.0 ? x * speed : 0.0);
+    out.bandwidth[k] = b_of[i];
     const double v = std::floor(x);
     out.loads[k] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
   }
