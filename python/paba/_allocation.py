@@ -114,8 +114,6 @@ def _check_method(scheme: str, method: str) -> None:
 
 
 _INT64 = np.dtype(np.int64)
-_AUTO = "auto"  # the default method (the same string object as the default of allocate)
-_TOL = 1e-9  # the default tol (allocate's own default object, set below it)
 _INFEASIBLE = ("bandwidth: no group has bandwidth for all of its members, so no group can take "
                "load")
 _allocate_system = _core.allocate_system
@@ -188,12 +186,13 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     InfeasibleError
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
-    # The usual call (a System and default options, the native backend): one native call that
-    # returns the Allocation (_core.allocate_system), with the same checks and answers as below,
-    # or NotImplemented for an unknown scheme or a PABA_BACKEND to resolve.
-    if (backend is None and method is _AUTO and tol is _TOL and loads is None
-            and bandwidth is None and previous is None and type(system) is System):
-        allocation = _allocate_system(system._kernel, scheme, Allocation)
+    # The usual call (a System, the native backend, no given loads, bandwidth or warm start, the
+    # default tol): one native call that returns the Allocation (_core.allocate_system), with the
+    # same checks and answers as below, or NotImplemented for what it leaves to them (an
+    # unknown scheme or method, a method for another scheme, a backend to resolve).
+    if (tol is _TOL and loads is None and bandwidth is None and previous is None
+            and type(system) is System):
+        allocation = _allocate_system(system._kernel, scheme, method, backend, Allocation)
         if allocation is not NotImplemented:
             if allocation is None:
                 raise InfeasibleError(_INFEASIBLE)
@@ -240,6 +239,8 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     return allocation
 
 
+# allocate's own default tol object: a tol given as itself takes the lean path (any other, the
+# general one).
 _TOL = allocate.__kwdefaults__["tol"]
 
 

@@ -276,27 +276,36 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
 _new = object.__new__
 
 
-def allocate_system(tuple kernel, scheme, result_type):
-    """``allocate(scheme, *kernel)`` with the default options, for ``kernel`` a paba.System's
-    _kernel tuple, as an instance of ``result_type`` (paba.Allocation) whose instance dict holds
-    every field (see _solve); None for an infeasible instance. NotImplemented, before any work,
-    when ``scheme`` is not the name of a scheme or the environment variable PABA_BACKEND is set:
+def allocate_system(tuple kernel, scheme, method, backend, result_type):
+    """``allocate(scheme, *kernel, method=method)`` with the other options at their defaults,
+    for ``kernel`` a paba.System's _kernel tuple, as an instance of ``result_type``
+    (paba.Allocation) whose instance dict holds every field (see _solve); None for an infeasible
+    instance. NotImplemented, before any work, when ``scheme`` or ``method`` is not a name the
+    kernels know, a method other than "auto" is given to a scheme other than "joint", or
+    ``backend`` is neither "native" nor None with the environment variable PABA_BACKEND unset:
     the caller then takes its general path, which words the error or resolves the backend. The
     per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
     them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
-    if type(scheme) is not str or getenv(b"PABA_BACKEND") is not NULL:
+    if type(scheme) is not str or type(method) is not str:
+        return NotImplemented
+    if backend is None:
+        if getenv(b"PABA_BACKEND") is not NULL:
+            return NotImplemented
+    elif type(backend) is not str or backend != "native":
         return NotImplemented
     found = _SCHEMES.get(scheme)
-    if found is None:
+    found_method = _METHODS.get(method)
+    if found is None or found_method is None or (method != "auto" and scheme != "joint"):
         return NotImplemented
     cdef Scheme which = found
+    cdef Method how = found_method
     if len(kernel) != 8:
         raise ValueError("kernel: must hold the 8 fields of a System's _kernel")
     if kernel[2] is None and kernel[3] is None and kernel[4] is None:
-        fields = _solve_basic(kernel, which, scheme)
+        fields = _solve_basic(kernel, which, how, scheme)
     else:
         fields = _solve_kernel(kernel[0], kernel[1], kernel[2], kernel[3], kernel[4], kernel[5],
-                               kernel[6], kernel[7], which, scheme)
+                               kernel[6], kernel[7], which, method, scheme)
     if fields is None:
         return None
     allocation = _new(result_type)
@@ -325,21 +334,23 @@ cdef inline const double* _direct(object value, Py_ssize_t* size):
 cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
                           const double[::1] alpha, const double[::1] tau,
                           const int64_t[::1] group, Py_ssize_t n_groups, double params,
-                          double bandwidth, Scheme which, str scheme):
-    """_solve with the default options, for any kernel tuple (checked as allocate checks it)."""
+                          double bandwidth, Scheme which, str method, str scheme):
+    """_solve with the default options but ``method``, for any kernel tuple (checked as
+    allocate checks it)."""
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
-    cdef Options options = _options(1e-9, "auto")
+    cdef Options options = _options(1e-9, method)
     return _solve(p, which, NULL, NULL, options, scheme)
 
 
-cdef object _solve_basic(tuple kernel, Scheme which, str scheme):
-    """_solve with the default options for a kernel tuple without alpha, tau and groups."""
+cdef object _solve_basic(tuple kernel, Scheme which, Method how, str scheme):
+    """_solve with the default options but the method ``how``, for a kernel tuple without
+    alpha, tau and groups."""
     cdef Py_buffer views[2]
     cdef int acquired = 0
     cdef Problem p
     cdef Options options
     options.tol = 1e-9
-    options.method = Method.automatic
+    options.method = how
     options.previous_loads = NULL
     options.exact_passes = 12
     cdef Py_ssize_t n_groups = kernel[5]

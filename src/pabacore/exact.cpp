@@ -364,21 +364,6 @@ double root_by_sort(const double* r, const double* w, double r_min, double delta
   return delta;  // not reached: the last prefix is the set active at delta, whose root is below
 }
 
-// Latencies of the listed workers (the only ones with load; worker_latency is zero elsewhere);
-// returns their maximum.
-template <class Load>
-double active_latency(const Problem& p, const Load* loads, const double* bandwidth,
-                      double* worker_latency, const std::size_t* list, std::size_t m) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = list[i];
-    const double t = worker_time(p, k, static_cast<double>(loads[k]), bandwidth[k]);
-    worker_latency[k] = t;
-    worst = std::max(worst, t);
-  }
-  return worst;
-}
-
 // The relaxed shares of the active workers list[0..m): b_i = max(0, w (gap_* - (r - r_*))) and
 // h_i = b_i / (r s) of worker k = list[i], into b and h (dense); four at a time with AVX, with the
 // same operations (_mm256_max_pd(y, 0) is std::max(0.0, y), a NaN included), so the same bits.
@@ -463,6 +448,109 @@ double relaxed_loads_at(const double* beta, const double* compute, const std::si
     b[i] = speed;
     h[i] = x;
     worst = std::max(worst, x > 0.0 ? x * speed : 0.0);
+  }
+  return worst;
+}
+
+// Dense columns of the loaded workers for the parameter-aware step at the integer loads.
+struct Loaded {
+  double* load;     // parameters, as doubles (exact: at most 2^53)
+  double* beta;
+  double* compute;
+  double* num;      // a x (x = load / L), then the share b, then the bandwidth in Hz
+  double* gap;      // e x, then dmax - e x, then the latency in seconds
+};
+
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t loaded_terms_avx(const Loaded& c, std::size_t n,
+                                                             double L, double B) {
+  const __m256d vL = _mm256_set1_pd(L), vB = _mm256_set1_pd(B);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d x = _mm256_div_pd(_mm256_loadu_pd(c.load + i), vL);
+    const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(c.beta + i), vL), vB);
+    _mm256_storeu_pd(c.num + i, _mm256_mul_pd(a, x));
+    _mm256_storeu_pd(c.gap + i, _mm256_mul_pd(_mm256_mul_pd(_mm256_loadu_pd(c.compute + i), vL), x));
+  }
+  return i;
+}
+
+__attribute__((target("avx"))) std::size_t loaded_shares_avx(const Loaded& c, std::size_t n,
+                                                              double T) {
+  const __m256d vT = _mm256_set1_pd(T);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d y = _mm256_add_pd(vT, _mm256_loadu_pd(c.gap + i));
+    _mm256_storeu_pd(c.num + i, _mm256_div_pd(_mm256_loadu_pd(c.num + i), y));
+  }
+  return i;
+}
+
+__attribute__((target("avx"))) std::size_t loaded_latency_avx(const Loaded& c, std::size_t n,
+                                                               double SB, double* worst) {
+  const __m256d vSB = _mm256_set1_pd(SB), zero = _mm256_setzero_pd();
+  const __m256d inf = _mm256_set1_pd(kInf);
+  __m256d vworst = zero;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d Bk = _mm256_mul_pd(_mm256_loadu_pd(c.num + i), vSB);
+    const __m256d per = _mm256_add_pd(_mm256_div_pd(_mm256_loadu_pd(c.beta + i), Bk),
+                                      _mm256_loadu_pd(c.compute + i));
+    const __m256d t = _mm256_add_pd(
+        _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c.load + i), per), _mm256_div_pd(zero, Bk)),
+        zero);
+    const __m256d latency = _mm256_blendv_pd(inf, t, _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
+    vworst = _mm256_max_pd(latency, vworst);
+    _mm256_storeu_pd(c.num + i, Bk);
+    _mm256_storeu_pd(c.gap + i, latency);
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, vworst);
+  *worst = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  return i;
+}
+#endif
+
+// num = (beta L / B) x and the work (compute L) x, x = load / L, of each loaded worker: the
+// terms of the parameter-aware step in normalised units, as the reference twin forms them.
+void loaded_terms(const Loaded& c, std::size_t n, double L, double B) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_terms_avx(c, n, L, B);
+#endif
+  for (; i < n; ++i) {
+    const double x = c.load[i] / L;
+    c.num[i] = c.beta[i] * L / B * x;
+    c.gap[i] = c.compute[i] * L * x;
+  }
+}
+
+// The share b = num / (T + gap) of each loaded worker, in place of num.
+void loaded_shares(const Loaded& c, std::size_t n, double T) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_shares_avx(c, n, T);
+#endif
+  for (; i < n; ++i) c.num[i] = c.num[i] / (T + c.gap[i]);
+}
+
+// The bandwidth B_k = b SB (in place of b) and the latency of each loaded worker (in place of
+// gap), by worker_time's formula with alpha = tau = 0 (internal.hpp); returns their maximum
+// (a maximum of values that are never NaN: the same in any order), 0 for none.
+double loaded_latency(const Loaded& c, std::size_t n, double SB) {
+  std::size_t i = 0;
+  double worst = 0.0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_latency_avx(c, n, SB, &worst);
+#endif
+  for (; i < n; ++i) {
+    const double Bk = c.num[i] * SB;
+    const double alpha = 0.0, tau = 0.0;
+    const double t =
+        Bk > 0.0 ? c.load[i] * (c.beta[i] / Bk + c.compute[i]) + alpha / Bk + tau : kInf;
+    c.num[i] = Bk;
+    c.gap[i] = t;
+    worst = std::max(worst, t);
   }
   return worst;
 }
@@ -723,23 +811,32 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
   // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
   // They are formed once, into dense arrays in the order of the loaded workers (num, and work
-  // then gap = dmax - work), since every step of the root search reads them all.
+  // then gap = dmax - work), since every step of the root search reads them all; the loads (as
+  // doubles), beta and compute of the loaded workers are gathered beside them for the steps that
+  // follow (loaded_terms, loaded_latency: four at a time with AVX, the same operations).
   thread_local std::vector<double> dense;  // scratch, kept for reuse
-  if (dense.size() < 2 * m) dense.resize(2 * m);
-  double* num_of = dense.data();
-  double* gap_of = num_of + m;
+  if (dense.size() < 5 * m) dense.resize(5 * m);
+  Loaded c;
+  c.load = dense.data();
+  c.beta = c.load + m;
+  c.compute = c.beta + m;
+  c.num = c.compute + m;
+  c.gap = c.num + m;
   std::size_t loaded = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
     out.bandwidth[k] = 0.0;
     out.worker_latency[k] = 0.0;
     if (out.loads[k] > 0) {
-      const double x = static_cast<double>(out.loads[k]) / L;
-      num_of[loaded] = p.beta[k] * L / B * x;
-      gap_of[loaded] = p.compute[k] * L * x;  // the work, until dmax is known
+      c.load[loaded] = static_cast<double>(out.loads[k]);
+      c.beta[loaded] = p.beta[k];
+      c.compute[loaded] = p.compute[k];
       active[loaded++] = k;
     }
   }
+  loaded_terms(c, loaded, L, B);  // num and the work (in gap)
+  const double* num_of = c.num;
+  double* gap_of = c.gap;
   double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < loaded; ++i) {
     dmax = std::max(dmax, gap_of[i]);
@@ -750,15 +847,17 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const RootStats st = solve_slack_with(
       [&](double z, double* slope) { return slack_sums(num_of, gap_of, loaded, z, slope); },
       numsum, dmax - dmin, T - dmax);
+  // The shares b = num / (T + gap) (into num), their total in order, then the bandwidth
+  // b (rescale B) and each loaded worker's latency (worker_time's formula, with alpha = tau = 0).
+  loaded_shares(c, loaded, st.T);
   double total = 0.0;
-  for (std::size_t i = 0; i < loaded; ++i) {
-    const double b = num_of[i] / (st.T + gap_of[i]);
-    out.bandwidth[active[i]] = b;
-    total += b;
-  }
+  for (std::size_t i = 0; i < loaded; ++i) total += c.num[i];
   const double rescale = total > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / total : 1.0;
-  for (std::size_t i = 0; i < loaded; ++i) out.bandwidth[active[i]] *= rescale * B;
-  out.latency = active_latency(p, out.loads, out.bandwidth, out.worker_latency, active, loaded);
+  out.latency = loaded_latency(c, loaded, rescale * B);
+  for (std::size_t i = 0; i < loaded; ++i) {
+    out.bandwidth[active[i]] = c.num[i];
+    out.worker_latency[active[i]] = c.gap[i];
+  }
   out.status = st.converged ? status_ok : status_not_converged;
 }
 
