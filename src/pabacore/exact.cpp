@@ -24,9 +24,11 @@
 // formed directly cancels: a worker whose communication dwarfs its computation has s - r_k far
 // below the resolution of r_k.
 // Then a_k + e_k b_k = r_k s, so h_k = b_k / (r_k s), T* = 1 / sum h and x_k = T* h_k.
-// Memory: the outputs serve as scratch before they are written (r_k in worker_latency, r_k / e_k in
-// relaxed_loads, the candidate lists in loads); the only other buffer is the caller's index
-// vector, 2m entries for the m active workers.
+// Memory: from kSampleFrom workers the outputs serve as scratch before they are written (r_k in
+// worker_latency, r_k / e_k in relaxed_loads, the candidate lists in loads); below, scratch kept
+// per thread (3 K values at most 3 kSampleFrom), and the pass over the inputs zeroes the outputs.
+// Besides, the caller's index vector (2m entries for the m active workers) and per-thread dense
+// arrays of the active workers (7m values).
 // Passes over every worker: one over the inputs (with their range checks, gathering the sample
 // of a large instance), the first probe (after the sample when K >= kSampleFrom, four workers at a
 // time), and whole-array stores that clear the outputs; every other step reads the sample, the
@@ -48,6 +50,7 @@ namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
 constexpr std::size_t kSampleStride = 32;  // its stride from 65,536 workers (K / 2048 before)
+constexpr std::size_t kKeptScratch = 1 << 16;  // values of per-thread scratch kept for reuse
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
 // written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.
@@ -182,6 +185,7 @@ struct InputSums {
 // elsewhere.
 struct Lanes {
   double* sample = nullptr;                // or r and w of every kSampleStride-th worker (below)
+  Result* clear = nullptr;                 // or outputs to zero (stores the divisions hide)
   std::size_t samples = 0;                 // the number of them: w after r
   double m[4] = {kInf, kInf, kInf, kInf};  // min r
   double P[4] = {0, 0, 0, 0};              // sum w
@@ -205,6 +209,14 @@ __attribute__((target("avx"))) std::size_t input_lanes_avx(
     const __m256d rk = _mm256_sqrt_pd(a), wk = _mm256_div_pd(rk, e);
     _mm256_storeu_pd(r + k, rk);
     _mm256_storeu_pd(w + k, wk);
+    if (lanes.clear) {
+      const __m256d zero = _mm256_setzero_pd();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes.clear->loads + k),
+                          _mm256_setzero_si256());
+      _mm256_storeu_pd(lanes.clear->relaxed_loads + k, zero);
+      _mm256_storeu_pd(lanes.clear->bandwidth + k, zero);
+      _mm256_storeu_pd(lanes.clear->worker_latency + k, zero);
+    }
     if (lanes.sample && k % kSampleStride == 0) {  // lane 0: worker k
       lanes.sample[k / kSampleStride] = _mm256_cvtsd_f64(rk);
       lanes.sample[lanes.samples + k / kSampleStride] = _mm256_cvtsd_f64(wk);
@@ -244,6 +256,13 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
       const __m128d rk = _mm_sqrt_pd(a), wk = _mm_div_pd(rk, e);
       _mm_storeu_pd(r + i, rk);
       _mm_storeu_pd(w + i, wk);
+      if (lanes.clear) {
+        const __m128d zero = _mm_setzero_pd();
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes.clear->loads + i), _mm_setzero_si128());
+        _mm_storeu_pd(lanes.clear->relaxed_loads + i, zero);
+        _mm_storeu_pd(lanes.clear->bandwidth + i, zero);
+        _mm_storeu_pd(lanes.clear->worker_latency + i, zero);
+      }
       if (lanes.sample && i % kSampleStride == 0) {  // lane 0: worker i
         lanes.sample[i / kSampleStride] = _mm_cvtsd_f64(rk);
         lanes.sample[lanes.samples + i / kSampleStride] = _mm_cvtsd_f64(wk);
@@ -269,9 +288,10 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
 
 InputSums input_pass(const double* __restrict beta, const double* __restrict compute,
                      double* __restrict r, double* __restrict w, std::size_t K, double L,
-                     double B, double r0, double* __restrict sample) {
+                     double B, double r0, double* __restrict sample, Result* clear) {
   Lanes lanes;
   lanes.sample = sample;
+  lanes.clear = clear;
   lanes.samples = (K + kSampleStride - 1) / kSampleStride;
   std::size_t k = 0;
 #if defined(PABA_X86_SIMD)
@@ -283,6 +303,12 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
     const double rk = std::sqrt(a), wk = rk / e;
     r[i] = rk;
     w[i] = wk;
+    if (clear) {
+      clear->loads[i] = 0;
+      clear->relaxed_loads[i] = 0.0;
+      clear->bandwidth[i] = 0.0;
+      clear->worker_latency[i] = 0.0;
+    }
     if (sample && i % kSampleStride == 0) {
       sample[i / kSampleStride] = rk;
       sample[lanes.samples + i / kSampleStride] = wk;
@@ -624,9 +650,24 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   check_scalars(p);
   const std::size_t K = p.n_workers;
   const double L = p.params, B = p.bandwidth;
-  double* r = out.worker_latency;  // scratch until the latencies are written
-  double* w = out.relaxed_loads;   // scratch until the loads are written
-  Id* candidates = out.loads;      // scratch until the active set is known
+  // Below kSampleFrom workers, r, w and the candidate lists live in scratch kept for reuse (at
+  // most 3 kSampleFrom values per thread), and the pass over the inputs zeroes the outputs while
+  // its divisions run; from there on, the outputs serve as scratch (r in worker_latency, w in
+  // relaxed_loads, the candidates in loads, until each is written) and are cleared after the
+  // search.
+  const bool own_scratch = K < kSampleFrom;
+  thread_local std::vector<double> rw_scratch;
+  thread_local std::vector<Id> id_scratch;
+  double* r = out.worker_latency;
+  double* w = out.relaxed_loads;
+  Id* candidates = out.loads;
+  if (own_scratch) {
+    if (rw_scratch.size() < 2 * K) rw_scratch.resize(2 * K);
+    if (id_scratch.size() < K) id_scratch.resize(K);
+    r = rw_scratch.data();
+    w = r + K;
+    candidates = id_scratch.data();
+  }
 
   const double r0 = std::sqrt(p.beta[0] * L / B);
   // A large cold instance starts from a sample (see sampled_start) of every 32nd worker from
@@ -635,7 +676,8 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const std::size_t stride = std::min<std::size_t>(kSampleStride, K / 2048);
   const bool gathered = K >= kSampleFrom && !previous_loads && stride == kSampleStride;
   const InputSums sums =
-      input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr);
+      input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr,
+                 own_scratch ? &out : nullptr);
   if (!sums.in_range) {  // report the first worker out of range, as the nested bisection does
     for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
@@ -770,10 +812,12 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     sum_b += b_of[i];
     sum_h += h_of[i];
   }
-  std::fill(out.loads, out.loads + K, 0);
-  std::fill(out.bandwidth, out.bandwidth + K, 0.0);
-  std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
-  std::fill(out.worker_latency, out.worker_latency + K, 0.0);
+  if (!own_scratch) {
+    std::fill(out.loads, out.loads + K, 0);
+    std::fill(out.bandwidth, out.bandwidth + K, 0.0);
+    std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
+    std::fill(out.worker_latency, out.worker_latency + K, 0.0);
+  }
   const double T = 1.0 / sum_h;
   // Keep the pool's budget strict under rounding, as the parameter-aware step does.
   const double scale = sum_b > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / sum_b : 1.0;
@@ -858,6 +902,9 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     out.bandwidth[active[i]] = c.num[i];
     out.worker_latency[active[i]] = c.gap[i];
   }
+  // The per-thread scratch of a large active set is not kept.
+  if (dense.size() > kKeptScratch) std::vector<double>().swap(dense);
+  if (shares.size() > kKeptScratch) std::vector<double>().swap(shares);
   out.status = st.converged ? status_ok : status_not_converged;
 }
 

@@ -261,6 +261,7 @@ void round_to_total(std::size_t N, std::int64_t total, Load load, Latency latenc
         }
       }
       load(threshold.second) += R - given;
+      if (pairs.size() > (1 << 16)) std::vector<std::pair<double, std::size_t>>().swap(pairs);
       return;
     }
     m = static_cast<std::size_t>(R);
