@@ -74,6 +74,9 @@ _INT64 = np.dtype(np.int64)
 # bytes object costs 0.5 ms more in page faults than an array, which costs 0.3 us more to seal.
 _LARGE = 1 << 22
 
+# Workers plus groups from which a solve releases the GIL (_solve).
+cdef Py_ssize_t _NOGIL_FROM = 4096
+
 
 cdef object _storage(Py_ssize_t nbytes, char** data, Py_ssize_t* offset):
     """Fresh storage for results that the caller sees only as read-only views (np.frombuffer,
@@ -239,9 +242,13 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
     r.bandwidth = <double*>(data + 16 * n_groups)
     r.worker_latency = <double*>(data + 16 * n_groups + 8 * K)
     # Safe without the GIL: the kernel touches only the block, which nothing else holds yet, and
-    # no Python object.
-    with nogil:
+    # no Python object. A small instance keeps it: its solve takes about as long as releasing and
+    # taking back the GIL would.
+    if K + n_groups < _NOGIL_FROM:
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
+    else:
+        with nogil:
+            c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
         return None
     _seal(block)
