@@ -151,10 +151,98 @@ __attribute__((target("avx"))) Piece sparse_sums_avx(const double* r, const doub
 }
 #endif
 
+#if defined(PABA_X86_SIMD)
+// Permutations (of eight 32-bit lanes) that move the 64-bit lanes set in a 4-bit mask to the
+// front, in order: the compaction of four ids at a time.
+struct Compaction {
+  alignas(32) std::int32_t lanes[16][8];
+  std::uint8_t count[16];
+  constexpr Compaction() : lanes(), count() {
+    for (int mask = 0; mask < 16; ++mask) {
+      int p = 0;
+      for (int l = 0; l < 4; ++l) {
+        if (mask & (1 << l)) {
+          lanes[mask][2 * p] = 2 * l;
+          lanes[mask][2 * p + 1] = 2 * l + 1;
+          ++p;
+        }
+      }
+      for (int q = p; q < 4; ++q) {  // the rest: any lanes (their slots are written over)
+        lanes[mask][2 * q] = 0;
+        lanes[mask][2 * q + 1] = 1;
+      }
+      count[mask] = static_cast<std::uint8_t>(p);
+    }
+  }
+};
+constexpr Compaction kCompaction;
+
+// active_sums<true> where keep = delta (the first probe without a sample: the kept workers are
+// the active ones), the same result in two steps: four workers at a time are compared with
+// delta, the active ones' ids compacted to the front of `index` (a permutation from a mask) and
+// `below` and `above` taken as maxima and minima (the same in any order); then P and Q are summed
+// over the active ones in id order, as there. Half the workers are active in a random order
+// there, which the branch of active_sums mispredicts; here only the additions' latency bounds it.
+__attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const double* w,
+                                                     double r_min, double delta, Id* index,
+                                                     std::size_t m, std::size_t* kept) {
+  const __m256d vmin = _mm256_set1_pd(r_min), vdelta = _mm256_set1_pd(delta);
+  const __m256d vinf = _mm256_set1_pd(kInf), vninf = _mm256_set1_pd(-kInf);
+  __m256d vbelow = vninf, vabove = vinf;
+  __m256i ids = _mm256_setr_epi64x(0, 1, 2, 3);
+  const __m256i four = _mm256_set1_epi64x(4);
+  std::size_t i = 0, c = 0;
+  for (; i + 4 <= m; i += 4) {  // writes index[c, c + 4), c <= i: within m
+    const __m256d d = _mm256_sub_pd(_mm256_loadu_pd(r + i), vmin);
+    const __m256d in = _mm256_cmp_pd(d, vdelta, _CMP_LT_OQ);
+    vbelow = _mm256_max_pd(vbelow, _mm256_blendv_pd(vninf, d, in));
+    vabove = _mm256_min_pd(vabove, _mm256_blendv_pd(d, vinf, in));
+    const int mask = _mm256_movemask_pd(in);
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompaction.lanes[mask]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + c),
+                        _mm256_permutevar8x32_epi32(ids, lanes));
+    c += kCompaction.count[mask];
+    ids = _mm256_add_epi64(ids, four);
+  }
+  double lane[4];
+  _mm256_storeu_pd(lane, vbelow);
+  double below = std::max(std::max(lane[0], lane[1]), std::max(lane[2], lane[3]));
+  _mm256_storeu_pd(lane, vabove);
+  double above = std::min(std::min(lane[0], lane[1]), std::min(lane[2], lane[3]));
+  for (; i < m; ++i) {
+    const double d = r[i] - r_min;
+    index[c] = static_cast<Id>(i);
+    if (d < delta) {
+      ++c;
+      below = std::max(below, d);
+    } else {
+      above = std::min(above, d);
+    }
+  }
+  double P = 0.0, Q = 0.0;
+  for (std::size_t t = 0; t < c; ++t) {
+    const std::size_t k = static_cast<std::size_t>(index[t]);
+    P += w[k];
+    Q += w[k] * (r[k] - r_min);
+  }
+  *kept = c;
+  Piece piece;
+  piece.count = c;
+  piece.P = P;
+  piece.Q = Q;
+  piece.below = below;
+  piece.above = above;
+  return piece;
+}
+#endif
+
 // `sparse`: a pass over every worker expected to keep and activate few of them.
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
                   std::size_t m, bool all, double keep, std::size_t* kept, bool sparse = false) {
 #if defined(PABA_X86_SIMD)
+  if (all && keep == delta && !sparse && has_avx2())
+    return kept_sums_avx2(r, w, r_min, delta, index, m, kept);
   if (all && sparse && has_avx()) return sparse_sums_avx(r, w, r_min, delta, index, m, keep, kept);
 #else
   (void)sparse;
