@@ -514,8 +514,8 @@ __attribute__((target("avx"))) std::size_t relaxed_loads_avx(
     const __m256d x = _mm256_mul_pd(_mm256_loadu_pd(h + i), vTL);
     const __m256d betak = _mm256_setr_pd(beta[k0], beta[k1], beta[k2], beta[k3]);
     const __m256d computek = _mm256_setr_pd(compute[k0], compute[k1], compute[k2], compute[k3]);
-    const __m256d speed = _mm256_blendv_pd(
-        inf, _mm256_add_pd(_mm256_div_pd(betak, Bk), computek), _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
+    const __m256d speed = _mm256_blendv_pd(inf, _mm256_add_pd(_mm256_div_pd(betak, Bk), computek),
+                                           _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
     const __m256d t = _mm256_blendv_pd(zero, _mm256_mul_pd(x, speed),
                                        _mm256_cmp_pd(x, zero, _CMP_GT_OQ));
     vworst = _mm256_max_pd(t, vworst);
@@ -584,7 +584,8 @@ __attribute__((target("avx"))) std::size_t loaded_terms_avx(const Loaded& c, std
     const __m256d x = _mm256_div_pd(_mm256_loadu_pd(c.load + i), vL);
     const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(c.beta + i), vL), vB);
     _mm256_storeu_pd(c.num + i, _mm256_mul_pd(a, x));
-    _mm256_storeu_pd(c.gap + i, _mm256_mul_pd(_mm256_mul_pd(_mm256_loadu_pd(c.compute + i), vL), x));
+    const __m256d e = _mm256_mul_pd(_mm256_loadu_pd(c.compute + i), vL);
+    _mm256_storeu_pd(c.gap + i, _mm256_mul_pd(e, x));
   }
   return i;
 }
