@@ -3,11 +3,12 @@
 
 Callers (``paba._allocation``) pass validated, contiguous float64/int64 arrays; this layer checks
 only what memory safety needs (sizes), allocates the outputs, and releases the GIL around the
-kernels. The functions have the signatures of ``paba.reference.allocation``. ``check_workers``
-is the native check of a System's per-worker inputs (check.cpp); it names its faults
-(WORKER_FAULTS, WORKER_INPUTS), which ``paba._system`` words. ``init_basic_system`` and
-``allocate_system`` are the lean path of the common call, ``allocate(System(beta, compute, L,
-B))``: the same checks and kernels, without the Python steps around them.
+kernels (but for the solve of a small instance, see _NOGIL_FROM). The functions have the
+signatures of ``paba.reference.allocation``. ``check_workers`` is the native check of a System's
+per-worker inputs (check.cpp); it names its faults (WORKER_FAULTS, WORKER_INPUTS), which
+``paba._system`` words. ``init_basic_system`` and ``allocate_system`` are the lean path of the
+common call, ``allocate(System(beta, compute, L, B))``: the same checks and kernels, without the
+Python steps around them.
 """
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
@@ -65,9 +66,6 @@ WORKER_INPUTS = {
 }
 
 
-_FLOAT64 = np.dtype(np.float64)
-_INT64 = np.dtype(np.int64)
-
 
 # Results of this size or more are stored in NumPy's allocator, which maps such blocks in huge
 # pages where the system allows (numpy/_core/src/multiarray/alloc.c): measured at 32 MB, a
@@ -79,8 +77,8 @@ cdef Py_ssize_t _NOGIL_FROM = 4096
 
 
 cdef object _storage(Py_ssize_t nbytes, char** data, Py_ssize_t* offset):
-    """Fresh storage for results that the caller sees only as read-only views (np.frombuffer,
-    after _seal): a bytes object, or an array for large results; written through ``data`` (8-byte
+    """Fresh storage for results that the caller sees only as read-only views (_view, after
+    _seal): a bytes object, or an array for large results; written through ``data`` (8-byte
     aligned, ``offset`` bytes into the block) before any other code holds it. Such views are
     read-only from the start and cannot be made writeable (their base is immutable or sealed),
     and one block serves every output of a call."""
@@ -657,8 +655,8 @@ def init_basic_system(system, beta, compute, params, bandwidth):
     cdef Py_ssize_t offset = 0
     cdef char* copies = NULL
     block = _storage(16 * K, &copies, &offset)
-    # With the GIL held: no buffer of the arrays is exported, so they stay as read only while
-    # no other thread runs.
+    # With the GIL held: no buffer of the arrays is exported (which would keep them from being
+    # resized), so no other thread may run while the check reads them.
     cdef WorkerCheck found = c_check_workers(p, <double*>copies)
     if found.fault != WorkerFault.none:
         return False

@@ -26,13 +26,14 @@
 // Then a_k + e_k b_k = r_k s, so h_k = b_k / (r_k s), T* = 1 / sum h and x_k = T* h_k.
 // Memory: from kSampleFrom workers the outputs serve as scratch before they are written (r_k in
 // worker_latency, r_k / e_k in relaxed_loads, the candidate lists in loads); below, scratch kept
-// per thread (3 K values at most 3 kSampleFrom), and the pass over the inputs zeroes the outputs.
+// per thread (3 K values, at most 3 kSampleFrom), and the pass over the inputs zeroes the outputs.
 // Besides, the caller's index vector (2m entries for the m active workers) and per-thread dense
-// arrays of the active workers (7m values).
+// arrays of the active workers (7m values, not kept past kKeptScratch).
 // Passes over every worker: one over the inputs (with their range checks, gathering the sample
-// of a large instance), the first probe (after the sample when K >= kSampleFrom, four workers at a
-// time), and whole-array stores that clear the outputs; every other step reads the sample, the
-// candidates or the active workers only.
+// of a large instance, or zeroing the outputs of a small one), the first probe (after the sample
+// when K >= kSampleFrom; four workers at a time either way where the CPU allows), and, from
+// kSampleFrom workers, whole-array stores that clear the outputs; every other step reads the
+// sample, the candidates or the active workers only.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
