@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _backend
+from ._core import allocate_system as _allocate_system
 from ._system import System
 from ._validation import InfeasibleError, describe, float_array, int_array, readonly, tolerance
 
@@ -114,6 +115,8 @@ def _check_method(scheme: str, method: str) -> None:
 
 
 _INT64 = np.dtype(np.int64)
+_INFEASIBLE = ("bandwidth: no group has bandwidth for all of its members, so no group can take "
+               "load")
 
 
 def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
@@ -183,6 +186,17 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     InfeasibleError
         When no group can take load (a ``bandwidth`` that starves a member of every group).
     """
+    # The usual call (a System, the native backend, no given loads, bandwidth or warm start, the
+    # default tol): one native call that returns the Allocation (_core.allocate_system), with the
+    # same checks and answers as below, or NotImplemented for what it leaves to them (an
+    # unknown scheme or method, a method for another scheme, a backend to resolve).
+    if (tol is _TOL and loads is None and bandwidth is None and previous is None
+            and type(system) is System):
+        allocation = _allocate_system(system._kernel, scheme, method, backend, Allocation)
+        if allocation is not NotImplemented:
+            if allocation is None:
+                raise InfeasibleError(_INFEASIBLE)
+            return allocation
     if type(system) is not System:
         system = _check_system(system)
     if type(scheme) is not str or scheme not in SCHEMES:
@@ -208,8 +222,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         scheme, *system._kernel, loads_in, bandwidth_in, tol, method, previous_loads)
     status = result.pop("status")
     if status == 2:
-        raise InfeasibleError(
-            "bandwidth: no group has bandwidth for all of its members, so no group can take load")
+        raise InfeasibleError(_INFEASIBLE)
     # The native arrays come back as read-only views already; the reference's are made so here.
     if name != "native":
         for field in ("loads", "bandwidth", "relaxed_loads", "worker_latency"):
@@ -224,6 +237,11 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     allocation = object.__new__(Allocation)
     object.__setattr__(allocation, "__dict__", result)
     return allocation
+
+
+# allocate's own default tol object: a tol given as itself takes the lean path (any other, the
+# general one).
+_TOL = allocate.__kwdefaults__["tol"]
 
 
 def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:

@@ -9,6 +9,7 @@ import numpy as np
 
 try:
     from ._core import check_workers as _check_workers
+    from ._core import init_basic_system as _init_basic_system
 except ImportError as error:  # pragma: no cover - a source tree without the build
     raise ImportError("paba._core, the compiled kernels, is missing: build and install the "
                       "package (pip install .)") from error
@@ -162,6 +163,11 @@ class System:
     __slots__ = ("_kernel", "_params", "_alpha", "_tau", "_groups")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
+        # The usual call (no groups or fixed costs, valid float64 arrays): checked and copied
+        # in one native call, which sets the slots as below.
+        if (groups is None and alpha is None and tau is None
+                and _init_basic_system(self, beta, compute, params, bandwidth)):
+            return
         inputs = _fast_inputs(beta, compute, alpha, tau, params, bandwidth)
         if inputs is None:
             inputs, (groups, n_groups) = _inputs_in_order(beta, compute, alpha, tau, params,

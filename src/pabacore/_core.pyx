@@ -3,13 +3,21 @@
 
 Callers (``paba._allocation``) pass validated, contiguous float64/int64 arrays; this layer checks
 only what memory safety needs (sizes), allocates the outputs, and releases the GIL around the
-kernels. The functions have the signatures of ``paba.reference.allocation``. ``check_workers``
-is the native check of a System's per-worker inputs (check.cpp); it names its faults
-(WORKER_FAULTS, WORKER_INPUTS), which ``paba._system`` words.
+kernels (but for the solve of a small instance, see _NOGIL_FROM). The functions have the
+signatures of ``paba.reference.allocation``. ``check_workers`` is the native check of a System's
+per-worker inputs (check.cpp); it names its faults (WORKER_FAULTS, WORKER_INPUTS), which
+``paba._system`` words. ``init_basic_system`` and ``allocate_system`` are the lean path of the
+common call, ``allocate(System(beta, compute, L, B))``: the same checks and kernels, without the
+Python steps around them.
 """
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.object cimport PyObject_GenericSetAttr
+from cpython.ref cimport PyObject
+from libc.math cimport isfinite
 from libc.string cimport strcmp
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport getenv
@@ -17,6 +25,9 @@ from libc.stdlib cimport getenv
 import os
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme
 from _kernels cimport WorkerCheck, WorkerFault, WorkerInput
@@ -55,20 +66,19 @@ WORKER_INPUTS = {
 }
 
 
-_frombuffer = np.frombuffer
-_FLOAT64 = np.dtype(np.float64)
-_INT64 = np.dtype(np.int64)
-
 
 # Results of this size or more are stored in NumPy's allocator, which maps such blocks in huge
 # pages where the system allows (numpy/_core/src/multiarray/alloc.c): measured at 32 MB, a
 # bytes object costs 0.5 ms more in page faults than an array, which costs 0.3 us more to seal.
 _LARGE = 1 << 22
 
+# Workers plus groups from which a solve releases the GIL (_solve).
+cdef Py_ssize_t _NOGIL_FROM = 4096
+
 
 cdef object _storage(Py_ssize_t nbytes, char** data, Py_ssize_t* offset):
-    """Fresh storage for results that the caller sees only as read-only views (np.frombuffer,
-    after _seal): a bytes object, or an array for large results; written through ``data`` (8-byte
+    """Fresh storage for results that the caller sees only as read-only views (_view, after
+    _seal): a bytes object, or an array for large results; written through ``data`` (8-byte
     aligned, ``offset`` bytes into the block) before any other code holds it. Such views are
     read-only from the start and cannot be made writeable (their base is immutable or sealed),
     and one block serves every output of a call."""
@@ -92,6 +102,18 @@ cdef inline void _seal(object block) except *:
     """Makes a block from _storage read-only once it is written (bytes are already)."""
     if type(block) is not bytes:
         block.flags.writeable = False
+
+
+cdef inline object _view(object block, int typenum, Py_ssize_t n, char* data):
+    """A read-only 1-D array of ``n`` items (NumPy type ``typenum``) at ``data``, inside a block
+    from _storage, which it keeps alive as its base: what np.frombuffer gives, for a third of
+    its time. Since the block exposes no writeable buffer (bytes, or a sealed array), the view
+    cannot be made writeable."""
+    cdef cnp.npy_intp size = n
+    cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(1, &size, typenum, data)
+    cnp.PyArray_CLEARFLAGS(array, cnp.NPY_ARRAY_WRITEABLE)
+    cnp.set_array_base(array, block)
+    return array
 
 
 cdef Options _options(double tol, str method, int exact_passes=12) except *:
@@ -196,6 +218,18 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
             raise ValueError("bandwidth: must have one entry per worker")
         bandwidth_ptr = &bandwidth_view[0]
 
+    result = _solve(p, which, loads_ptr, bandwidth_ptr, options, None)
+    return {"status": 2} if result is None else result
+
+
+cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
+                   const double* bandwidth_ptr, const Options& options, str scheme):
+    """Runs the kernel into fresh read-only outputs. Returns the fields of paba.Allocation the
+    kernel knows, by name, in a dict with "status"; with ``scheme``, every field of a
+    paba.Allocation of the native backend instead (converged for status), in the order of its
+    fields; None for an infeasible instance (status 2)."""
+    cdef Py_ssize_t K = <Py_ssize_t>p.n_workers
+    cdef Py_ssize_t n_groups = <Py_ssize_t>p.n_groups
     # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
     cdef Py_ssize_t offset = 0
     cdef char* data = NULL
@@ -206,24 +240,159 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
     r.bandwidth = <double*>(data + 16 * n_groups)
     r.worker_latency = <double*>(data + 16 * n_groups + 8 * K)
     # Safe without the GIL: the kernel touches only the block, which nothing else holds yet, and
-    # no Python object.
-    with nogil:
+    # no Python object. A small instance keeps it: its solve takes about as long as releasing and
+    # taking back the GIL would.
+    if K + n_groups < _NOGIL_FROM:
         c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
+    else:
+        with nogil:
+            c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
     if r.status == 2:
-        return {"status": 2}
+        return None
     _seal(block)
+    if scheme is not None:
+        return {
+            "loads": _view(block, cnp.NPY_INT64, n_groups, data),
+            "bandwidth": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups),
+            "latency": r.latency,
+            "relaxed_latency": r.relaxed_latency,
+            "relaxed_loads": _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups),
+            "worker_latency": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K),
+            "scheme": scheme,
+            "backend": "native",
+            "iterations": r.iterations,
+            "converged": r.status == 0,
+            "method": METHOD_NAMES[r.method],
+        }
     # In the order of paba.Allocation's fields, whose instance dict this becomes.
     return {
-        "loads": _frombuffer(block, _INT64, n_groups, offset),
-        "bandwidth": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups),
+        "loads": _view(block, cnp.NPY_INT64, n_groups, data),
+        "bandwidth": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups),
         "latency": r.latency,
         "relaxed_latency": r.relaxed_latency,
-        "relaxed_loads": _frombuffer(block, _FLOAT64, n_groups, offset + 8 * n_groups),
-        "worker_latency": _frombuffer(block, _FLOAT64, K, offset + 16 * n_groups + 8 * K),
+        "relaxed_loads": _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups),
+        "worker_latency": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K),
         "iterations": r.iterations,
         "status": r.status,
         "method": METHOD_NAMES[r.method],
     }
+
+
+_new = object.__new__
+
+
+def allocate_system(tuple kernel, scheme, method, backend, result_type):
+    """``allocate(scheme, *kernel, method=method)`` with the other options at their defaults,
+    for ``kernel`` a paba.System's _kernel tuple, as an instance of ``result_type``
+    (paba.Allocation) whose instance dict holds every field (see _solve); None for an infeasible
+    instance. NotImplemented, before any work, when ``scheme`` or ``method`` is not a name the
+    kernels know, a method other than "auto" is given to a scheme other than "joint", or
+    ``backend`` is neither "native" nor None with the environment variable PABA_BACKEND unset:
+    the caller then takes its general path, which words the error or resolves the backend. The
+    per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
+    them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
+    if type(scheme) is not str or type(method) is not str:
+        return NotImplemented
+    if backend is None:
+        if getenv(b"PABA_BACKEND") is not NULL:
+            return NotImplemented
+    elif type(backend) is not str or backend != "native":
+        return NotImplemented
+    found = _SCHEMES.get(scheme)
+    found_method = _METHODS.get(method)
+    if found is None or found_method is None or (method != "auto" and scheme != "joint"):
+        return NotImplemented
+    cdef Scheme which = found
+    cdef Method how = found_method
+    if len(kernel) != 8:
+        raise ValueError("kernel: must hold the 8 fields of a System's _kernel")
+    if kernel[2] is None and kernel[3] is None and kernel[4] is None:
+        fields = _solve_basic(kernel, which, how, scheme)
+    else:
+        fields = _solve_kernel(kernel[0], kernel[1], kernel[2], kernel[3], kernel[4], kernel[5],
+                               kernel[6], kernel[7], which, method, scheme)
+    if fields is None:
+        return None
+    allocation = _new(result_type)
+    PyObject_GenericSetAttr(allocation, "__dict__", fields)
+    return allocation
+
+
+cdef inline const double* _direct(object value, Py_ssize_t* size):
+    """The data of ``value`` when it is a System's own array (a read-only ndarray of native
+    float64, 1-D, C-contiguous and aligned, viewing a bytes object, which nothing can resize or
+    free while ``value`` lives), with its length in ``size``; else NULL. Reading it so spares
+    the buffer protocol's format string."""
+    if not cnp.PyArray_CheckExact(value):
+        return NULL
+    cdef cnp.ndarray array = <cnp.ndarray>value
+    cdef PyObject* base = cnp.PyArray_BASE(array)
+    if not (cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT64 and cnp.PyArray_ISNOTSWAPPED(array)
+            and cnp.PyArray_NDIM(array) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(array)
+            and cnp.PyArray_ISALIGNED(array) and not cnp.PyArray_ISWRITEABLE(array)
+            and base is not NULL and PyBytes_CheckExact(<object>base)):
+        return NULL
+    size[0] = cnp.PyArray_DIMS(array)[0]
+    return <const double*>cnp.PyArray_DATA(array)
+
+
+cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
+                          const double[::1] alpha, const double[::1] tau,
+                          const int64_t[::1] group, Py_ssize_t n_groups, double params,
+                          double bandwidth, Scheme which, str method, str scheme):
+    """_solve with the default options but ``method``, for any kernel tuple (checked as
+    allocate checks it)."""
+    cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
+    cdef Options options = _options(1e-9, method)
+    return _solve(p, which, NULL, NULL, options, scheme)
+
+
+cdef object _solve_basic(tuple kernel, Scheme which, Method how, str scheme):
+    """_solve with the default options but the method ``how``, for a kernel tuple without
+    alpha, tau and groups."""
+    cdef Py_buffer views[2]
+    cdef int acquired = 0
+    cdef Problem p
+    cdef Options options
+    options.tol = 1e-9
+    options.method = how
+    options.previous_loads = NULL
+    options.exact_passes = 12
+    cdef Py_ssize_t n_groups = kernel[5]
+    cdef double params = kernel[6]
+    cdef double bandwidth = kernel[7]
+    cdef Py_ssize_t K = 0, K_compute = 0
+    p.beta = _direct(kernel[0], &K)
+    p.compute = _direct(kernel[1], &K_compute)
+    try:
+        if p.beta is NULL or p.compute is NULL:
+            _acquire(kernel[0], "beta", &views[0])
+            acquired = 1
+            _acquire(kernel[1], "compute", &views[1])
+            acquired = 2
+            K = views[0].shape[0]
+            K_compute = views[1].shape[0]
+            p.beta = <const double*>views[0].buf
+            p.compute = <const double*>views[1].buf
+        if K == 0:
+            raise ValueError("beta: needs at least one worker")
+        if K_compute != K:
+            raise ValueError("compute: must have one entry per worker (the length of beta)")
+        if n_groups != K:
+            raise ValueError("groups: without group ids every worker is its own group")
+        p.n_workers = <size_t>K
+        p.n_groups = <size_t>n_groups
+        p.alpha = NULL
+        p.tau = NULL
+        p.group = NULL
+        p.params = params
+        p.bandwidth = bandwidth
+        return _solve(p, which, NULL, NULL, options, scheme)
+    finally:
+        if acquired >= 1:
+            PyBuffer_Release(&views[0])
+        if acquired == 2:
+            PyBuffer_Release(&views[1])
 
 
 def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] beta,
@@ -430,7 +599,71 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
         return None, None
     _seal(block)
     if given == 2:  # the usual System: beta and compute
-        return None, (_frombuffer(block, _FLOAT64, K, offset),
-                      _frombuffer(block, _FLOAT64, K, offset + 8 * K))
-    return None, tuple([_frombuffer(block, _FLOAT64, K, offset + 8 * K * i)
+        return None, (_view(block, cnp.NPY_FLOAT64, K, copies),
+                      _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K))
+    return None, tuple([_view(block, cnp.NPY_FLOAT64, K, copies + 8 * K * i)
                         for i in range(given)])
+
+
+# The largest params of a System (paba._validation.MAX_PARAMS): exact in float64.
+cdef long long _MAX_PARAMS = 9007199254740992
+
+
+cdef inline bint _plain_vector(object value):
+    """Whether ``value`` is an ndarray (not a subclass) of native float64, 1-D, C-contiguous,
+    aligned and not empty: what the native check reads as it is."""
+    if not cnp.PyArray_CheckExact(value):
+        return False
+    cdef cnp.ndarray array = <cnp.ndarray>value
+    return (cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT64 and cnp.PyArray_ISNOTSWAPPED(array)
+            and cnp.PyArray_NDIM(array) == 1 and cnp.PyArray_IS_C_CONTIGUOUS(array)
+            and cnp.PyArray_ISALIGNED(array) and cnp.PyArray_DIMS(array)[0] > 0)
+
+
+def init_basic_system(system, beta, compute, params, bandwidth):
+    """The lean path of ``paba.System(beta, compute, params, bandwidth)`` (no groups, alpha or
+    tau): when params is an int in [1, 2**53], bandwidth a positive finite float, beta and
+    compute ndarrays of native float64 (1-D, C-contiguous, aligned, of one non-zero length)
+    and every check of check_workers passes, sets the System's slots ``_params`` (params) and
+    ``_kernel`` (the read-only copies, as System.__init__ sets it) and returns True. Otherwise
+    it sets nothing and returns False, and System.__init__ checks the inputs in order, to report
+    the first fault as it comes."""
+    cdef long long whole
+    cdef int overflow = 0
+    cdef double band
+    if not PyLong_CheckExact(params) or not PyFloat_CheckExact(bandwidth):
+        return False
+    whole = PyLong_AsLongLongAndOverflow(params, &overflow)
+    band = PyFloat_AS_DOUBLE(bandwidth)
+    if overflow or not 1 <= whole <= _MAX_PARAMS or not (band > 0.0 and isfinite(band)):
+        return False
+    if not _plain_vector(beta) or not _plain_vector(compute):
+        return False
+    cdef Py_ssize_t K = cnp.PyArray_DIMS(<cnp.ndarray>beta)[0]
+    if cnp.PyArray_DIMS(<cnp.ndarray>compute)[0] != K:
+        return False
+    cdef Problem p
+    p.n_workers = <size_t>K
+    p.n_groups = <size_t>K
+    p.beta = <const double*>cnp.PyArray_DATA(<cnp.ndarray>beta)
+    p.compute = <const double*>cnp.PyArray_DATA(<cnp.ndarray>compute)
+    p.alpha = NULL
+    p.tau = NULL
+    p.group = NULL
+    p.params = <double>whole
+    p.bandwidth = band
+    cdef Py_ssize_t offset = 0
+    cdef char* copies = NULL
+    block = _storage(16 * K, &copies, &offset)
+    # With the GIL held: no buffer of the arrays is exported (which would keep them from being
+    # resized), so no other thread may run while the check reads them.
+    cdef WorkerCheck found = c_check_workers(p, <double*>copies)
+    if found.fault != WorkerFault.none:
+        return False
+    _seal(block)
+    kernel = (_view(block, cnp.NPY_FLOAT64, K, copies),
+              _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K),
+              None, None, None, K, p.params, band)
+    PyObject_GenericSetAttr(system, "_params", params)
+    PyObject_GenericSetAttr(system, "_kernel", kernel)
+    return True

@@ -24,13 +24,16 @@
 // formed directly cancels: a worker whose communication dwarfs its computation has s - r_k far
 // below the resolution of r_k.
 // Then a_k + e_k b_k = r_k s, so h_k = b_k / (r_k s), T* = 1 / sum h and x_k = T* h_k.
-// Memory: the outputs serve as scratch before they are written (r_k in worker_latency, r_k / e_k in
-// relaxed_loads, the candidate lists in loads); the only other buffer is the caller's index
-// vector, 2m entries for the m active workers.
+// Memory: from kSampleFrom workers the outputs serve as scratch before they are written (r_k in
+// worker_latency, r_k / e_k in relaxed_loads, the candidate lists in loads); below, scratch kept
+// per thread (3 K values, at most 3 kSampleFrom), and the pass over the inputs zeroes the outputs.
+// Besides, the caller's index vector (2m entries for the m active workers) and per-thread dense
+// arrays of the active workers (7m values, not kept past kKeptScratch).
 // Passes over every worker: one over the inputs (with their range checks, gathering the sample
-// of a large instance), the first probe (after the sample when K >= kSampleFrom, four workers at a
-// time), and whole-array stores that clear the outputs; every other step reads the sample, the
-// candidates or the active workers only.
+// of a large instance, or zeroing the outputs of a small one), the first probe (after the sample
+// when K >= kSampleFrom; four workers at a time either way where the CPU allows), and, from
+// kSampleFrom workers, whole-array stores that clear the outputs; every other step reads the
+// sample, the candidates or the active workers only.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -48,6 +51,7 @@ namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
 constexpr std::size_t kSampleStride = 32;  // its stride from 65,536 workers (K / 2048 before)
+constexpr std::size_t kKeptScratch = 1 << 16;  // values of per-thread scratch kept for reuse
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
 // written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.
@@ -148,10 +152,98 @@ __attribute__((target("avx"))) Piece sparse_sums_avx(const double* r, const doub
 }
 #endif
 
+#if defined(PABA_X86_SIMD)
+// Permutations (of eight 32-bit lanes) that move the 64-bit lanes set in a 4-bit mask to the
+// front, in order: the compaction of four ids at a time.
+struct Compaction {
+  alignas(32) std::int32_t lanes[16][8];
+  std::uint8_t count[16];
+  constexpr Compaction() : lanes(), count() {
+    for (int mask = 0; mask < 16; ++mask) {
+      int p = 0;
+      for (int l = 0; l < 4; ++l) {
+        if (mask & (1 << l)) {
+          lanes[mask][2 * p] = 2 * l;
+          lanes[mask][2 * p + 1] = 2 * l + 1;
+          ++p;
+        }
+      }
+      for (int q = p; q < 4; ++q) {  // the rest: any lanes (their slots are written over)
+        lanes[mask][2 * q] = 0;
+        lanes[mask][2 * q + 1] = 1;
+      }
+      count[mask] = static_cast<std::uint8_t>(p);
+    }
+  }
+};
+constexpr Compaction kCompaction;
+
+// active_sums<true> where keep = delta (the first probe without a sample: the kept workers are
+// the active ones), the same result in two steps: four workers at a time are compared with
+// delta, the active ones' ids compacted to the front of `index` (a permutation from a mask) and
+// `below` and `above` taken as maxima and minima (the same in any order); then P and Q are summed
+// over the active ones in id order, as there. Half the workers are active in a random order
+// there, which the branch of active_sums mispredicts; here only the additions' latency bounds it.
+__attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const double* w,
+                                                     double r_min, double delta, Id* index,
+                                                     std::size_t m, std::size_t* kept) {
+  const __m256d vmin = _mm256_set1_pd(r_min), vdelta = _mm256_set1_pd(delta);
+  const __m256d vinf = _mm256_set1_pd(kInf), vninf = _mm256_set1_pd(-kInf);
+  __m256d vbelow = vninf, vabove = vinf;
+  __m256i ids = _mm256_setr_epi64x(0, 1, 2, 3);
+  const __m256i four = _mm256_set1_epi64x(4);
+  std::size_t i = 0, c = 0;
+  for (; i + 4 <= m; i += 4) {  // writes index[c, c + 4), c <= i: within m
+    const __m256d d = _mm256_sub_pd(_mm256_loadu_pd(r + i), vmin);
+    const __m256d in = _mm256_cmp_pd(d, vdelta, _CMP_LT_OQ);
+    vbelow = _mm256_max_pd(vbelow, _mm256_blendv_pd(vninf, d, in));
+    vabove = _mm256_min_pd(vabove, _mm256_blendv_pd(d, vinf, in));
+    const int mask = _mm256_movemask_pd(in);
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompaction.lanes[mask]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + c),
+                        _mm256_permutevar8x32_epi32(ids, lanes));
+    c += kCompaction.count[mask];
+    ids = _mm256_add_epi64(ids, four);
+  }
+  double lane[4];
+  _mm256_storeu_pd(lane, vbelow);
+  double below = std::max(std::max(lane[0], lane[1]), std::max(lane[2], lane[3]));
+  _mm256_storeu_pd(lane, vabove);
+  double above = std::min(std::min(lane[0], lane[1]), std::min(lane[2], lane[3]));
+  for (; i < m; ++i) {
+    const double d = r[i] - r_min;
+    index[c] = static_cast<Id>(i);
+    if (d < delta) {
+      ++c;
+      below = std::max(below, d);
+    } else {
+      above = std::min(above, d);
+    }
+  }
+  double P = 0.0, Q = 0.0;
+  for (std::size_t t = 0; t < c; ++t) {
+    const std::size_t k = static_cast<std::size_t>(index[t]);
+    P += w[k];
+    Q += w[k] * (r[k] - r_min);
+  }
+  *kept = c;
+  Piece piece;
+  piece.count = c;
+  piece.P = P;
+  piece.Q = Q;
+  piece.below = below;
+  piece.above = above;
+  return piece;
+}
+#endif
+
 // `sparse`: a pass over every worker expected to keep and activate few of them.
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
                   std::size_t m, bool all, double keep, std::size_t* kept, bool sparse = false) {
 #if defined(PABA_X86_SIMD)
+  if (all && keep == delta && !sparse && has_avx2())
+    return kept_sums_avx2(r, w, r_min, delta, index, m, kept);
   if (all && sparse && has_avx()) return sparse_sums_avx(r, w, r_min, delta, index, m, keep, kept);
 #else
   (void)sparse;
@@ -182,6 +274,7 @@ struct InputSums {
 // elsewhere.
 struct Lanes {
   double* sample = nullptr;                // or r and w of every kSampleStride-th worker (below)
+  Result* clear = nullptr;                 // or outputs to zero (stores the divisions hide)
   std::size_t samples = 0;                 // the number of them: w after r
   double m[4] = {kInf, kInf, kInf, kInf};  // min r
   double P[4] = {0, 0, 0, 0};              // sum w
@@ -205,6 +298,14 @@ __attribute__((target("avx"))) std::size_t input_lanes_avx(
     const __m256d rk = _mm256_sqrt_pd(a), wk = _mm256_div_pd(rk, e);
     _mm256_storeu_pd(r + k, rk);
     _mm256_storeu_pd(w + k, wk);
+    if (lanes.clear) {
+      const __m256d zero = _mm256_setzero_pd();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes.clear->loads + k),
+                          _mm256_setzero_si256());
+      _mm256_storeu_pd(lanes.clear->relaxed_loads + k, zero);
+      _mm256_storeu_pd(lanes.clear->bandwidth + k, zero);
+      _mm256_storeu_pd(lanes.clear->worker_latency + k, zero);
+    }
     if (lanes.sample && k % kSampleStride == 0) {  // lane 0: worker k
       lanes.sample[k / kSampleStride] = _mm256_cvtsd_f64(rk);
       lanes.sample[lanes.samples + k / kSampleStride] = _mm256_cvtsd_f64(wk);
@@ -244,6 +345,13 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
       const __m128d rk = _mm_sqrt_pd(a), wk = _mm_div_pd(rk, e);
       _mm_storeu_pd(r + i, rk);
       _mm_storeu_pd(w + i, wk);
+      if (lanes.clear) {
+        const __m128d zero = _mm_setzero_pd();
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes.clear->loads + i), _mm_setzero_si128());
+        _mm_storeu_pd(lanes.clear->relaxed_loads + i, zero);
+        _mm_storeu_pd(lanes.clear->bandwidth + i, zero);
+        _mm_storeu_pd(lanes.clear->worker_latency + i, zero);
+      }
       if (lanes.sample && i % kSampleStride == 0) {  // lane 0: worker i
         lanes.sample[i / kSampleStride] = _mm_cvtsd_f64(rk);
         lanes.sample[lanes.samples + i / kSampleStride] = _mm_cvtsd_f64(wk);
@@ -269,9 +377,10 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
 
 InputSums input_pass(const double* __restrict beta, const double* __restrict compute,
                      double* __restrict r, double* __restrict w, std::size_t K, double L,
-                     double B, double r0, double* __restrict sample) {
+                     double B, double r0, double* __restrict sample, Result* clear) {
   Lanes lanes;
   lanes.sample = sample;
+  lanes.clear = clear;
   lanes.samples = (K + kSampleStride - 1) / kSampleStride;
   std::size_t k = 0;
 #if defined(PABA_X86_SIMD)
@@ -283,6 +392,12 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
     const double rk = std::sqrt(a), wk = rk / e;
     r[i] = rk;
     w[i] = wk;
+    if (clear) {
+      clear->loads[i] = 0;
+      clear->relaxed_loads[i] = 0.0;
+      clear->bandwidth[i] = 0.0;
+      clear->worker_latency[i] = 0.0;
+    }
     if (sample && i % kSampleStride == 0) {
       sample[i / kSampleStride] = rk;
       sample[lanes.samples + i / kSampleStride] = wk;
@@ -364,19 +479,246 @@ double root_by_sort(const double* r, const double* w, double r_min, double delta
   return delta;  // not reached: the last prefix is the set active at delta, whose root is below
 }
 
-// Latencies of the listed workers (the only ones with load; worker_latency is zero elsewhere);
-// returns their maximum.
-template <class Load>
-double active_latency(const Problem& p, const Load* loads, const double* bandwidth,
-                      double* worker_latency, const std::size_t* list, std::size_t m) {
-  double worst = 0.0;
-  for (std::size_t i = 0; i < m; ++i) {
+// The relaxed shares of the active workers list[0..m): b_i = max(0, w (gap_* - (r - r_*))) and
+// h_i = b_i / (r s) of worker k = list[i], into b and h (dense); four at a time with AVX, with the
+// same operations (_mm256_max_pd(y, 0) is std::max(0.0, y), a NaN included), so the same bits.
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t relaxed_shares_avx(
+    const double* r, const double* w, const std::size_t* list, std::size_t m, double r_star,
+    double gap_star, double s, double* b, double* h) {
+  const __m256d vr_star = _mm256_set1_pd(r_star), vgap = _mm256_set1_pd(gap_star);
+  const __m256d vs = _mm256_set1_pd(s), zero = _mm256_setzero_pd();
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const std::size_t k0 = list[i], k1 = list[i + 1], k2 = list[i + 2], k3 = list[i + 3];
+    const __m256d rk = _mm256_setr_pd(r[k0], r[k1], r[k2], r[k3]);
+    const __m256d wk = _mm256_setr_pd(w[k0], w[k1], w[k2], w[k3]);
+    const __m256d bk =
+        _mm256_max_pd(_mm256_mul_pd(wk, _mm256_sub_pd(vgap, _mm256_sub_pd(rk, vr_star))), zero);
+    _mm256_storeu_pd(b + i, bk);
+    _mm256_storeu_pd(h + i, _mm256_div_pd(bk, _mm256_mul_pd(rk, vs)));
+  }
+  return i;
+}
+
+// relaxed_loads_at four at a time (blends for the two selections).
+__attribute__((target("avx"))) std::size_t relaxed_loads_avx(
+    const double* beta, const double* compute, const std::size_t* list, std::size_t m,
+    double TL, double SB, double* b, double* h, double* worst) {
+  const __m256d vTL = _mm256_set1_pd(TL), vSB = _mm256_set1_pd(SB);
+  const __m256d zero = _mm256_setzero_pd(), inf = _mm256_set1_pd(kInf);
+  __m256d vworst = zero;
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const std::size_t k0 = list[i], k1 = list[i + 1], k2 = list[i + 2], k3 = list[i + 3];
+    const __m256d Bk = _mm256_mul_pd(_mm256_loadu_pd(b + i), vSB);
+    const __m256d x = _mm256_mul_pd(_mm256_loadu_pd(h + i), vTL);
+    const __m256d betak = _mm256_setr_pd(beta[k0], beta[k1], beta[k2], beta[k3]);
+    const __m256d computek = _mm256_setr_pd(compute[k0], compute[k1], compute[k2], compute[k3]);
+    const __m256d speed = _mm256_blendv_pd(inf, _mm256_add_pd(_mm256_div_pd(betak, Bk), computek),
+                                           _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
+    const __m256d t = _mm256_blendv_pd(zero, _mm256_mul_pd(x, speed),
+                                       _mm256_cmp_pd(x, zero, _CMP_GT_OQ));
+    vworst = _mm256_max_pd(t, vworst);
+    _mm256_storeu_pd(b + i, speed);
+    _mm256_storeu_pd(h + i, x);
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, vworst);
+  *worst = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  return i;
+}
+#endif
+
+void relaxed_shares(const double* r, const double* w, const std::size_t* list, std::size_t m,
+                    double r_star, double gap_star, double s, double* b, double* h) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = relaxed_shares_avx(r, w, list, m, r_star, gap_star, s, b, h);
+#endif
+  for (; i < m; ++i) {
     const std::size_t k = list[i];
-    const double t = worker_time(p, k, static_cast<double>(loads[k]), bandwidth[k]);
-    worker_latency[k] = t;
+    b[i] = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
+    h[i] = b[i] / (r[k] * s);
+  }
+}
+
+// From the shares b and h of the active workers list[0..m) (dense, as relaxed_shares leaves
+// them), with TL = T L and SB = scale B: the relaxed load x = h TL (into h) and seconds per
+// parameter speed = beta / B_k + compute, B_k = b SB, or inf without bandwidth (into b), of each;
+// returns the relaxed latency, the largest x speed of a loaded worker (0 if none): a maximum,
+// the same in any order, of values that are never NaN.
+double relaxed_loads_at(const double* beta, const double* compute, const std::size_t* list,
+                        std::size_t m, double TL, double SB, double* b, double* h) {
+  std::size_t i = 0;
+  double worst = 0.0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = relaxed_loads_avx(beta, compute, list, m, TL, SB, b, h, &worst);
+#endif
+  for (; i < m; ++i) {
+    const std::size_t k = list[i];
+    const double Bk = b[i] * SB;
+    const double x = h[i] * TL;
+    const double speed = Bk > 0.0 ? beta[k] / Bk + compute[k] : kInf;
+    b[i] = speed;
+    h[i] = x;
+    worst = std::max(worst, x > 0.0 ? x * speed : 0.0);
+  }
+  return worst;
+}
+
+// Dense columns of the loaded workers for the parameter-aware step at the integer loads.
+struct Loaded {
+  double* load;     // parameters, as doubles (exact: at most 2^53)
+  double* beta;
+  double* compute;
+  double* num;      // a x (x = load / L), then the share b, then the bandwidth in Hz
+  double* gap;      // e x, then dmax - e x, then the latency in seconds
+};
+
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t loaded_terms_avx(const Loaded& c, std::size_t n,
+                                                             double L, double B) {
+  const __m256d vL = _mm256_set1_pd(L), vB = _mm256_set1_pd(B);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d x = _mm256_div_pd(_mm256_loadu_pd(c.load + i), vL);
+    const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(c.beta + i), vL), vB);
+    _mm256_storeu_pd(c.num + i, _mm256_mul_pd(a, x));
+    const __m256d e = _mm256_mul_pd(_mm256_loadu_pd(c.compute + i), vL);
+    _mm256_storeu_pd(c.gap + i, _mm256_mul_pd(e, x));
+  }
+  return i;
+}
+
+__attribute__((target("avx"))) std::size_t loaded_shares_avx(const Loaded& c, std::size_t n,
+                                                              double T) {
+  const __m256d vT = _mm256_set1_pd(T);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d y = _mm256_add_pd(vT, _mm256_loadu_pd(c.gap + i));
+    _mm256_storeu_pd(c.num + i, _mm256_div_pd(_mm256_loadu_pd(c.num + i), y));
+  }
+  return i;
+}
+
+__attribute__((target("avx"))) std::size_t loaded_latency_avx(const Loaded& c, std::size_t n,
+                                                               double SB, double* worst) {
+  const __m256d vSB = _mm256_set1_pd(SB), zero = _mm256_setzero_pd();
+  const __m256d inf = _mm256_set1_pd(kInf);
+  __m256d vworst = zero;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d Bk = _mm256_mul_pd(_mm256_loadu_pd(c.num + i), vSB);
+    const __m256d per = _mm256_add_pd(_mm256_div_pd(_mm256_loadu_pd(c.beta + i), Bk),
+                                      _mm256_loadu_pd(c.compute + i));
+    const __m256d t = _mm256_add_pd(
+        _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c.load + i), per), _mm256_div_pd(zero, Bk)),
+        zero);
+    const __m256d latency = _mm256_blendv_pd(inf, t, _mm256_cmp_pd(Bk, zero, _CMP_GT_OQ));
+    vworst = _mm256_max_pd(latency, vworst);
+    _mm256_storeu_pd(c.num + i, Bk);
+    _mm256_storeu_pd(c.gap + i, latency);
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, vworst);
+  *worst = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  return i;
+}
+#endif
+
+// num = (beta L / B) x and the work (compute L) x, x = load / L, of each loaded worker: the
+// terms of the parameter-aware step in normalised units, as the reference twin forms them.
+void loaded_terms(const Loaded& c, std::size_t n, double L, double B) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_terms_avx(c, n, L, B);
+#endif
+  for (; i < n; ++i) {
+    const double x = c.load[i] / L;
+    c.num[i] = c.beta[i] * L / B * x;
+    c.gap[i] = c.compute[i] * L * x;
+  }
+}
+
+// The share b = num / (T + gap) of each loaded worker, in place of num.
+void loaded_shares(const Loaded& c, std::size_t n, double T) {
+  std::size_t i = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_shares_avx(c, n, T);
+#endif
+  for (; i < n; ++i) c.num[i] = c.num[i] / (T + c.gap[i]);
+}
+
+// The bandwidth B_k = b SB (in place of b) and the latency of each loaded worker (in place of
+// gap), by worker_time's formula with alpha = tau = 0 (internal.hpp); returns their maximum
+// (a maximum of values that are never NaN: the same in any order), 0 for none.
+double loaded_latency(const Loaded& c, std::size_t n, double SB) {
+  std::size_t i = 0;
+  double worst = 0.0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) i = loaded_latency_avx(c, n, SB, &worst);
+#endif
+  for (; i < n; ++i) {
+    const double Bk = c.num[i] * SB;
+    const double alpha = 0.0, tau = 0.0;
+    const double t =
+        Bk > 0.0 ? c.load[i] * (c.beta[i] / Bk + c.compute[i]) + alpha / Bk + tau : kInf;
+    c.num[i] = Bk;
+    c.gap[i] = t;
     worst = std::max(worst, t);
   }
   return worst;
+}
+
+// S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
+// solve_slack forms them (internal.hpp), over dense arrays of the loaded workers:
+// S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
+// a time (the divisions bound the loop) and summed in the same order, so every path gives the
+// same bits.
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) double slack_sums_avx(const double* num, const double* gap,
+                                                     std::size_t n, double z, double* slope) {
+  double s = 0.0, ds = 0.0;
+  const __m256d vz = _mm256_set1_pd(z);
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const __m256d y = _mm256_add_pd(vz, _mm256_loadu_pd(gap + k));
+    const __m256d q = _mm256_div_pd(_mm256_loadu_pd(num + k), y);
+    const __m256d dq = _mm256_div_pd(q, y);
+    double qs[4], dqs[4];
+    _mm256_storeu_pd(qs, q);
+    _mm256_storeu_pd(dqs, dq);
+    for (int l = 0; l < 4; ++l) {
+      s += qs[l];
+      ds += dqs[l];
+    }
+  }
+  for (; k < n; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    s += q;
+    ds += q / y;
+  }
+  if (slope) *slope = ds;
+  return s - 1.0;
+}
+#endif
+
+double slack_sums(const double* num, const double* gap, std::size_t n, double z,
+                  double* slope) {
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) return slack_sums_avx(num, gap, n, z, slope);
+#endif
+  double s = 0.0, ds = 0.0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    s += q;
+    ds += q / y;
+  }
+  if (slope) *slope = ds;
+  return s - 1.0;
 }
 
 }  // namespace
@@ -398,9 +740,24 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   check_scalars(p);
   const std::size_t K = p.n_workers;
   const double L = p.params, B = p.bandwidth;
-  double* r = out.worker_latency;  // scratch until the latencies are written
-  double* w = out.relaxed_loads;   // scratch until the loads are written
-  Id* candidates = out.loads;      // scratch until the active set is known
+  // Below kSampleFrom workers, r, w and the candidate lists live in scratch kept for reuse (at
+  // most 3 kSampleFrom values per thread), and the pass over the inputs zeroes the outputs while
+  // its divisions run; from there on, the outputs serve as scratch (r in worker_latency, w in
+  // relaxed_loads, the candidates in loads, until each is written) and are cleared after the
+  // search.
+  const bool own_scratch = K < kSampleFrom;
+  thread_local std::vector<double> rw_scratch;
+  thread_local std::vector<Id> id_scratch;
+  double* r = out.worker_latency;
+  double* w = out.relaxed_loads;
+  Id* candidates = out.loads;
+  if (own_scratch) {
+    if (rw_scratch.size() < 2 * K) rw_scratch.resize(2 * K);
+    if (id_scratch.size() < K) id_scratch.resize(K);
+    r = rw_scratch.data();
+    w = r + K;
+    candidates = id_scratch.data();
+  }
 
   const double r0 = std::sqrt(p.beta[0] * L / B);
   // A large cold instance starts from a sample (see sampled_start) of every 32nd worker from
@@ -409,7 +766,8 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const std::size_t stride = std::min<std::size_t>(kSampleStride, K / 2048);
   const bool gathered = K >= kSampleFrom && !previous_loads && stride == kSampleStride;
   const InputSums sums =
-      input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr);
+      input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr,
+                 own_scratch ? &out : nullptr);
   if (!sums.in_range) {  // report the first worker out of range, as the nested bisection does
     for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
@@ -529,42 +887,41 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     gap_star = (1.0 + Q) / P;
   }
 
-  // The relaxed optimum: shares b and h = b / (r s) of the active workers, summed by id, then
-  // scaled. Each h waits in the worker's load slot (as its bits) while the scratch r and w are
-  // cleared with the other outputs in whole-array stores, so that no pass reads every worker.
+  // The relaxed optimum: shares b and h = b / (r s) of the active workers, formed in dense
+  // arrays in the order of their ids (relaxed_shares), summed in that order, then scaled; then
+  // the scratch r and w are cleared with the other outputs in whole-array stores, so that no pass
+  // reads every worker.
   const double s = r_star + gap_star;
-  std::fill(out.loads, out.loads + K, 0);
-  std::fill(out.bandwidth, out.bandwidth + K, 0.0);
+  thread_local std::vector<double> shares;  // scratch, kept for reuse: b then h, m each
+  if (shares.size() < 2 * m) shares.resize(2 * m);
+  double* b_of = shares.data();
+  double* h_of = b_of + m;
+  relaxed_shares(r, w, by_id, m, r_star, gap_star, s, b_of, h_of);
   double sum_b = 0.0, sum_h = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = by_id[i];
-    const double b = std::max(0.0, w[k] * (gap_star - (r[k] - r_star)));
-    const double h = b / (r[k] * s);
-    out.bandwidth[k] = b;
-    std::memcpy(&out.loads[k], &h, sizeof h);
-    sum_b += b;
-    sum_h += h;
+    sum_b += b_of[i];
+    sum_h += h_of[i];
   }
-  std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
-  std::fill(out.worker_latency, out.worker_latency + K, 0.0);
+  if (!own_scratch) {
+    std::fill(out.loads, out.loads + K, 0);
+    std::fill(out.bandwidth, out.bandwidth + K, 0.0);
+    std::fill(out.relaxed_loads, out.relaxed_loads + K, 0.0);
+    std::fill(out.worker_latency, out.worker_latency + K, 0.0);
+  }
   const double T = 1.0 / sum_h;
   // Keep the pool's budget strict under rounding, as the parameter-aware step does.
   const double scale = sum_b > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / sum_b : 1.0;
   // Then the relaxed latency, and the floors of the loads (docs/algorithms.md 3.6). Its
   // latencies are worker_time's, load (beta / B_k + compute) with alpha = tau = 0 adding nothing;
-  // the seconds per parameter are formed once, in place of the relaxed bandwidth, which is not
-  // read again, for the rounding as well.
-  double relaxed_latency = 0.0;
+  // the seconds per parameter are formed once, in place of the relaxed bandwidth, for the
+  // rounding as well (relaxed_loads_at: in place of b and h, the speed and the load x).
+  const double relaxed_latency =
+      relaxed_loads_at(p.beta, p.compute, by_id, m, T * L, scale * B, b_of, h_of);
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = active[i];
-    double h = 0.0;
-    std::memcpy(&h, &out.loads[k], sizeof h);
-    const double Bk = out.bandwidth[k] * (scale * B);
-    const double x = h * (T * L);
-    const double speed = Bk > 0.0 ? p.beta[k] / Bk + p.compute[k] : kInf;
+    const std::size_t k = by_id[i];
+    const double x = h_of[i];
     out.relaxed_loads[k] = x;
-    out.bandwidth[k] = speed;
-    relaxed_latency = std::max(relaxed_latency, x > 0.0 ? x * speed : 0.0);
+    out.bandwidth[k] = b_of[i];
     const double v = std::floor(x);
     out.loads[k] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
   }
@@ -587,39 +944,57 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // Its terms are formed in normalised units exactly as the reference twin forms them
   // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
   // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
-  // They are formed once, into the bandwidth (num) and worker_latency (work) of each loaded
-  // worker, which are written last, since every step of the root search reads them all.
+  // They are formed once, into dense arrays in the order of the loaded workers (num, and work
+  // then gap = dmax - work), since every step of the root search reads them all; the loads (as
+  // doubles), beta and compute of the loaded workers are gathered beside them for the steps that
+  // follow (loaded_terms, loaded_latency: four at a time with AVX, the same operations).
+  thread_local std::vector<double> dense;  // scratch, kept for reuse
+  if (dense.size() < 5 * m) dense.resize(5 * m);
+  Loaded c;
+  c.load = dense.data();
+  c.beta = c.load + m;
+  c.compute = c.beta + m;
+  c.num = c.compute + m;
+  c.gap = c.num + m;
   std::size_t loaded = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
     out.bandwidth[k] = 0.0;
     out.worker_latency[k] = 0.0;
     if (out.loads[k] > 0) {
-      const double x = static_cast<double>(out.loads[k]) / L;
-      out.bandwidth[k] = p.beta[k] * L / B * x;
-      out.worker_latency[k] = p.compute[k] * L * x;
+      c.load[loaded] = static_cast<double>(out.loads[k]);
+      c.beta[loaded] = p.beta[k];
+      c.compute[loaded] = p.compute[k];
       active[loaded++] = k;
     }
   }
-  auto num = [&](std::size_t i) { return out.bandwidth[active[i]]; };
-  auto work = [&](std::size_t i) { return out.worker_latency[active[i]]; };
+  loaded_terms(c, loaded, L, B);  // num and the work (in gap)
+  const double* num_of = c.num;
+  double* gap_of = c.gap;
   double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < loaded; ++i) {
-    dmax = std::max(dmax, work(i));
-    dmin = std::min(dmin, work(i));
-    numsum += num(i);
+    dmax = std::max(dmax, gap_of[i]);
+    dmin = std::min(dmin, gap_of[i]);
+    numsum += num_of[i];
   }
-  auto gap = [&](std::size_t i) { return dmax - work(i); };
-  const RootStats st = solve_slack(loaded, [](std::size_t) { return true; }, num, gap, numsum,
-                                   dmax - dmin, T - dmax);
+  for (std::size_t i = 0; i < loaded; ++i) gap_of[i] = dmax - gap_of[i];
+  const RootStats st = solve_slack_with(
+      [&](double z, double* slope) { return slack_sums(num_of, gap_of, loaded, z, slope); },
+      numsum, dmax - dmin, T - dmax);
+  // The shares b = num / (T + gap) (into num), their total in order, then the bandwidth
+  // b (rescale B) and each loaded worker's latency (worker_time's formula, with alpha = tau = 0).
+  loaded_shares(c, loaded, st.T);
   double total = 0.0;
-  for (std::size_t i = 0; i < loaded; ++i) {
-    out.bandwidth[active[i]] = num(i) / (st.T + gap(i));
-    total += out.bandwidth[active[i]];
-  }
+  for (std::size_t i = 0; i < loaded; ++i) total += c.num[i];
   const double rescale = total > 1.0 - kBudgetMargin ? (1.0 - kBudgetMargin) / total : 1.0;
-  for (std::size_t i = 0; i < loaded; ++i) out.bandwidth[active[i]] *= rescale * B;
-  out.latency = active_latency(p, out.loads, out.bandwidth, out.worker_latency, active, loaded);
+  out.latency = loaded_latency(c, loaded, rescale * B);
+  for (std::size_t i = 0; i < loaded; ++i) {
+    out.bandwidth[active[i]] = c.num[i];
+    out.worker_latency[active[i]] = c.gap[i];
+  }
+  // The per-thread scratch of a large active set is not kept.
+  if (dense.size() > kKeptScratch) std::vector<double>().swap(dense);
+  if (shares.size() > kKeptScratch) std::vector<double>().swap(shares);
   out.status = st.converged ? status_ok : status_not_converged;
 }
 

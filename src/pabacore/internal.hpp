@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "paba.hpp"
@@ -74,6 +75,12 @@ inline void check_scalars(const Problem& p) {
 // would. `start` (> 0, optional) is a guess of z, for example from a nearby solution: from its
 // right side one step lands left of the root, and the monotone phase follows. Returns T - dmax
 // in `T`.
+// solve_slack_with runs the same steps on F(z, slope) = S(z) - 1 given as a function (which
+// writes S'(z) magnitude to `slope` when it is not null), for callers that form the sums their
+// own way, in the same order.
+template <class Sums>
+RootStats solve_slack_with(Sums F, double numsum, double gapmax, double start = 0.0);
+
 template <class Active, class Num, class Gap>
 RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double numsum,
                       double gapmax, double start = 0.0) {
@@ -90,6 +97,11 @@ RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double num
     if (slope) *slope = ds;
     return s - 1.0;
   };
+  return solve_slack_with(F, numsum, gapmax, start);
+}
+
+template <class Sums>
+RootStats solve_slack_with(Sums F, double numsum, double gapmax, double start) {
   RootStats st;
   double hi = numsum;  // F(hi) <= 0; F(0) = +inf
   double z = 0.0;
@@ -150,10 +162,13 @@ RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double num
 //
 // Usual case: the R smallest next-parameter latencies are found by selection (O(N)); when no
 // group among them would also win its second parameter, they are exactly the heap's choice.
-// Otherwise the heap runs over those R groups only, in `index`: O(N + R log R).
+// Otherwise the few later parameters that could still win are gathered and a second selection
+// among them gives the heap's choice (O(N + R)); only when they are many does the heap run, over
+// those R groups only, in `index`: O(N + R log R).
 template <class Load, class Latency>
 void round_to_total(std::size_t N, std::int64_t total, Load load, Latency latency,
                     std::size_t* index, double* value) {
+  thread_local std::vector<std::pair<double, std::size_t>> pairs;  // scratch, kept for reuse
   std::int64_t assigned = 0;
   for (std::size_t n = 0; n < N; ++n) assigned += load(n);
   if (assigned > total) {
@@ -204,14 +219,49 @@ void round_to_total(std::size_t N, std::int64_t total, Load load, Latency latenc
     const auto last = index + (R - 1);
     std::nth_element(index, last, index + m, before);
     const std::size_t edge = *last;
-    bool single = true;
-    for (std::int64_t i = 0; i < R && single; ++i) {
+    // The heap hands out the R smallest (latency, id) pairs of the groups' sequences
+    // (latency(n, load(n) + j), n), j = 1, 2, ...: each sequence is nondecreasing, so the heap
+    // pops the pairs of their union in order. All of them lie at or below the edge's first pair
+    // E, which R pairs already reach: the pairs below E are the R first pairs (but E) and the
+    // later pairs below E, gathered here while there are few of them.
+    const double top = value[edge];
+    auto below_edge = [&](double v, std::size_t n) { return v < top || (v == top && n < edge); };
+    std::size_t extra = 0;
+    bool few = true;
+    for (std::int64_t i = 0; i < R && few; ++i) {
       const std::size_t n = index[i];
-      const double second = latency(n, load(n) + 2);
-      single = !(second < value[edge] || (second == value[edge] && n < edge));
+      for (std::int64_t j = 2; few; ++j) {
+        const double v = latency(n, load(n) + j);
+        if (!below_edge(v, n)) break;
+        if (extra == 0) pairs.clear();
+        pairs.emplace_back(v, n);
+        few = ++extra <= 4 * static_cast<std::size_t>(R) + 64;
+      }
     }
-    if (single) {  // no group also wins its second parameter: exactly the heap's choice
+    if (extra == 0) {  // no group also wins its second parameter: exactly the heap's choice
       for (std::int64_t i = 0; i < R; ++i) ++load(index[i]);
+      return;
+    }
+    if (few) {
+      // The R-th smallest pair t of the R first pairs and the later ones below E: every group
+      // gets its pairs below t, and the group of t the rest (pairs equal to t are t's group's).
+      for (std::int64_t i = 0; i < R; ++i) pairs.emplace_back(value[index[i]], index[i]);
+      auto pair_before = [](const std::pair<double, std::size_t>& a,
+                            const std::pair<double, std::size_t>& b) {
+        return a.first < b.first || (a.first == b.first && a.second < b.second);
+      };
+      const auto t = pairs.begin() + (R - 1);
+      std::nth_element(pairs.begin(), t, pairs.end(), pair_before);
+      const std::pair<double, std::size_t> threshold = *t;
+      std::int64_t given = 0;
+      for (auto it = pairs.begin(); it != t; ++it) {  // nth_element: every pair before t
+        if (pair_before(*it, threshold)) {            // is at most t
+          ++load(it->second);
+          ++given;
+        }
+      }
+      load(threshold.second) += R - given;
+      if (pairs.size() > (1 << 16)) std::vector<std::pair<double, std::size_t>>().swap(pairs);
       return;
     }
     m = static_cast<std::size_t>(R);

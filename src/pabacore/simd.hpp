@@ -19,6 +19,15 @@ inline bool has_avx() {
   return avx;
 }
 
+// Whether the CPU and the operating system support AVX2 (checked once).
+inline bool has_avx2() {
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return avx2;
+}
+
 }  // namespace detail
 }  // namespace paba
 #endif
