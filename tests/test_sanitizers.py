@@ -21,9 +21,9 @@ def test_kernels_survive_random_and_malformed_input(tmp_path):
     binary = tmp_path / "fuzz_kernels"
     build = subprocess.run(
         [COMPILER, "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined",
-         "-fno-sanitize-recover=all", f"-I{ROOT / 'src' / 'pabacore'}",
+         "-fno-sanitize-recover=all", f"-I{ROOT / 'src' / 'kernels'}",
          str(ROOT / "tests" / "native" / "fuzz_kernels.cpp"),
-         *map(str, sorted((ROOT / "src" / "pabacore").glob("*.cpp"))), "-pthread",
+         *map(str, sorted((ROOT / "src" / "kernels").glob("*.cpp"))), "-pthread",
          "-o", str(binary)],
         capture_output=True, text=True)
     if build.returncode != 0 and "sanitize" in build.stderr:

@@ -1,4 +1,4 @@
-"""Type stub of the private binding module (src/pabacore/_core.pyx)."""
+"""Type stub of the private binding module (src/binding/_core.pyx)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""NumPy reference twin of ``src/pabacore/allocation.cpp``.
+"""NumPy reference twin of ``src/kernels/allocation.cpp``.
 
 Written for clarity, straight from docs/algorithms.md section 3, with the same algorithms,
 iteration rules and tie-breaks as the native kernels, so the two can be compared result for

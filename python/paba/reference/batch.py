@@ -1,4 +1,4 @@
-"""NumPy reference twin of ``src/pabacore/batch.cpp``: many instances in one call, solved one
+"""NumPy reference twin of ``src/kernels/batch.cpp``: many instances in one call, solved one
 by one."""
 
 from __future__ import annotations

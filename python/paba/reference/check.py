@@ -1,5 +1,5 @@
 """NumPy reference twin of the argument checks of a direct call into the native module
-(``src/pabacore/check.cpp`` and the binding): sizes, groups and scalars, with the same
+(``src/kernels/check.cpp`` and the binding): sizes, groups and scalars, with the same
 ValueErrors naming the argument."""
 
 from __future__ import annotations

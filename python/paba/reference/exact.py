@@ -1,4 +1,4 @@
-"""NumPy reference twin of ``src/pabacore/exact.cpp``: the exact joint method for the basic
+"""NumPy reference twin of ``src/kernels/exact.cpp``: the exact joint method for the basic
 model (one worker per group, alpha = tau = 0; docs/algorithms.md 3.7)."""
 
 from __future__ import annotations

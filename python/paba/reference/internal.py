@@ -1,4 +1,4 @@
-"""NumPy reference twin of ``src/pabacore/paba.hpp`` and ``internal.hpp``: the constants, the
+"""NumPy reference twin of ``src/kernels/paba.hpp`` and ``internal.hpp``: the constants, the
 normalised instance, the worker latency and the steps every kernel shares (the parameter-aware
 bandwidth, rounding to integer loads).
 

@@ -1,4 +1,4 @@
-# Declarations of the C++ kernels (src/pabacore/paba.hpp) for the private binding module.
+# Declarations of the C++ kernels (src/kernels/paba.hpp) for the private binding module.
 from libc.stdint cimport int32_t, int64_t
 
 
