@@ -391,7 +391,8 @@ def memory_child(K: int, case: str) -> None:
         paba.allocate(general_instance(100, True), "joint")
         system = general_instance(K, True)
         native = paba.allocate(system, "joint")
-        _, _, alpha, tau, groups, *_ = system._kernel
+        k = system._kernel
+        alpha, tau, groups = k.alpha, k.tau, k.groups
         peer = numpy_general_joint(system.beta, system.compute, system.params,
                                    system.bandwidth, groups, alpha, tau)
         error = relative(native.relaxed_latency, peer)
@@ -599,7 +600,8 @@ def measure_general_size(K: int, case: str, groups: bool, budget: float, basic_r
     cells, repeats = row["cells"], row["repeats"]
     system = general_instance(K, groups)
     progress(f"general {case}, K = {K}: checks ...")
-    _, _, alpha, tau, group_ids, *_ = system._kernel
+    k = system._kernel
+    alpha, tau, group_ids = k.alpha, k.tau, k.groups
     arrays = (system.beta, system.compute, system.params, system.bandwidth, group_ids, alpha,
               tau)
     expected = paba.allocate(system, "joint", method="bisection", tol=CHECK_TOL)

@@ -50,7 +50,8 @@ def test_general_1000_workers(benchmark, record_timing, groups, name):
         call = functools.partial(paba.allocate, basic, "joint", method="exact")
         assert call().method == "exact"
     elif name == "numpy":
-        _, _, alpha, tau, group_ids, *_ = system._kernel
+        k = system._kernel
+        alpha, tau, group_ids = k.alpha, k.tau, k.groups
         call = functools.partial(numpy_general_joint, system.beta, system.compute,
                                  system.params, system.bandwidth, group_ids, alpha, tau)
         assert call() == pytest.approx(expected, rel=NUMPY_GENERAL_RTOL)

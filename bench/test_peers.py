@@ -25,13 +25,15 @@ GENERAL_RTOL = 1e-9   # against the bisection at tol = 1e-12
 
 
 def is_basic(system: paba.System) -> bool:
-    _, _, alpha, tau, groups, *_ = system._kernel
+    k = system._kernel
+    alpha, tau, groups = k.alpha, k.tau, k.groups
     return alpha is None and tau is None and groups is None
 
 
 def general_arguments(system: paba.System):
     """The arguments of numpy_general_joint, as a user holding the arrays would pass them."""
-    _, _, alpha, tau, groups, *_ = system._kernel
+    k = system._kernel
+    alpha, tau, groups = k.alpha, k.tau, k.groups
     return (system.beta, system.compute, system.params, system.bandwidth, groups, alpha, tau)
 
 

@@ -26,7 +26,9 @@ def test_python_layer(benchmark, record_timing, name, K):
         call = functools.partial(paba.allocate, system, "joint")
         assert_allocations_close(call(), expected, 1e-9)
     else:
-        call = functools.partial(paba._core.allocate, "joint", *system._kernel)
+        k = system._kernel
+        call = functools.partial(paba._core.allocate, "joint", k.beta, k.compute, k.alpha, k.tau,
+                                 k.groups, k.n_groups, k.params, k.bandwidth)
         result = call()
         assert result["method"] == "exact"
         assert result["relaxed_latency"] == pytest.approx(expected.relaxed_latency, rel=1e-9)

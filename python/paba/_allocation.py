@@ -8,12 +8,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _backend
+from ._core import METHODS, SCHEMES, STATUS_INFEASIBLE, STATUS_OK
 from ._core import allocate_system as _allocate_system
 from ._system import System
 from ._validation import InfeasibleError, describe, float_array, int_array, readonly, tolerance
-
-SCHEMES = ("equal", "bandwidth_aware", "parameter_aware", "sequential", "joint")
-METHODS = ("auto", "exact", "bisection", "newton")
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,10 +216,12 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
                              "bandwidth")
         bandwidth_in = _check_bandwidth(system, bandwidth)
 
+    k = system._kernel
     result = _backend.module(name).allocate(
-        scheme, *system._kernel, loads_in, bandwidth_in, tol, method, previous_loads)
+        scheme, k.beta, k.compute, k.alpha, k.tau, k.groups, k.n_groups, k.params, k.bandwidth,
+        loads_in, bandwidth_in, tol, method, previous_loads)
     status = result.pop("status")
-    if status == 2:
+    if status == STATUS_INFEASIBLE:
         raise InfeasibleError(_INFEASIBLE)
     # The native arrays come back as read-only views already; the reference's are made so here.
     if name != "native":
@@ -233,7 +233,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     # cost.
     result["scheme"] = scheme
     result["backend"] = name
-    result["converged"] = status == 0
+    result["converged"] = status == STATUS_OK
     allocation = object.__new__(Allocation)
     object.__setattr__(allocation, "__dict__", result)
     return allocation
@@ -266,7 +266,7 @@ def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) ->
     name = _backend.resolve(backend)
     loads = _check_loads(system, loads, integral=False)
     bandwidth = _check_bandwidth(system, bandwidth)
-    beta, compute, alpha, tau, groups, n_groups, _, _ = system._kernel
+    k = system._kernel
     latency, worker = _backend.module(name).evaluate(
-        beta, compute, alpha, tau, groups, n_groups, loads, bandwidth)
+        k.beta, k.compute, k.alpha, k.tau, k.groups, k.n_groups, loads, bandwidth)
     return Latency(float(latency), readonly(worker))

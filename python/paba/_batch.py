@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _backend
-from ._allocation import METHODS, SCHEMES, Allocation, _check_method
+from ._allocation import SCHEMES, Allocation, _check_method
+from ._core import METHOD_NAMES, STATUS_OK
 from ._validation import describe, per_instance, readonly, tolerance
 from ._validation import n_threads as n_threads_check
 
 # Method codes of the kernels' results (paba.hpp Method: automatic, exact, bisection, newton).
-_METHOD_NAMES = (None,) + METHODS[1:]
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,8 +269,8 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         latency=readonly(result["latency"]),
         relaxed_latency=readonly(result["relaxed_latency"]),
         iterations=readonly(result["iterations"]),
-        converged=readonly(result["status"] == 0),
-        method=tuple(_METHOD_NAMES[code] for code in result["method"].tolist()),
+        converged=readonly(result["status"] == STATUS_OK),
+        method=tuple(METHOD_NAMES[code] for code in result["method"].tolist()),
         offsets=offset_array,
         group_offsets=offset_array if groups is None else readonly(group_offsets),
         scheme=scheme,

@@ -5,7 +5,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+SCHEMES: tuple[str, ...]
+METHODS: tuple[str, ...]
 METHOD_NAMES: tuple[str | None, ...]
+STATUS_OK: int
+STATUS_NOT_CONVERGED: int
+STATUS_INFEASIBLE: int
+
+class SystemArrays:
+    beta: np.ndarray
+    compute: np.ndarray
+    alpha: np.ndarray | None
+    tau: np.ndarray | None
+    groups: np.ndarray | None
+    n_groups: int
+    params: float
+    bandwidth: float
+    def __init__(self, beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                 tau: np.ndarray | None, groups: np.ndarray | None, n_groups: int,
+                 params: float, bandwidth: float) -> None: ...
 WORKER_FAULTS: dict[int, str]
 WORKER_INPUTS: dict[int, str]
 
@@ -63,7 +81,7 @@ def evaluate(
     loads: npt.NDArray[np.float64],
     bandwidth: npt.NDArray[np.float64],
 ) -> tuple[float, npt.NDArray[np.float64]]: ...
-def allocate_system(kernel: tuple[Any, ...], scheme: Any, method: Any, backend: Any,
+def allocate_system(kernel: SystemArrays, scheme: Any, method: Any, backend: Any,
                     result_type: type) -> Any: ...
 def init_basic_system(
     system: Any, beta: Any, compute: Any, params: Any, bandwidth: Any

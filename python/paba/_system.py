@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 try:
+    from ._core import SystemArrays
     from ._core import check_workers as _check_workers
     from ._core import init_basic_system as _init_basic_system
 except ImportError as error:  # pragma: no cover - a source tree without the build
@@ -157,9 +158,9 @@ class System:
     """
 
     # Every slot costs a call to set, so there are few: the kernels' view of the instance,
-    # _kernel = (beta, compute, alpha, tau, groups, n_groups, params as a float, bandwidth), holds
-    # beta, compute, n_groups and bandwidth for the properties too, and alpha, tau and groups stay
-    # unset (read as None) when they are not given.
+    # _kernel (a SystemArrays: beta, compute, alpha, tau, groups, n_groups, params as a float,
+    # bandwidth), holds beta, compute, n_groups and bandwidth for the properties too, and alpha,
+    # tau and groups stay unset (read as None) when they are not given.
     __slots__ = ("_kernel", "_params", "_alpha", "_tau", "_groups")
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
@@ -189,7 +190,7 @@ class System:
         # What the kernels read: zero fixed costs and one worker per group travel as None, which
         # spares a K-sized array each and lets the joint scheme use its exact method.
         identity = groups is None or (n_groups == K and bool(np.all(groups == np.arange(K))))
-        set_(self, "_kernel", (
+        set_(self, "_kernel", SystemArrays(
             beta, compute,
             None if alpha is None or not np.any(alpha) else alpha,
             None if tau is None or not np.any(tau) else tau,
@@ -274,7 +275,7 @@ class System:
 
     def replace(self, **changes) -> System:
         """A new System with some fields changed (same names as the constructor)."""
-        beta, compute = self._kernel[:2]
+        beta, compute = self._kernel.beta, self._kernel.compute
         fields = dict(beta=beta, compute=compute, params=self._params,
                       bandwidth=self.bandwidth, groups=getattr(self, "_groups", None),
                       alpha=getattr(self, "_alpha", None),
@@ -293,8 +294,10 @@ class System:
             object.__setattr__(self, name, value)
         return value
 
-    beta = property(lambda self: self._kernel[0], doc="Seconds x Hz per parameter, shape (K,).")
-    compute = property(lambda self: self._kernel[1], doc="Seconds per parameter, shape (K,).")
+    beta = property(lambda self: self._kernel.beta,
+                    doc="Seconds x Hz per parameter, shape (K,).")
+    compute = property(lambda self: self._kernel.compute,
+                       doc="Seconds per parameter, shape (K,).")
     alpha = property(lambda self: self._default("_alpha", lambda: np.zeros(self.n_workers)),
                      doc="Fixed seconds x Hz per iteration, shape (K,).")
     tau = property(lambda self: self._default("_tau", lambda: np.zeros(self.n_workers)),
@@ -303,9 +306,9 @@ class System:
         lambda self: self._default("_groups", lambda: np.arange(self.n_workers, dtype=np.int64)),
         doc="Group id of each worker, shape (K,).")
     params = property(lambda self: self._params, doc="Model size L in parameters.")
-    bandwidth = property(lambda self: self._kernel[7], doc="Total bandwidth B in Hz.")
-    n_groups = property(lambda self: self._kernel[5], doc="Number of groups N (blocks).")
-    n_workers = property(lambda self: self._kernel[0].size, doc="Number of workers K.")
+    bandwidth = property(lambda self: self._kernel.bandwidth, doc="Total bandwidth B in Hz.")
+    n_groups = property(lambda self: self._kernel.n_groups, doc="Number of groups N (blocks).")
+    n_workers = property(lambda self: self._kernel.beta.size, doc="Number of workers K.")
 
     def __repr__(self) -> str:
         return (f"System(n_workers={self.n_workers}, n_groups={self.n_groups}, "

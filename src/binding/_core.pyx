@@ -26,10 +26,11 @@ import os
 
 import numpy as np
 cimport numpy as cnp
+cimport cython
 
 cnp.import_array()
 
-from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme
+from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme, Status
 from _kernels cimport WorkerCheck, WorkerFault, WorkerInput
 from _kernels cimport allocate as c_allocate, allocate_batch as c_allocate_batch
 from _kernels cimport check_workers as c_check_workers, evaluate as c_evaluate
@@ -48,7 +49,37 @@ _METHODS = {
     "bisection": Method.bisection,
     "newton": Method.newton,
 }
-METHOD_NAMES = (None, "exact", "bisection", "newton")
+#: The names the binding takes, in the order of paba.hpp's enums: the Python layers read them
+#: here (paba.SCHEMES, paba.METHODS), so each list is written once beside its C++ enum.
+SCHEMES = tuple(_SCHEMES)
+METHODS = tuple(_METHODS)
+#: The method each result reports, by the code of paba.hpp's Method (automatic is never one).
+METHOD_NAMES = (None, *METHODS[1:])
+
+#: A result's status (paba.hpp's Status).
+STATUS_OK = <int>Status.status_ok
+STATUS_NOT_CONVERGED = <int>Status.status_not_converged
+STATUS_INFEASIBLE = <int>Status.status_infeasible
+
+
+@cython.final
+cdef class SystemArrays:
+    """What the kernels read of a paba.System, by name: the per-worker arrays (read-only
+    float64; ``alpha``, ``tau`` None when zero, ``groups`` None for one worker per group), the
+    number of groups, the model size (a float) and the bandwidth."""
+
+    cdef readonly object beta, compute, alpha, tau, groups
+    cdef readonly Py_ssize_t n_groups
+    cdef readonly double params, bandwidth
+
+    def __init__(self, beta, compute, alpha, tau, groups, Py_ssize_t n_groups, double params,
+                 double bandwidth):
+        self.beta, self.compute, self.alpha, self.tau = beta, compute, alpha, tau
+        self.groups, self.n_groups, self.params, self.bandwidth = groups, n_groups, params, bandwidth
+
+    def __repr__(self):
+        return (f"SystemArrays(n_workers={len(self.beta)}, n_groups={self.n_groups}, "
+                f"params={self.params:g}, bandwidth={self.bandwidth:g})")
 
 
 # The faults and inputs of check_workers, named once beside their C++ enums (paba.hpp).
@@ -219,7 +250,7 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
         bandwidth_ptr = &bandwidth_view[0]
 
     result = _solve(p, which, loads_ptr, bandwidth_ptr, options, None)
-    return {"status": 2} if result is None else result
+    return {"status": STATUS_INFEASIBLE} if result is None else result
 
 
 cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
@@ -227,7 +258,7 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
     """Runs the kernel into fresh read-only outputs. Returns the fields of paba.Allocation the
     kernel knows, by name, in a dict with "status"; with ``scheme``, every field of a
     paba.Allocation of the native backend instead (converged for status), in the order of its
-    fields; None for an infeasible instance (status 2)."""
+    fields; None for an infeasible instance (STATUS_INFEASIBLE)."""
     cdef Py_ssize_t K = <Py_ssize_t>p.n_workers
     cdef Py_ssize_t n_groups = <Py_ssize_t>p.n_groups
     # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
@@ -247,7 +278,7 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
     else:
         with nogil:
             c_allocate(p, which, loads_ptr, bandwidth_ptr, options, r)
-    if r.status == 2:
+    if r.status == Status.status_infeasible:
         return None
     _seal(block)
     if scheme is not None:
@@ -261,7 +292,7 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
             "scheme": scheme,
             "backend": "native",
             "iterations": r.iterations,
-            "converged": r.status == 0,
+            "converged": r.status == Status.status_ok,
             "method": METHOD_NAMES[r.method],
         }
     # In the order of paba.Allocation's fields, whose instance dict this becomes.
@@ -281,9 +312,9 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
 _new = object.__new__
 
 
-def allocate_system(tuple kernel, scheme, method, backend, result_type):
+def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
     """``allocate(scheme, *kernel, method=method)`` with the other options at their defaults,
-    for ``kernel`` a paba.System's _kernel tuple, as an instance of ``result_type``
+    for ``kernel`` a paba.System's arrays (SystemArrays), as an instance of ``result_type``
     (paba.Allocation) whose instance dict holds every field (see _solve); None for an infeasible
     instance. NotImplemented, before any work, when ``scheme`` or ``method`` is not a name the
     kernels know, a method other than "auto" is given to a scheme other than "joint", or
@@ -304,13 +335,12 @@ def allocate_system(tuple kernel, scheme, method, backend, result_type):
         return NotImplemented
     cdef Scheme which = found
     cdef Method how = found_method
-    if len(kernel) != 8:
-        raise ValueError("kernel: must hold the 8 fields of a System's _kernel")
-    if kernel[2] is None and kernel[3] is None and kernel[4] is None:
+    if kernel.alpha is None and kernel.tau is None and kernel.groups is None:
         fields = _solve_basic(kernel, which, how, scheme)
     else:
-        fields = _solve_kernel(kernel[0], kernel[1], kernel[2], kernel[3], kernel[4], kernel[5],
-                               kernel[6], kernel[7], which, method, scheme)
+        fields = _solve_kernel(kernel.beta, kernel.compute, kernel.alpha, kernel.tau,
+                               kernel.groups, kernel.n_groups, kernel.params, kernel.bandwidth,
+                               which, method, scheme)
     if fields is None:
         return None
     allocation = _new(result_type)
@@ -347,7 +377,7 @@ cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
     return _solve(p, which, NULL, NULL, options, scheme)
 
 
-cdef object _solve_basic(tuple kernel, Scheme which, Method how, str scheme):
+cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str scheme):
     """_solve with the default options but the method ``how``, for a kernel tuple without
     alpha, tau and groups."""
     cdef Py_buffer views[2]
@@ -358,17 +388,17 @@ cdef object _solve_basic(tuple kernel, Scheme which, Method how, str scheme):
     options.method = how
     options.previous_loads = NULL
     options.exact_passes = 12
-    cdef Py_ssize_t n_groups = kernel[5]
-    cdef double params = kernel[6]
-    cdef double bandwidth = kernel[7]
+    cdef Py_ssize_t n_groups = kernel.n_groups
+    cdef double params = kernel.params
+    cdef double bandwidth = kernel.bandwidth
     cdef Py_ssize_t K = 0, K_compute = 0
-    p.beta = _direct(kernel[0], &K)
-    p.compute = _direct(kernel[1], &K_compute)
+    p.beta = _direct(kernel.beta, &K)
+    p.compute = _direct(kernel.compute, &K_compute)
     try:
         if p.beta is NULL or p.compute is NULL:
-            _acquire(kernel[0], "beta", &views[0])
+            _acquire(kernel.beta, "beta", &views[0])
             acquired = 1
-            _acquire(kernel[1], "compute", &views[1])
+            _acquire(kernel.compute, "compute", &views[1])
             acquired = 2
             K = views[0].shape[0]
             K_compute = views[1].shape[0]
@@ -625,7 +655,8 @@ def init_basic_system(system, beta, compute, params, bandwidth):
     tau): when params is an int in [1, 2**53], bandwidth a positive finite float, beta and
     compute ndarrays of native float64 (1-D, C-contiguous, aligned, of one non-zero length)
     and every check of check_workers passes, sets the System's slots ``_params`` (params) and
-    ``_kernel`` (the read-only copies, as System.__init__ sets it) and returns True. Otherwise
+    ``_kernel`` (a SystemArrays of the read-only copies, as System.__init__ sets it) and
+    returns True. Otherwise
     it sets nothing and returns False, and System.__init__ checks the inputs in order, to report
     the first fault as it comes."""
     cdef long long whole
@@ -661,9 +692,10 @@ def init_basic_system(system, beta, compute, params, bandwidth):
     if found.fault != WorkerFault.none:
         return False
     _seal(block)
-    kernel = (_view(block, cnp.NPY_FLOAT64, K, copies),
-              _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K),
-              None, None, None, K, p.params, band)
+    cdef SystemArrays kernel = SystemArrays.__new__(SystemArrays)
+    kernel.beta = _view(block, cnp.NPY_FLOAT64, K, copies)
+    kernel.compute = _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K)
+    kernel.n_groups, kernel.params, kernel.bandwidth = K, p.params, band
     PyObject_GenericSetAttr(system, "_params", params)
     PyObject_GenericSetAttr(system, "_kernel", kernel)
     return True

@@ -16,6 +16,11 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         bisection
         newton
 
+    cdef enum Status:
+        status_ok
+        status_not_converged
+        status_infeasible
+
     cdef struct Problem:
         size_t n_workers
         size_t n_groups
