@@ -241,7 +241,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
 
 # allocate's own default tol object: a tol given as itself takes the lean path (any other, the
 # general one).
-_TOL = allocate.__kwdefaults__["tol"]
+_TOL = (allocate.__kwdefaults__ or {})["tol"]
 
 
 def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:

@@ -162,6 +162,8 @@ class System:
     # bandwidth), holds beta, compute, n_groups and bandwidth for the properties too, and alpha,
     # tau and groups stay unset (read as None) when they are not given.
     __slots__ = ("_kernel", "_params", "_alpha", "_tau", "_groups")
+    _kernel: SystemArrays
+    _params: int
 
     def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
         # The usual call (no groups or fixed costs, valid float64 arrays): checked and copied
@@ -321,4 +323,4 @@ class System:
                 and all(np.array_equal(getattr(self, f), getattr(other, f))
                         for f in ("beta", "compute", "alpha", "tau", "groups")))
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # equal Systems compare by value: unhashable
