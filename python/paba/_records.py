@@ -38,6 +38,15 @@ def phase_latencies(loads, bandwidth, efficiency_down, efficiency_up, compute,
     return download, np.asarray(compute) * loads, upload
 
 
+def realised_latency(loads, download, compute, upload) -> np.ndarray:
+    """The latency each iteration really took: the slowest loaded worker's download + compute +
+    upload (the phases of :func:`phase_latencies`), over the last axis; NaN where no worker
+    has load. Both of the scheduler's paths charge their allocations with it."""
+    total = np.where(np.asarray(loads) > 0, download + compute + upload, -np.inf)
+    latency = total.max(axis=-1, initial=-np.inf)
+    return np.where(np.isneginf(latency), np.nan, latency)
+
+
 @dataclass(frozen=True, eq=False)
 class IterationRecord:
     """What happened in one iteration (arrays are per worker of the scenario, shape (K,)).

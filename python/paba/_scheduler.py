@@ -25,14 +25,20 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._allocation import METHODS, SCHEMES, Allocation, allocate, evaluate
+from ._allocation import METHODS, SCHEMES, Allocation, allocate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._radio import seconds_hz_per_bit
-from ._records import CHUNK_ELEMENTS, History, IterationRecord, history_fields, phase_latencies
+from ._records import (
+    CHUNK_ELEMENTS,
+    History,
+    IterationRecord,
+    history_fields,
+    phase_latencies,
+    realised_latency,
+)
 from ._scenario import STREAMS, Scenario
 from ._streams import Draws, generator_from_state, generator_state, plain_int
-from ._system import System
 from ._validation import (
     boolean,
     callback,
@@ -314,8 +320,8 @@ class Scheduler:
                 relaxed[rows] = result.relaxed_latency
             download, compute_time, upload = phase_latencies(
                 loads, bandwidth, down, up, compute_profile * factor, q)
-            total = np.where(loads > 0, download + compute_time + upload, -np.inf)
-            latency = np.where(rows, total.max(axis=1), np.nan)
+            latency = np.where(rows, realised_latency(loads, download, compute_time, upload),
+                               np.nan)
             history._store(slice(start, start + n), latency=latency, planned=planned,
                            relaxed=relaxed, present=present, loads=loads, bandwidth=bandwidth,
                            download=download, compute=compute_time, upload=upload)
@@ -432,13 +438,9 @@ class SchedulerRun:
         download, compute, upload = phase_latencies(
             loads, bandwidth, down, up, realised_compute, scenario.bits_per_parameter)
         if scheduler.csi == "perfect" and scheduler.jitter == 0:
-            latency = allocation.latency
+            latency = allocation.latency  # the channel and compute the plan used are the truth
         else:
-            beta = scenario.bits_per_parameter * seconds_hz_per_bit(down[index], up[index])
-            truth = System(beta=beta, compute=realised_compute[index], params=scenario.params,
-                           bandwidth=scenario.bandwidth, groups=member_group)
-            latency = evaluate(truth, allocation.loads, allocation.bandwidth,
-                               backend=scheduler.backend).latency
+            latency = float(realised_latency(loads, download, compute, upload))
         history._store(slice(t, t + 1), latency=latency, planned=allocation.latency,
                        relaxed=allocation.relaxed_latency, present=present, loads=loads,
                        bandwidth=bandwidth, download=download, compute=compute, upload=upload)
