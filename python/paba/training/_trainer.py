@@ -730,8 +730,10 @@ class PartitionedTrainer:
         """Units of each size per group (single parameters as units: the group loads)."""
         if unit_counts is not None:
             return unit_counts
+        # A group's load is its loaded members' (absent members carry 0): the largest member
+        # load, not whichever member an indexed assignment happens to write last.
         counts = np.zeros((self.n_groups, 1), dtype=np.int64)
-        counts[self.groups, 0] = loads
+        np.maximum.at(counts[:, 0], self.groups, np.asarray(loads, dtype=np.int64))
         return counts
 
     def _apply_checkpoint(self, parts: dict, shown: str) -> None:
