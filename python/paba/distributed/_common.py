@@ -156,6 +156,7 @@ def join_group(connect_timeout: float, operation_timeout: float) -> tuple[int, i
     connect = datetime.timedelta(seconds=connect_timeout)
     agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
     where = f"{address}:{port}"
+    store: dist.Store  # the TCP store, then the prefixed view of it the group uses
     try:
         if rank == 0 and not agent_store:
             listener = socket.create_server((address, port), family=_family(address))

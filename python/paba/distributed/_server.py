@@ -20,12 +20,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from .._scheduler import SchedulerRun
+from .._streams import Draws
 from ..training._partition import trainable_parameters
 from ..training._trainer import PartitionedTrainer
 from ._common import (
@@ -53,6 +55,13 @@ from ._common import (
 #: Seconds past a process's deadline before the server kills it (its own watchdog, which
 #: prints where it hung, fires at the deadline).
 GRACE = 1.0
+
+
+def _posted(work: dist.Work | None) -> dist.Work:
+    """A posted isend or irecv. torch returns None only to a process outside the group, and
+    every process is in the default group."""
+    assert work is not None, "a send or receive was posted outside the process group"
+    return work
 
 
 class _Departure(Exception):
@@ -118,7 +127,7 @@ class Link:
         for rank in sorted(self.live):
             header = torch.zeros(HEADER + len(self.hosted[rank]), dtype=torch.int64)
             header[0] = STOP
-            works.append((rank, header, dist.isend(header, dst=rank, tag=TAG_HEADER)))
+            works.append((rank, header, _posted(dist.isend(header, dst=rank, tag=TAG_HEADER))))
         for _, _, work in works:
             try:
                 work.wait()
@@ -136,7 +145,10 @@ class Link:
         for position, (k, block) in enumerate(jobs):
             mine[int(self.host[k])][k] = (position, block)
         scale = self.emulate_links
-        keep, works, replies, failures = [], {}, {}, {}
+        keep: list[torch.Tensor] = []
+        works: dict[int, list[dist.Work]] = {}
+        replies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        failures: dict[int, tuple[float, str]] = {}
         sent = received = 0
         longest_hold = 0.0
         for rank in sorted(self.live):
@@ -163,13 +175,13 @@ class Link:
                 for tensor, tag in messages:
                     keep.append(tensor)
                     sent += tensor.numel() * tensor.element_size()
-                    works[rank].append(dist.isend(tensor, dst=rank, tag=tag))
+                    works[rank].append(_posted(dist.isend(tensor, dst=rank, tag=tag)))
                 if total:
                     losses = torch.empty(len(hosted) + 1, dtype=torch.float64)
                     gradients = torch.empty(total, dtype=torch.float32)
                     replies[rank] = (losses, gradients)
-                    works[rank] += [dist.irecv(losses, src=rank, tag=TAG_LOSSES),
-                                    dist.irecv(gradients, src=rank, tag=TAG_GRADIENTS)]
+                    works[rank] += [_posted(dist.irecv(losses, src=rank, tag=TAG_LOSSES)),
+                                    _posted(dist.irecv(gradients, src=rank, tag=TAG_GRADIENTS))]
                     received += losses.numel() * 8 + gradients.numel() * 4
             except RuntimeError as error:
                 failures[rank] = (time.perf_counter() - started, str(error).strip())
@@ -189,9 +201,9 @@ class Link:
                 except ProcessLookupError:
                     pass
         for rank, future in pending.items():
-            error = future.result()
-            if error is not None:
-                failures[rank] = error
+            failure = future.result()
+            if failure is not None:
+                failures[rank] = failure
         if failures:
             raise _Departure({rank: self._classify(rank, *failure)
                               for rank, failure in failures.items()})
@@ -300,7 +312,9 @@ class _RunView:
 
     def __init__(self, run: SchedulerRun, departed: np.ndarray):
         if not isinstance(run.draw, _Present):
-            run.draw = _Present(run.draw, departed)
+            # A stand-in for the run's Draws (called like it, its attributes forwarded), which
+            # SchedulerRun.draw is declared as.
+            run.draw = cast(Draws, _Present(run.draw, departed))
         self.inner = run
         self.last = None
 
@@ -321,7 +335,7 @@ class ServerTrainer(PartitionedTrainer):
     def __init__(self, *args, link: Link, **kwargs):
         super().__init__(*args, **kwargs)
         self.link = link
-        self.checkpoint_path = None
+        self.checkpoint_path: str | os.PathLike | None = None
 
     def run(self, **kwargs):
         self.checkpoint_path = kwargs.get("checkpoint")
@@ -359,6 +373,9 @@ class ServerTrainer(PartitionedTrainer):
     def _all_gone(self, iteration: int):
         path = self.checkpoint_path
         if path is None:
+            if self.link.checkpoint_dir is None:
+                raise RuntimeError("Link.checkpoint_dir: must be set (run_server sets it) for a "
+                                   "run without a checkpoint path to be saved")
             path = self.link.checkpoint_dir / f"{self.scheduler.scheme}.pt"
         self.save_checkpoint(path)
         left = "; ".join(f"rank {d['rank']} (workers {d['workers']}) at iteration "

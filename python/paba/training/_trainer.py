@@ -27,7 +27,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -344,7 +344,7 @@ class PartitionedTrainer:
         self._y_test = torch.from_numpy(np.array(data.y_test, dtype=np.int64))
         self._shards = [torch.from_numpy(np.sort(np.asarray(s, dtype=np.int64)))
                         for s in shards]
-        self._state = None  # the run in progress: see _fresh_state
+        self._state: dict[str, Any] | None = None  # the run in progress: see _fresh_state
         self._fingerprint = self._make_fingerprint()
 
     # -- the pieces of one iteration ----------------------------------------------------------
@@ -382,7 +382,7 @@ class PartitionedTrainer:
         """The update direction the server cascades: on block n, the shard-size weighted mean of
         the gradients of group n's loaded members; and the loaded workers' mean shard loss."""
         cascade = torch.zeros(self.partition.n_params, dtype=torch.float32)
-        jobs = []
+        jobs: list[tuple[int, torch.Tensor]] = []
         for n, block in enumerate(blocks):
             if block.numel() == 0:
                 continue
@@ -402,6 +402,8 @@ class PartitionedTrainer:
                 combined = gradient * weight if combined is None else combined + gradient * weight
                 loss_sum += loss * self.shard_sizes[k]
                 weight_sum += self.shard_sizes[k]
+            if combined is None:  # the loads deal units only to groups with a loaded member
+                raise RuntimeError(f"group {n} was dealt a block but has no loaded worker")
             cascade[block] = combined
         return cascade, float(loss_sum / weight_sum)
 
@@ -417,7 +419,13 @@ class PartitionedTrainer:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def _fresh_state(self) -> dict:
+    def _run_state(self) -> dict[str, Any]:
+        """The state of the run in progress (see _fresh_state); callers start one first."""
+        if self._state is None:
+            raise RuntimeError("no run in progress")
+        return self._state
+
+    def _fresh_state(self) -> dict[str, Any]:
         accuracy, loss = self.evaluate()
         result = TrainingResult(self.scheduler.scheme, iteration=[0], latency=[0.0],
                                 test_accuracy=[accuracy], test_loss=[loss],
@@ -533,7 +541,7 @@ class PartitionedTrainer:
             raise ValueError(f"checkpoint: {shown} is malformed ({type(error).__name__}: "
                              f"{describe(str(error), 200)})") from None
         self._apply_checkpoint(parts, shown)
-        return self._state["result"]
+        return self._run_state()["result"]
 
     def _read_checkpoint(self, data, shown: str) -> dict:
         """The checked parts of a loaded checkpoint; changes nothing."""
@@ -670,8 +678,9 @@ class PartitionedTrainer:
                 any(not (math.isfinite(x) and x > 0) for x in value["iteration_latency"]):
             raise ValueError("checkpoint: result.iteration_latency must hold one positive "
                              "latency per iteration")
-        return TrainingResult(**{name: (list(value[name]) if isinstance(value[name], list)
-                                        else value[name]) for name in names})
+        kwargs: dict[str, Any] = {name: (list(value[name]) if isinstance(value[name], list)
+                                         else value[name]) for name in names}
+        return TrainingResult(**kwargs)
 
     def _read_pending(self, value) -> _Pending | None:
         """The allocated but unapplied iteration: its group loads must deal the model's units
@@ -721,8 +730,10 @@ class PartitionedTrainer:
         """Units of each size per group (single parameters as units: the group loads)."""
         if unit_counts is not None:
             return unit_counts
+        # A group's load is its loaded members' (absent members carry 0): the largest member
+        # load, not whichever member an indexed assignment happens to write last.
         counts = np.zeros((self.n_groups, 1), dtype=np.int64)
-        counts[self.groups, 0] = loads
+        np.maximum.at(counts[:, 0], self.groups, np.asarray(loads, dtype=np.int64))
         return counts
 
     def _apply_checkpoint(self, parts: dict, shown: str) -> None:
@@ -762,7 +773,7 @@ class PartitionedTrainer:
         uninterrupted run with them would: a stopped run is reopened (its final evaluation
         taken back, the iteration it allocated but did not apply kept for the next step); a
         run that has already gone past them is refused, naming the limit."""
-        state = self._state
+        state = self._run_state()
         result = state["result"]
         where = (f"checkpoint: {os.fspath(checkpoint)} holds a run that"
                  if checkpoint is not None else "budget: the run in progress")
@@ -830,7 +841,7 @@ class PartitionedTrainer:
         return True
 
     def _record(self, train_loss: float) -> None:
-        state = self._state
+        state = self._run_state()
         result = state["result"]
         accuracy, loss = self.evaluate()
         result.iteration.append(result.iterations)
@@ -841,7 +852,7 @@ class PartitionedTrainer:
         state["since_eval"] = 0
 
     def _final_evaluation(self) -> None:
-        state = self._state
+        state = self._run_state()
         state["final"] = state["since_eval"]  # > 0: a point is added (taken back on reopening)
         if state["since_eval"] > 0:
             self._record(state.get("train_loss", float("nan")))
@@ -884,13 +895,14 @@ class PartitionedTrainer:
             max_iterations = integer("max_iterations", max_iterations, minimum=1)
         checkpoint_every = integer("checkpoint_every", checkpoint_every, minimum=1)
         callback("progress", progress)
-        loaded = checkpoint is not None and Path(checkpoint).exists()
-        if loaded:
+        loaded = False
+        if checkpoint is not None and Path(checkpoint).exists():
             self.load_checkpoint(checkpoint)
+            loaded = True
         elif self._state is None:
             self._state = self._fresh_state()
         self._continue(budget, max_iterations, checkpoint if loaded else None)
-        result = self._state["result"]
+        result = self._run_state()["result"]
         started = time.perf_counter()
         try:
             while result.stopped == "running":

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 #: Axis options: option name -> (setting of the Sweep, type, check, unit scale). Bandwidth is
 #: given in MHz, as in ``paba simulate``.
@@ -126,7 +127,7 @@ def axis_values(option: str, raw) -> list:
 
 def seed_values(raw) -> list[int]:
     """Seeds from ``"0-19"``, ``"0,3,7-9"`` or a TOML list of integers."""
-    seeds = []
+    seeds: list[int] = []
     for item in _items("seeds", raw):
         if isinstance(item, str) and "-" in item and not item.startswith("-"):
             low, _, high = item.partition("-")
@@ -168,9 +169,9 @@ def _positive(option: str, raw, maximum: int | None = None) -> int:
 
 def read_config(path: str) -> dict:
     """The TOML file as {"axes": {...}, "cells": [...] or None, key: value}, keys with "_"."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:
         try:
             import tomli as tomllib
         except ImportError:
@@ -214,7 +215,7 @@ def build_sweep(args: argparse.Namespace):
     """The Sweep and the run settings from the options and the config file (options win)."""
     from ._model import DEFAULT_ITERATIONS, Sweep
 
-    config = {"axes": {}}
+    config: dict[str, Any] = {"axes": {}}
     if args.config is not None:
         config = read_config(args.config)
     where = f"config: {args.config}: " if args.config is not None else ""

@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -149,11 +150,12 @@ class Sweep:
                 axes = {}
             else:
                 raise ValueError("cells: give either axes (a grid) or cells (a list), not both")
+        self.axes: dict[str, list[Any]] | None
         if axes is not None:
             if not isinstance(axes, dict):
                 raise ValueError(f"axes: must be a dict of setting to values, got "
                                  f"{describe(axes)}")
-            grid = {}
+            grid: dict[str, list[Any]] = {}
             for name, values in axes.items():
                 if name not in AXES:
                     raise ValueError(f"{name}: unknown axis; choose from {', '.join(AXES)}")
@@ -228,7 +230,7 @@ class Sweep:
                 or not 1 <= n_threads <= 1024:
             raise ValueError(f"n_threads: must be an integer in [1, 1024], got "
                              f"{describe(n_threads)}")
-        self.n_threads = int(n_threads)
+        self.n_threads: int = int(n_threads)
 
     # -- the cells' settings ---------------------------------------------------------------------
 

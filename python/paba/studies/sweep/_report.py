@@ -16,6 +16,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -127,11 +128,11 @@ def summarise(sweep, data: dict) -> dict:
             per_cell = _grouped(data, ["cell"], statistic, scheme)
             means = {cell: mean_ci(list(per_cell[(cell,)].values()))[0] for cell in cells}
             finite = {c: v for c, v in means.items() if math.isfinite(v)}
-            entry = {"mean_over_cells": (float(np.mean(list(finite.values())))
-                                         if finite else None)}
+            entry: dict[str, Any] = {"mean_over_cells": (float(np.mean(list(finite.values())))
+                                                         if finite else None)}
             if finite:
-                low = min(finite, key=finite.get)
-                high = max(finite, key=finite.get)
+                low = min(finite, key=finite.__getitem__)
+                high = max(finite, key=finite.__getitem__)
                 entry["min"] = {"value": finite[low], "cell": sweep.cells[low]}
                 entry["max"] = {"value": finite[high], "cell": sweep.cells[high]}
             out[statistic] = entry
