@@ -810,3 +810,26 @@ def test_a_run_past_the_new_limits_is_refused_naming_them(data, tmp_path):
         trainer.run(budget=0.001)
     with pytest.raises(ValueError, match="^max_iterations: "):
         trainer.run(budget=0.006, max_iterations=result.iterations - 1)
+
+
+def test_groups_with_absent_members_without_granules(data):
+    # A plain Scheduler (no granules) with groups and churn: an absent member's load of 0 must
+    # not overwrite its group's load (it once did, and every such iteration failed).
+    K, groups = 4, np.array([0, 0, 1, 1])
+    shards = shard(data.y_train, K, seed=1)
+    model = mlp()
+    partition = ModelPartition(model, "parameter")
+    sizes = np.array([s.size for s in shards], dtype=float)
+    scenario = paba.Scenario.default(n_workers=K, seed=4).replace(params=partition.n_params,
+                                                                  samples=sizes)
+    scheduler = paba.Scheduler(scenario, "joint", iterations=12, groups=groups,
+                               availability=0.6)
+    records = [r for r in paba.Scheduler(scenario, "joint", iterations=12, groups=groups,
+                                         availability=0.6) if r.allocation is not None]
+    assert any(not r.present.all() and r.present.any() for r in records)
+    trainer = PartitionedTrainer(model, data, scheduler, shards, granularity="parameter", seed=5)
+    captured = capture_blocks(trainer)
+    result = trainer.run(budget=None)
+    assert result.iterations == len(records) == len(captured)
+    for blocks, record in zip(captured, records, strict=True):
+        check_blocks(partition, blocks, group_loads(record, 2, groups))
