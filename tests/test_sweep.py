@@ -353,9 +353,11 @@ def test_progress_bar_on_stderr(capsys):
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path):
+    # 200 units of work, interrupted after the first: seconds of margin on a busy machine, where
+    # a sweep of 10 units could end before the signal arrives.
     out = tmp_path / "s"
     process = subprocess.Popen(
-        [sys.executable, "-m", "paba", "sweep", "--workers", "6,12", "--seeds", "0-9",
+        [sys.executable, "-m", "paba", "sweep", "--workers", "6,12", "--seeds", "0-199",
          "--schemes", "joint", "--iterations", "1500", "--executor", "serial", "--chunk-size",
          "1", "--no-figures", "--quiet", "--out", str(out)], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
