@@ -316,7 +316,9 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
         if low is not None and high is not None:
             bounds = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
             raise ValueError(f"{name}: must be in {bounds}, got {describe(value)}")
-        if below:
+        if below and low == 0:
+            relation = "positive" if low_open else "non-negative"
+        elif below:
             relation = f"{'above' if low_open else 'at least'} {low:g}"
         else:
             relation = f"{'below' if high_open else 'at most'} {high:g}"

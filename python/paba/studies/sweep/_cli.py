@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..._validation import MAX_THREADS, integer, real
+from .._options import MAX_ITERATIONS, MAX_WORKERS
+
 #: Axis options: option name -> (setting of the Sweep, type, check, unit scale). Bandwidth is
 #: given in MHz, as in ``paba simulate``.
 AXIS_OPTIONS = {
@@ -42,9 +45,7 @@ CONFIG_KEYS = ("iterations", "seeds", "schemes", "executor", "address", "jobs", 
 
 EXECUTORS = ("serial", "process", "dask")
 
-#: Limits as ``paba simulate``'s (docs/scenarios.md section 5).
-MAX_WORKERS = 100_000
-MAX_ITERATIONS = 10**7
+#: Most seeds one sweep takes (the other limits are paba simulate's, docs/scenarios.md 5).
 MAX_SEEDS = 10**6
 
 
@@ -88,15 +89,15 @@ def _number(option: str, item, kind):
     return value
 
 
+#: The bounds of each rule of AXIS_OPTIONS, as the validation vocabulary's ``real`` takes them.
+RULES = {"positive": dict(low=0.0, low_open=True), "non-negative": dict(low=0.0),
+         "fraction": dict(low=0.0, high=1.0),
+         "fraction_open": dict(low=0.0, high=1.0, high_open=True)}
+
+
 def _check(option: str, value, rule: str | None):
-    if rule == "positive" and not value > 0:
-        raise ValueError(f"{option}: must be positive, got {value:g}")
-    if rule == "non-negative" and not value >= 0:
-        raise ValueError(f"{option}: must be non-negative, got {value:g}")
-    if rule == "fraction" and not 0 <= value <= 1:
-        raise ValueError(f"{option}: must be in [0, 1], got {value:g}")
-    if rule == "fraction_open" and not 0 <= value < 1:
-        raise ValueError(f"{option}: must be in [0, 1), got {value:g}")
+    if rule is not None:
+        real(option, value, **RULES[rule])
 
 
 def axis_values(option: str, raw) -> list:
@@ -162,9 +163,7 @@ def scheme_values(raw) -> list[str]:
 def _positive(option: str, raw, maximum: int | None = None) -> int:
     value = _number(option, raw, int)
     _check(option, value, "positive")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{option}: must be at most {maximum:,}, got {value:,}")
-    return value
+    return integer(option, value, minimum=1, maximum=maximum)
 
 
 def read_config(path: str) -> dict:
@@ -269,7 +268,7 @@ def build_sweep(args: argparse.Namespace):
     schemes = parsed("schemes", scheme_values, list(SCHEMES))
     iterations = parsed("iterations", lambda r: _positive("iterations", r, MAX_ITERATIONS),
                         DEFAULT_ITERATIONS)
-    threads = parsed("threads", lambda r: _positive("threads", r, 1024), 1)
+    threads = parsed("threads", lambda r: _positive("threads", r, MAX_THREADS), 1)
     run = {
         "executor": parsed("executor", _executor_name, "process"),
         "address": parsed("address", _address, None),
