@@ -90,9 +90,10 @@ def _number(option: str, item, kind):
 
 
 #: The bounds of each rule of AXIS_OPTIONS, as the validation vocabulary's ``real`` takes them.
-RULES = {"positive": dict(low=0.0, low_open=True), "non-negative": dict(low=0.0),
-         "fraction": dict(low=0.0, high=1.0),
-         "fraction_open": dict(low=0.0, high=1.0, high_open=True)}
+RULES: dict[str, dict[str, Any]] = {
+    "positive": dict(low=0.0, low_open=True), "non-negative": dict(low=0.0),
+    "fraction": dict(low=0.0, high=1.0), "fraction_open": dict(low=0.0, high=1.0, high_open=True),
+}
 
 
 def _check(option: str, value, rule: str | None):
