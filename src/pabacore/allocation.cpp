@@ -43,6 +43,7 @@ using namespace detail;
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
 constexpr double kTrustLoads = 1e-10;    // Newton's loads may end above its T by this, relative
 constexpr double kFallbackTol = 1e-12;   // tol of the bisection that replaces untrusted loads
+constexpr double kCertify = 1e-10;       // Newton's latency is certified within this, relative
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -826,6 +827,35 @@ double price_guess(const Instance& in, double T, const double* x) {
   return std::isfinite(sum) ? sum : 0.0;
 }
 
+// A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak duality on
+// the convex envelope of every group's cost: for any price lambda = sigma^-2, an allocation that
+// carries the model by T needs at least
+//   D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
+// of the pool, x_n(sigma) the loads of the price pass (a group at its cut adds 0 at 0 or at its
+// threshold). The price taken is the one the search at T finds (the best bound), from sigma.
+// True when D exceeds 1 by more than its rounding (the loads limit - rate sigma cancel to eps
+// times limit + slack). x, z: N doubles of scratch.
+bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sigma, double* x,
+                       double* z) {
+  prepare(in, T, work);
+  double price = sigma;
+  const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, nullptr);
+  if (!std::isfinite(inner.bandwidth)) return true;  // unlimited bandwidth is too little
+  if (!(price > 0.0)) return false;
+  loads_at_price(in, T, price, work, x, z);
+  const double lambda = 1.0 / (price * price);
+  double G = 0.0, load = 0.0, scale = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (!(x[n] > 0.0)) continue;
+    G += group_bandwidth(in, n, T, z[n]);
+    load += x[n];
+    scale += x[n] + z[n];
+  }
+  const double D = G + lambda * (1.0 - load);
+  const double rounding = 16.0 * kEps * (G + lambda * scale + 1.0);
+  return D - rounding > 1.0;
+}
+
 // Writes the loads' parameter-aware bandwidth into b (K shares), whose search converged iff
 // *b_converged.
 RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
@@ -840,7 +870,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double T = T_start;
   double lo = 0.0, hi = T_start, sigma = price_guess(in, T, x_best), step = kInf,
-         step_before = kInf;
+         step_before = kInf, last_price = sigma;
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
@@ -849,6 +879,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     double price = sigma;
     const InnerResult inner = price_search(in, T, x.data(), work, sigma, kInf, &price, &sums);
     const double G = inner.bandwidth;
+    last_price = price;
     if (G <= 1.0) {
       hi = T;
       std::copy(x.begin(), x.end(), x_best);
@@ -899,7 +930,9 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // bisection's midpoints reach (random instances found answers up to 10 times the
   // bisection's). The nested bisection runs too and the better answer is kept, so this method
   // is never above it; without fixed costs G* is monotone and Newton's root is the bisection's.
-  if (work.any_fixed) {
+  if (work.any_fixed &&
+      !envelope_excludes(in, loads.T * (1.0 - kCertify), work, last_price, x.data(),
+                         work.z_hi.data())) {
     std::vector<double> x_bisection(in.N), b_bisection(in.K);
     const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
     st.iterations += bisection.iterations;

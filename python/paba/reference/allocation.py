@@ -39,6 +39,7 @@ TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
 
 
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
+CERTIFY = 1e-10  # Newton's latency is certified within this, relative
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
@@ -502,6 +503,30 @@ def price_guess(inst: Instance, T: float, x: np.ndarray) -> float:
     return total if math.isfinite(total) else 0.0
 
 
+def envelope_excludes(inst: Instance, T: float, sigma: float) -> bool:
+    """A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak
+    duality on the convex envelope of every group's cost: for any price lambda = sigma^-2, an
+    allocation that carries the model by T needs at least
+    D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
+    of the pool, x_n(sigma) the loads of the price pass. The price is the one the search at T
+    finds from sigma. True when D exceeds 1 by more than its rounding."""
+    prep = prepare(inst, T)
+    needed, _, _, price, _ = price_search(inst, prep, sigma, math.inf)
+    if not math.isfinite(needed):
+        return True  # unlimited bandwidth is too little
+    if not price > 0.0:
+        return False
+    x, z = loads_at_price(inst, prep, price)[:2]
+    lam = 1.0 / (price * price)
+    on = x > 0.0
+    G = group_bandwidth(inst, T, x, z)
+    load = float(x[on].sum())
+    scale = float((x[on] + z[on]).sum())
+    D = G + lam * (1.0 - load)
+    rounding = 16.0 * EPS * (G + lam * scale + 1.0)
+    return D - rounding > 1.0
+
+
 def joint_newton(inst: Instance, L: float):
     """Safeguarded Newton steps on T (docs/algorithms.md 3.5.1): T' = T + G (G - 1) / Q, a Newton
     step on 1 / G*(T), with each G*(T) from the price search warm-started at the previous price
@@ -515,11 +540,13 @@ def joint_newton(inst: Instance, L: float):
     T, x_best = T_start, x_start
     lo, hi, step, step_before = 0.0, T_start, math.inf, math.inf
     sigma = price_guess(inst, T, x_best)
+    last_price = sigma
     converged, iterations = False, 0
     for _ in range(MAX_BISECTION):
         iterations += 1
         G, x, inner_converged, price, (_, Q, slope, drift) = price_search(
             inst, prepare(inst, T), sigma, math.inf, with_sums=True)
+        last_price = price
         if G <= 1.0:
             hi, x_best = T, x
         else:
@@ -555,7 +582,8 @@ def joint_newton(inst: Instance, L: float):
     # not fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
     # bisection's midpoints reach. The nested bisection runs too and the better answer is kept,
     # so this method is never above it; without fixed costs G* is monotone.
-    if np.any(inst.f > 0.0):
+    if np.any(inst.f > 0.0) and not envelope_excludes(
+            inst, parameter_aware(inst, x_best)[0] * (1.0 - CERTIFY), last_price):
         T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
         iterations += more
         if parameter_aware(inst, x_bisection)[0] < parameter_aware(inst, x_best)[0]:
