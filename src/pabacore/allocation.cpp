@@ -43,6 +43,7 @@ using namespace detail;
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
 constexpr double kTrustLoads = 1e-10;    // Newton's loads may end above its T by this, relative
 constexpr double kFallbackTol = 1e-12;   // tol of the bisection that replaces untrusted loads
+constexpr double kLastStep = 1e-13;      // a threshold's Newton step this small is its last
 constexpr double kCertify = 1e-10;       // Newton's latency is certified within this, relative
 
 // Worker-level data in normalised units and the groups as compressed rows.
@@ -429,6 +430,12 @@ double participation_threshold(const Instance& in, std::size_t n, double T, doub
     // A Newton step within rounding: x is the root (tested before the safeguard, which would
     // take such a step, landing on x itself, for one that leaves the bracket).
     if (std::fabs(next - x) <= 4.0 * kEps * x) break;
+    // Right of the root the steps converge quadratically: after a step below kLastStep the
+    // error is far below rounding, so it is taken and is the last (no pass to confirm it).
+    if (right && next > lo && x - next <= kLastStep * x) {
+      x = next;
+      break;
+    }
     if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
     if (std::fabs(next - x) <= 4.0 * kEps * x) break;
     x = next;

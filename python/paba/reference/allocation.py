@@ -39,6 +39,7 @@ TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
 
 
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
+LAST_STEP = 1e-13  # a threshold's Newton step this small is its last
 CERTIFY = 1e-10  # Newton's latency is certified within this, relative
 
 
@@ -213,6 +214,11 @@ def participation_threshold(inst: Instance, n: int, T: float, hint: float = 0.0)
         # A Newton step within rounding: x is the root (tested before the safeguard, which
         # would take such a step, landing on x itself, for one that leaves the bracket).
         if abs(nxt - x) <= 4.0 * EPS * x:
+            break
+        # Right of the root the steps converge quadratically: after a step below LAST_STEP the
+        # error is far below rounding, so it is taken and is the last (no pass to confirm it).
+        if right and nxt > lo and x - nxt <= LAST_STEP * x:
+            x = nxt
             break
         if not (lo < nxt < hi):
             nxt = lo + 0.5 * (hi - lo)
