@@ -43,6 +43,8 @@ using namespace detail;
 constexpr double kJumpTolerance = 1e-9;  // a gap in sum_n x_n(sigma) wider than this is a jump
 constexpr double kTrustLoads = 1e-10;    // Newton's loads may end above its T by this, relative
 constexpr double kFallbackTol = 1e-12;   // tol of the bisection that replaces untrusted loads
+constexpr double kLastStep = 1e-13;      // a threshold's Newton step this small is its last
+constexpr double kCertify = 1e-10;       // Newton's latency is certified within this, relative
 
 // Worker-level data in normalised units and the groups as compressed rows.
 struct Instance {
@@ -360,18 +362,29 @@ GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, do
 // no load or at least x*_n (docs/algorithms.md 3.5: non-participating workers are dropped). Without fixed
 // costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n) with H(0) = -A_n,
 // so Newton steps safeguarded by the bracket [lo, hi] converge to its root.
-double participation_threshold(const Instance& in, std::size_t n, double T) {
+// One member's root: H(x) (u - e x)^2 = a e x^2 + 2 e f x - f u, whose positive root is
+// x* = f u / (e f + sqrt(e^2 f^2 + a e f u)) (written without cancellation; 0 without f).
+double member_threshold(double a, double e, double f, double u) {
+  if (!(f > 0.0)) return 0.0;
+  const double ef = e * f;
+  return f * u / (ef + std::sqrt(ef * ef + a * ef * u));
+}
+
+// hint: the group's threshold at a nearby T (the previous prepare's), or 0 for none.
+double participation_threshold(const Instance& in, std::size_t n, double T, double hint = 0.0) {
   if (in.offset[n + 1] - in.offset[n] == 1) {
-    // One member: H(x) (u - e x)^2 = a e x^2 + 2 e f x - f u, whose positive root is
-    // x* = f u / (e f + sqrt(e^2 f^2 + a e f u)) (written without cancellation).
     const std::size_t k = in.member[in.offset[n]];
-    const double u = T - in.tau[k], a = in.a[k], e = in.e[k], f = in.f[k];
+    const double u = T - in.tau[k];
     if (!(u > 0.0)) return kInf;
-    if (!(f > 0.0)) return 0.0;
-    const double ef = e * f;
-    return f * u / (ef + std::sqrt(ef * ef + a * ef * u));
+    return member_threshold(in.a[k], in.e[k], in.f[k], u);
   }
-  double U = kInf;
+  // H is the sum of the members' own H_k (each increasing, with its root in closed form), so
+  // the group's root lies between the least and the largest member root. Newton steps from the
+  // largest (H >= 0 there) move left monotonically on the convex H: a few steps, where a start
+  // at U_n / 2 took about 20. With a hint (the threshold at the last T), the steps start there
+  // instead: a step from the left lands right of the root, and the steps then move left too.
+  const bool warm = hint > 0.0 && hint < kInf;
+  double U = kInf, least = kInf, largest = 0.0;
   bool fixed = false;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
     const std::size_t k = in.member[i];
@@ -379,14 +392,50 @@ double participation_threshold(const Instance& in, std::size_t n, double T) {
     if (!(u > 0.0)) return kInf;  // cannot finish by T at all
     U = std::min(U, u / in.e[k]);
     fixed = fixed || in.f[k] > 0.0;
+    if (!warm) {
+      const double root = member_threshold(in.a[k], in.e[k], in.f[k], u);
+      least = std::min(least, root);
+      largest = std::max(largest, root);
+    }
   }
   if (!fixed) return 0.0;
-  double lo = 0.0, hi = U, x = 0.5 * U;
+  double lo = 0.0, hi = U, x = 0.0;
+  bool right = false;  // a point with H > 0 was read: the steps now move left monotonically
+  if (warm && hint < U) {
+    x = hint;
+  } else {
+    for (std::size_t i = in.offset[n]; warm && i < in.offset[n + 1]; ++i) {  // not read above
+      const std::size_t k = in.member[i];
+      const double root = member_threshold(in.a[k], in.e[k], in.f[k], T - in.tau[k]);
+      least = std::min(least, root);
+      largest = std::max(largest, root);
+    }
+    lo = std::min(least, U);
+    x = largest < U && largest > 0.0 ? largest : lo + 0.5 * (hi - lo);
+  }
+  if (!(x > 0.0)) x = 0.5 * U;
   for (int it = 0; it < kMaxNewton; ++it) {
     const GroupSums at = group_sums(in, n, T, U, U - x);
     const double H = x * at.G1 - at.G;
-    if (H > 0.0) hi = x; else lo = x;
+    // Right of the root, H <= 0 means the root up to rounding (H cancels to about eps G_n, so
+    // the relative step test below may never hold there).
+    if (right && !(H > 0.0)) break;
+    if (H > 0.0) {
+      hi = x;
+      right = true;
+    } else {
+      lo = x;
+    }
     double next = x - H / (x * at.G2);
+    // A Newton step within rounding: x is the root (tested before the safeguard, which would
+    // take such a step, landing on x itself, for one that leaves the bracket).
+    if (std::fabs(next - x) <= 4.0 * kEps * x) break;
+    // Right of the root the steps converge quadratically: after a step below kLastStep the
+    // error is far below rounding, so it is taken and is the last (no pass to confirm it).
+    if (right && next > lo && x - next <= kLastStep * x) {
+      x = next;
+      break;
+    }
     if (!(next > lo && next < hi)) next = lo + 0.5 * (hi - lo);
     if (std::fabs(next - x) <= 4.0 * kEps * x) break;
     x = next;
@@ -415,6 +464,7 @@ struct InnerWork {
   std::vector<double> threshold, cut, z, x_hi, z_hi;  // per group
   std::vector<std::size_t> single, several;            // group ids with one member, and more
   std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
+  std::vector<double> single_a, single_e, single_f, single_tau;   // the members' data, likewise
   bool any_fixed = false;
   explicit InnerWork(const Instance& in)
       : threshold(in.N, 0.0), cut(in.N, 0.0), z(in.N, 0.0), x_hi(in.N, 0.0), z_hi(in.N, 0.0) {
@@ -425,29 +475,58 @@ struct InnerWork {
     rate.resize(single.size());
     single_cut.resize(single.size());
     single_threshold.resize(single.size());
+    single_a.resize(single.size());
+    single_e.resize(single.size());
+    single_f.resize(single.size());
+    single_tau.resize(single.size());
+    for (std::size_t i = 0; i < single.size(); ++i) {
+      const std::size_t k = in.member[in.offset[single[i]]];
+      single_a[i] = in.a[k];
+      single_e[i] = in.e[k];
+      single_f[i] = in.f[k];
+      single_tau[i] = in.tau[k];
+    }
   }
 };
 
 // The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
-// that cannot finish by T gets the cut -1 (no load at any price).
+// that cannot finish by T gets the cut -1 (no load at any price). The threshold of a group of
+// several members starts from its value at the T prepared before (work.threshold).
 void prepare(const Instance& in, double T, InnerWork& work) {
-  for (std::size_t i = 0; i < work.single.size(); ++i) {
-    const std::size_t n = work.single[i], k = in.member[in.offset[n]];
-    const double u = T - in.tau[k];
-    const double least = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
-    if (u > 0.0) {
-      work.limit[i] = u / in.e[k];
-      work.rate[i] = std::sqrt(in.a[k] * u + in.e[k] * in.f[k]) / in.e[k];
-      work.single_cut[i] = (work.limit[i] - least) / work.rate[i];
-    } else {
-      work.limit[i] = work.rate[i] = 0.0;
-      work.single_cut[i] = -1.0;
-    }
-    work.single_threshold[i] = work.threshold[n] = least;
-    work.cut[n] = work.single_cut[i];
+  // One-member groups: a loop without branches over their contiguous data (participation
+  // thresholds in closed form, as member_threshold; lanes that cannot finish by T are masked).
+  const std::size_t S = work.single.size();
+  const double* a = work.single_a.data();
+  const double* e = work.single_e.data();
+  const double* f = work.single_f.data();
+  const double* tau = work.single_tau.data();
+  double* limit = work.limit.data();
+  double* rate = work.rate.data();
+  double* cut = work.single_cut.data();
+  double* threshold = work.single_threshold.data();
+  const bool any_fixed = work.any_fixed;
+  for (std::size_t i = 0; i < S; ++i) {
+    const double u = T - tau[i];
+    const bool possible = u > 0.0;
+    const double ef = e[i] * f[i];
+    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
+    const double own = f[i] > 0.0 ? root : 0.0;
+    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
+    const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
+    const double c = (lim - least) / r;
+    limit[i] = possible ? lim : 0.0;
+    rate[i] = possible ? r : 0.0;
+    cut[i] = possible ? c : -1.0;
+    threshold[i] = least;
+  }
+  for (std::size_t i = 0; i < S; ++i) {
+    const std::size_t n = work.single[i];
+    work.threshold[n] = threshold[i];
+    work.cut[n] = cut[i];
   }
   for (const std::size_t n : work.several) {
-    const double least = work.any_fixed ? participation_threshold(in, n, T) : 0.0;
+    const double least =
+        work.any_fixed ? participation_threshold(in, n, T, work.threshold[n]) : 0.0;
     work.threshold[n] = least;
     double U = kInf, marginal0 = 0.0;
     bool possible = true;
@@ -826,6 +905,35 @@ double price_guess(const Instance& in, double T, const double* x) {
   return std::isfinite(sum) ? sum : 0.0;
 }
 
+// A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak duality on
+// the convex envelope of every group's cost: for any price lambda = sigma^-2, an allocation that
+// carries the model by T needs at least
+//   D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
+// of the pool, x_n(sigma) the loads of the price pass (a group at its cut adds 0 at 0 or at its
+// threshold). The price taken is the one the search at T finds (the best bound), from sigma.
+// True when D exceeds 1 by more than its rounding (the loads limit - rate sigma cancel to eps
+// times limit + slack). x, z: N doubles of scratch.
+bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sigma, double* x,
+                       double* z) {
+  prepare(in, T, work);
+  double price = sigma;
+  const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, nullptr);
+  if (!std::isfinite(inner.bandwidth)) return true;  // unlimited bandwidth is too little
+  if (!(price > 0.0)) return false;
+  loads_at_price(in, T, price, work, x, z);
+  const double lambda = 1.0 / (price * price);
+  double G = 0.0, load = 0.0, scale = 0.0;
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (!(x[n] > 0.0)) continue;
+    G += group_bandwidth(in, n, T, z[n]);
+    load += x[n];
+    scale += x[n] + z[n];
+  }
+  const double D = G + lambda * (1.0 - load);
+  const double rounding = 16.0 * kEps * (G + lambda * scale + 1.0);
+  return D - rounding > 1.0;
+}
+
 // Writes the loads' parameter-aware bandwidth into b (K shares), whose search converged iff
 // *b_converged.
 RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
@@ -840,7 +948,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double T = T_start;
   double lo = 0.0, hi = T_start, sigma = price_guess(in, T, x_best), step = kInf,
-         step_before = kInf;
+         step_before = kInf, last_price = sigma;
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
@@ -849,6 +957,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     double price = sigma;
     const InnerResult inner = price_search(in, T, x.data(), work, sigma, kInf, &price, &sums);
     const double G = inner.bandwidth;
+    last_price = price;
     if (G <= 1.0) {
       hi = T;
       std::copy(x.begin(), x.end(), x_best);
@@ -899,7 +1008,9 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // bisection's midpoints reach (random instances found answers up to 10 times the
   // bisection's). The nested bisection runs too and the better answer is kept, so this method
   // is never above it; without fixed costs G* is monotone and Newton's root is the bisection's.
-  if (work.any_fixed) {
+  if (work.any_fixed &&
+      !envelope_excludes(in, loads.T * (1.0 - kCertify), work, last_price, x.data(),
+                         work.z_hi.data())) {
     std::vector<double> x_bisection(in.N), b_bisection(in.K);
     const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
     st.iterations += bisection.iterations;

@@ -39,6 +39,8 @@ TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
 
 
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
+LAST_STEP = 1e-13  # a threshold's Newton step this small is its last
+CERTIFY = 1e-10  # Newton's latency is certified within this, relative
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
@@ -152,14 +154,23 @@ def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[floa
     return U - z, z, -2.0 * g1 * math.sqrt(g1) / g2
 
 
-def participation_threshold(inst: Instance, n: int, T: float) -> float:
+def member_threshold(a: float, e: float, f: float, u: float) -> float:
+    """One member's own participation threshold (0 without fixed costs)."""
+    if not f > 0.0:
+        return 0.0
+    ef = e * f
+    return f * u / (ef + math.sqrt(ef * ef + a * ef * u))
+
+
+def participation_threshold(inst: Instance, n: int, T: float, hint: float = 0.0) -> float:
     """Least load x*_n at which group n is worth its fixed costs.
 
     With f > 0 a group's bandwidth jumps from 0 to A_n = sum_k f_k / u_k as soon as it takes any
     load. The convex envelope of that cost is the chord from the origin touching G_n at x*_n,
     where x G_n'(x) = G_n(x); on the envelope a group gets no load or at least x*_n. Without fixed
     costs x*_n = 0. H(x) = x G'(x) - G(x) is increasing and convex on [0, U_n), H(0) = -A_n:
-    safeguarded Newton steps find its root. inf when a member cannot finish by T.
+    safeguarded Newton steps find its root, from the hint (the threshold at a nearby T) when
+    there is one, else from the largest member root. inf when a member cannot finish by T.
     """
     ks = inst.members(n)
     u = T - inst.tau[ks]
@@ -170,26 +181,51 @@ def participation_threshold(inst: Instance, n: int, T: float) -> float:
     if ks.size == 1:
         # One member: H(x) (u - e x)^2 = a e x^2 + 2 e f x - f u, whose positive root is
         # x* = f u / (e f + sqrt(e^2 f^2 + a e f u)) (written without cancellation).
-        a, e, f, u1 = float(inst.a[ks[0]]), float(inst.e[ks[0]]), float(inst.f[ks[0]]), float(u[0])
-        ef = e * f
-        return f * u1 / (ef + math.sqrt(ef * ef + a * ef * u1))
-    U = (u / inst.e[ks]).min()
-    lo, hi, x = 0.0, U, 0.5 * U
+        return member_threshold(float(inst.a[ks[0]]), float(inst.e[ks[0]]),
+                                float(inst.f[ks[0]]), float(u[0]))
+    U = float((u / inst.e[ks]).min())
+    lo, hi = 0.0, U
+    if 0.0 < hint < min(U, math.inf):
+        x = hint
+    else:
+        # H is the sum of the members' own H_k, so the group's root lies between the least and
+        # the largest member root. Newton steps from the largest (H >= 0 there) move left
+        # monotonically.
+        roots = [member_threshold(float(inst.a[k]), float(inst.e[k]), float(inst.f[k]),
+                                  float(uk)) for k, uk in zip(ks, u)]
+        least, largest = min(roots), max(roots)
+        lo = min(least, U)
+        x = largest if 0.0 < largest < U else lo + 0.5 * (hi - lo)
+    if not x > 0.0:
+        x = 0.5 * U
+    right = False  # a point with H > 0 was read: the steps now move left monotonically
     for _ in range(MAX_NEWTON):
         G, G1, G2 = group_sums(inst, n, T, U, U - x)
         H = x * G1 - G
+        # Right of the root, H <= 0 means the root up to rounding (H cancels to about eps G_n,
+        # so the relative step test below may never hold there).
+        if right and not H > 0.0:
+            break
         if H > 0.0:
-            hi = x
+            hi, right = x, True
         else:
             lo = x
         nxt = x - H / (x * G2)
+        # A Newton step within rounding: x is the root (tested before the safeguard, which
+        # would take such a step, landing on x itself, for one that leaves the bracket).
+        if abs(nxt - x) <= 4.0 * EPS * x:
+            break
+        # Right of the root the steps converge quadratically: after a step below LAST_STEP the
+        # error is far below rounding, so it is taken and is the last (no pass to confirm it).
+        if right and nxt > lo and x - nxt <= LAST_STEP * x:
+            x = nxt
+            break
         if not (lo < nxt < hi):
             nxt = lo + 0.5 * (hi - lo)
         if abs(nxt - x) <= 4.0 * EPS * x:
             break
         x = nxt
     return x
-
 
 
 @dataclass
@@ -208,9 +244,13 @@ class Prepared:
     rate: np.ndarray
 
 
-def prepare(inst: Instance, T: float) -> Prepared:
+def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepared:
+    """The groups' data at T; the thresholds of groups of several members start from their
+    values in `previous` (the T prepared before), as the native InnerWork keeps them."""
     any_fixed = bool(np.any(inst.f > 0.0))
-    threshold = (np.array([participation_threshold(inst, n, T) for n in range(inst.n_groups)])
+    hints = previous.threshold if previous is not None else np.zeros(inst.n_groups)
+    threshold = (np.array([participation_threshold(inst, n, T, float(hints[n]))
+                           for n in range(inst.n_groups)])
                  if any_fixed else np.zeros(inst.n_groups))
     cut = np.zeros(inst.n_groups)
     sizes = np.diff(inst.offset)
@@ -411,16 +451,18 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     return group_bandwidth(inst, T, x, z), x, converged, sigma, None
 
 
-def min_bandwidth(inst: Instance, T: float) -> tuple[float, np.ndarray, bool]:
+def min_bandwidth(inst: Instance, T: float, previous: Prepared | None = None):
     """The inner level of the nested bisection: the price search from sigma = 0 inside
-    [0, sigma_hi], beyond which no group takes load."""
+    [0, sigma_hi], beyond which no group takes load. Returns (needed, x, converged, the
+    prepared T); `previous`: the T prepared before (see prepare)."""
     u = T - inst.tau
     possible = inst.group_reduce(np.minimum, u) > 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         marginal0 = inst.group_reduce(np.add, (inst.a * u + inst.e * inst.f) / (u * u))
         sigma_hi = float(np.max(np.where(possible, 1.0 / np.sqrt(marginal0), 0.0)))
-    needed, x, converged, _, _ = price_search(inst, prepare(inst, T), 0.0, sigma_hi)
-    return needed, x, converged
+    prep = prepare(inst, T, previous)
+    needed, x, converged, _, _ = price_search(inst, prep, 0.0, sigma_hi)
+    return needed, x, converged, prep
 
 
 def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
@@ -454,12 +496,13 @@ def joint(inst: Instance, L: float, tol: float):
         if T_equal < hi:
             hi, x_best = T_equal, equal
     iterations = 0
+    prep = None
     while hi - lo > tol * hi and iterations < MAX_BISECTION:
         mid = lo + 0.5 * (hi - lo)
         if not (lo < mid < hi):
             break
         iterations += 1
-        needed, x, inner_converged = min_bandwidth(inst, mid)
+        needed, x, inner_converged, prep = min_bandwidth(inst, mid, prep)
         converged = converged and inner_converged
         if needed <= 1.0:
             hi = mid
@@ -502,6 +545,31 @@ def price_guess(inst: Instance, T: float, x: np.ndarray) -> float:
     return total if math.isfinite(total) else 0.0
 
 
+def envelope_excludes(inst: Instance, T: float, sigma: float,
+                      previous: Prepared | None = None) -> bool:
+    """A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak
+    duality on the convex envelope of every group's cost: for any price lambda = sigma^-2, an
+    allocation that carries the model by T needs at least
+    D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
+    of the pool, x_n(sigma) the loads of the price pass. The price is the one the search at T
+    finds from sigma. True when D exceeds 1 by more than its rounding."""
+    prep = prepare(inst, T, previous)
+    needed, _, _, price, _ = price_search(inst, prep, sigma, math.inf)
+    if not math.isfinite(needed):
+        return True  # unlimited bandwidth is too little
+    if not price > 0.0:
+        return False
+    x, z = loads_at_price(inst, prep, price)[:2]
+    lam = 1.0 / (price * price)
+    on = x > 0.0
+    G = group_bandwidth(inst, T, x, z)
+    load = float(x[on].sum())
+    scale = float((x[on] + z[on]).sum())
+    D = G + lam * (1.0 - load)
+    rounding = 16.0 * EPS * (G + lam * scale + 1.0)
+    return D - rounding > 1.0
+
+
 def joint_newton(inst: Instance, L: float):
     """Safeguarded Newton steps on T (docs/algorithms.md 3.5.1): T' = T + G (G - 1) / Q, a Newton
     step on 1 / G*(T), with each G*(T) from the price search warm-started at the previous price
@@ -515,11 +583,15 @@ def joint_newton(inst: Instance, L: float):
     T, x_best = T_start, x_start
     lo, hi, step, step_before = 0.0, T_start, math.inf, math.inf
     sigma = price_guess(inst, T, x_best)
+    last_price = sigma
+    prep = None  # the T prepared last (its thresholds start the next prepare's)
     converged, iterations = False, 0
     for _ in range(MAX_BISECTION):
         iterations += 1
+        prep = prepare(inst, T, prep)
         G, x, inner_converged, price, (_, Q, slope, drift) = price_search(
-            inst, prepare(inst, T), sigma, math.inf, with_sums=True)
+            inst, prep, sigma, math.inf, with_sums=True)
+        last_price = price
         if G <= 1.0:
             hi, x_best = T, x
         else:
@@ -555,7 +627,8 @@ def joint_newton(inst: Instance, L: float):
     # not fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
     # bisection's midpoints reach. The nested bisection runs too and the better answer is kept,
     # so this method is never above it; without fixed costs G* is monotone.
-    if np.any(inst.f > 0.0):
+    if np.any(inst.f > 0.0) and not envelope_excludes(
+            inst, parameter_aware(inst, x_best)[0] * (1.0 - CERTIFY), last_price, prep):
         T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
         iterations += more
         if parameter_aware(inst, x_bisection)[0] < parameter_aware(inst, x_best)[0]:
