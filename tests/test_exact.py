@@ -491,6 +491,31 @@ def test_extreme_dynamic_ranges(system):
     check_against_bisection(system, compare_loads=())
 
 
+@pytest.mark.parametrize("beta,compute", [
+    # Communication 1e8 times compute: the bisection settled on the equal split, 2.7e-9 above.
+    ([0.1] * 5, [3.1622776601683795e-09] * 3 + [3.1622776601683795e-10] * 2),
+    # Communication 1e10 times compute, two near-tied clusters: 1.1e-9 above.
+    ([1e10] * 3 + [1e10 * (1 + 2.3e-9)] * 3, [1.0] * 6),
+])
+def test_communication_bound_bandwidth_from_loads(beta, compute, backend):
+    """Reduced from test_extreme_dynamic_ranges: the bandwidth of loads x with slacks
+    z = U - x was formed with x taken back as U - z, whose error eps U (U = T / e, far above
+    the loads when communication dwarfs compute) made the needed bandwidth 1e-8 relative too
+    large; the native bisection (whose inner sum did this) and Newton on both backends (whose
+    outer sums did) then ended 1e-9 relative above the optimum. Both must match the exact
+    method at the test's tolerance, and never lie below it."""
+    system = paba.System(np.array(beta), np.array(compute), params=1, bandwidth=1.0)
+    exact = paba.allocate(system, "joint", method="exact", backend=backend)
+    check_exact_properties(system, exact)
+    for method, tol in (("bisection", 1e-12), ("bisection", 1e-9), ("newton", 1e-9)):
+        other = paba.allocate(system, "joint", method=method, tol=tol, backend=backend)
+        assert other.method == method and other.converged
+        assert other.relaxed_latency == pytest.approx(exact.relaxed_latency, rel=RTOL), method
+        assert exact.relaxed_latency <= other.relaxed_latency * (1 + 1e-12), method
+        check_latency_consistent(other, system)
+    check_against_bisection(system, backend, compare_loads=())
+
+
 @given(system=extreme_systems())
 @settings(max_examples=40)
 def test_extreme_dynamic_ranges_backends_agree(system):

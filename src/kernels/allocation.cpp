@@ -288,15 +288,19 @@ double compute_limit(const Instance& in, std::size_t n, double T) {
   return U;
 }
 
-// G_n, G_n' and G_n'' of group n at the load x = U - z (U = U_n at this T), with every
-// y_k = u_k - e_k x formed from the slack (see GroupPoint).
+// G_n, G_n' and G_n'' of group n at the load x with slack z = U - x (U = U_n at this T): every
+// y_k = u_k - e_k x is formed from the slack (see GroupPoint), every numerator f_k + a_k x from
+// the load. Both are passed: where compute is negligible beside communication, U is far above
+// x, and x formed back as U - z would carry an error of eps U, far above eps x (the bandwidth of
+// communication-bound loads then came out 1e-8 relative above their own, and the joint schemes'
+// latencies 1e-9 above the optimum).
 struct GroupSums {
   double G = 0.0, G1 = 0.0, G2 = 0.0;
 };
 
-GroupSums group_sums(const Instance& in, std::size_t n, double T, double U, double z) {
+GroupSums group_sums(const Instance& in, std::size_t n, double T, double U, double x,
+                     double z) {
   GroupSums sums;
-  const double x = U - z;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
     const std::size_t k = in.member[i];
     const double u = T - in.tau[k];
@@ -344,7 +348,7 @@ GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, do
   }
   GroupSums at;
   for (int it = 0; it < kMaxNewton; ++it) {
-    at = group_sums(in, n, T, U, z);
+    at = group_sums(in, n, T, U, U - z, z);
     // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step to the left).
     const double step = 2.0 * at.G1 * (1.0 - sigma * std::sqrt(at.G1)) / at.G2;
     if (!(step < 0.0) || -step <= 4.0 * kEps * z) break;
@@ -415,7 +419,7 @@ double participation_threshold(const Instance& in, std::size_t n, double T, doub
   }
   if (!(x > 0.0)) x = 0.5 * U;
   for (int it = 0; it < kMaxNewton; ++it) {
-    const GroupSums at = group_sums(in, n, T, U, U - x);
+    const GroupSums at = group_sums(in, n, T, U, x, U - x);
     const double H = x * at.G1 - at.G;
     // Right of the root, H <= 0 means the root up to rounding (H cancels to about eps G_n, so
     // the relative step test below may never hold there).
@@ -443,9 +447,9 @@ double participation_threshold(const Instance& in, std::size_t n, double T, doub
   return x;
 }
 
-// Bandwidth needed by group n at the load x = U_n - z > 0 (z its slack).
-double group_bandwidth(const Instance& in, std::size_t n, double T, double z) {
-  return group_sums(in, n, T, compute_limit(in, n, T), z).G;
+// Bandwidth needed by group n at the load x > 0 with slack z = U_n - x (see group_sums).
+double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double z) {
+  return group_sums(in, n, T, compute_limit(in, n, T), x, z).G;
 }
 
 struct InnerResult {
@@ -540,7 +544,7 @@ void prepare(const Instance& in, double T, InnerWork& work) {
     if (!possible || !(least < U)) {
       work.cut[n] = -1.0;
     } else if (least > 0.0) {  // rho_n at the threshold
-      work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, U - least).G1);
+      work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, least, U - least).G1);
     } else {
       work.cut[n] = 1.0 / std::sqrt(marginal0);  // rho_n(0), as group_at_price_convex tests it
     }
@@ -628,7 +632,7 @@ OuterSums outer_sums(const Instance& in, double T, const double* x, const double
       const double u = T - in.tau[k];
       const double w = in.a[k] * u + in.e[k] * in.f[k];
       const double y = in.e[k] * ((u / in.e[k] - U) + z[n]);
-      const double b = (in.f[k] + in.a[k] * (U - z[n])) / y;
+      const double b = (in.f[k] + in.a[k] * x[n]) / y;  // the load, not U - z (group_sums)
       const double w2 = w / (y * y);
       sums.G += b;
       sums.Q += b / y;
@@ -754,7 +758,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   }
   double total = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
-    if (x[n] > 0.0) total += group_bandwidth(in, n, T, z[n]);
+    if (x[n] > 0.0) total += group_bandwidth(in, n, T, x[n], z[n]);
   }
   res.bandwidth = total;
   return res;
@@ -900,7 +904,7 @@ double price_guess(const Instance& in, double T, const double* x) {
     if (!(x[n] > 0.0)) continue;
     const double U = compute_limit(in, n, T);
     if (!(x[n] < U)) continue;
-    sum += x[n] / std::sqrt(group_sums(in, n, T, U, U - x[n]).G1);
+    sum += x[n] / std::sqrt(group_sums(in, n, T, U, x[n], U - x[n]).G1);
   }
   return std::isfinite(sum) ? sum : 0.0;
 }
@@ -925,7 +929,7 @@ bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sig
   double G = 0.0, load = 0.0, scale = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
     if (!(x[n] > 0.0)) continue;
-    G += group_bandwidth(in, n, T, z[n]);
+    G += group_bandwidth(in, n, T, x[n], z[n]);
     load += x[n];
     scale += x[n] + z[n];
   }

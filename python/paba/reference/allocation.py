@@ -101,15 +101,18 @@ def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
     return hi, x / x.sum(), iterations, True
 
 
-def group_sums(inst: Instance, n: int, T: float, U: float, z: float) -> tuple[float, float, float]:
-    """G_n, G_n' and G_n'' of group n at the load x = U - z (U = U_n at this T), with every
-    y_k = u_k - e_k x formed from the slack as e_k (g_k + z), g_k = u_k / e_k - U."""
+def group_sums(inst: Instance, n: int, T: float, U: float, x: float,
+               z: float) -> tuple[float, float, float]:
+    """G_n, G_n' and G_n'' of group n at the load x with slack z = U - x (U = U_n at this T):
+    every y_k = u_k - e_k x formed from the slack as e_k (g_k + z), g_k = u_k / e_k - U, every
+    numerator f_k + a_k x from the load (x formed back as U - z would carry an error of eps U,
+    far above eps x where compute is negligible beside communication)."""
     ks = inst.members(n)
     a, e, f = inst.a[ks], inst.e[ks], inst.f[ks]
     u = T - inst.tau[ks]
     w = a * u + e * f
     y = e * ((u / e - U) + z)
-    return (float(((f + a * (U - z)) / y).sum()), float((w / (y * y)).sum()),
+    return (float(((f + a * x) / y).sum()), float((w / (y * y)).sum()),
             float((2.0 * w * e / (y * y * y)).sum()))
 
 
@@ -145,7 +148,7 @@ def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[floa
         return U, 0.0, -math.sqrt((w[binding] / (e[binding] * e[binding])).sum())
     g1 = g2 = 0.0
     for _ in range(MAX_NEWTON):
-        _, g1, g2 = group_sums(inst, n, T, U, z)
+        _, g1, g2 = group_sums(inst, n, T, U, U - z, z)
         # Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step left).
         step = 2.0 * g1 * (1.0 - sigma * math.sqrt(g1)) / g2
         if not step < 0.0 or -step <= 4.0 * EPS * z:
@@ -200,7 +203,7 @@ def participation_threshold(inst: Instance, n: int, T: float, hint: float = 0.0)
         x = 0.5 * U
     right = False  # a point with H > 0 was read: the steps now move left monotonically
     for _ in range(MAX_NEWTON):
-        G, G1, G2 = group_sums(inst, n, T, U, U - x)
+        G, G1, G2 = group_sums(inst, n, T, U, x, U - x)
         H = x * G1 - G
         # Right of the root, H <= 0 means the root up to rounding (H cancels to about eps G_n,
         # so the relative step test below may never hold there).
@@ -274,7 +277,7 @@ def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepa
         if not least < U:
             cut[n] = -1.0
         elif least > 0.0:  # rho_n at the threshold
-            cut[n] = 1.0 / math.sqrt(group_sums(inst, int(n), T, U, U - least)[1])
+            cut[n] = 1.0 / math.sqrt(group_sums(inst, int(n), T, U, least, U - least)[1])
         else:  # rho_n(0), as group_at_price tests it
             marginal0 = float(((inst.a[ks] * un + inst.e[ks] * inst.f[ks]) / (un * un)).sum())
             cut[n] = 1.0 / math.sqrt(marginal0)
@@ -331,7 +334,7 @@ def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray):
         U = (u / e).min()
         w = a * u + e * f
         y = e * ((u / e - U) + z[n])
-        b = (f + a * (U - z[n])) / y
+        b = (f + a * x[n]) / y  # the load, not U - z (group_sums)
         w2 = w / (y * y)
         G += float(b.sum())
         Q += float((b / y).sum())
@@ -541,7 +544,7 @@ def price_guess(inst: Instance, T: float, x: np.ndarray) -> float:
         U = float(((T - inst.tau[ks]) / inst.e[ks]).min())
         if not x[n] < U:
             continue
-        total += x[n] / math.sqrt(group_sums(inst, n, T, U, U - x[n])[1])
+        total += x[n] / math.sqrt(group_sums(inst, n, T, U, x[n], U - x[n])[1])
     return total if math.isfinite(total) else 0.0
 
 
