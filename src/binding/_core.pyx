@@ -320,6 +320,9 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
 
 
 _new = object.__new__
+# The default scheme and method, as the interned strings a caller's literals are.
+cdef str _JOINT = "joint"
+cdef str _AUTO = "auto"
 
 
 def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
@@ -332,19 +335,25 @@ def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
     the caller then takes its general path, which words the error or resolves the backend. The
     per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
     them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
-    if type(scheme) is not str or type(method) is not str:
-        return NotImplemented
+    cdef Scheme which
+    cdef Method how
+    if scheme is _JOINT and method is _AUTO:  # the defaults, compared by identity (interned)
+        which = Scheme.joint
+        how = Method.automatic
+    else:
+        if type(scheme) is not str or type(method) is not str:
+            return NotImplemented
+        found = _SCHEMES.get(scheme)
+        found_method = _METHODS.get(method)
+        if found is None or found_method is None or (method != "auto" and scheme != "joint"):
+            return NotImplemented
+        which = found
+        how = found_method
     if backend is None:
         if getenv(b"PABA_BACKEND") is not NULL:
             return NotImplemented
     elif type(backend) is not str or backend != "native":
         return NotImplemented
-    found = _SCHEMES.get(scheme)
-    found_method = _METHODS.get(method)
-    if found is None or found_method is None or (method != "auto" and scheme != "joint"):
-        return NotImplemented
-    cdef Scheme which = found
-    cdef Method how = found_method
     if kernel.alpha is None and kernel.tau is None and kernel.groups is None:
         return _solve_basic(kernel, which, how, scheme, result_type)
     return _solve_kernel(kernel.beta, kernel.compute, kernel.alpha, kernel.tau, kernel.groups,
