@@ -15,7 +15,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from cpython.object cimport PyObject_GenericSetAttr
+from cpython.object cimport PyObject_GenericSetAttr, PyTypeObject
 from cpython.ref cimport PyObject
 from libc.math cimport isfinite
 from libc.string cimport strcmp
@@ -255,7 +255,7 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
 
 cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
                    const double* bandwidth_ptr, const Options& options, str scheme,
-                   object result_type):
+                   type result_type):
     """Runs the kernel into fresh read-only outputs. Returns the fields of paba.Allocation the
     kernel knows, by name, in a dict with "status"; with ``scheme``, an instance of
     ``result_type`` (paba.Allocation) with every field of the native backend's result set as an
@@ -288,7 +288,8 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
         # class's instances keep them in a table of values beside the keys the class shares
         # (PEP 412), which spares building a dict per result; its __dict__, with every field, is
         # made when something asks for it.
-        allocation = _new(result_type)
+        allocation = (<PyTypeObject*>result_type).tp_new(result_type, <PyObject*>_NO_ARGS,
+                                                         NULL)
         PyObject_GenericSetAttr(allocation, "loads",
                                 _view(block, cnp.NPY_INT64, n_groups, data))
         PyObject_GenericSetAttr(allocation, "bandwidth",
@@ -319,13 +320,14 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
     }
 
 
-_new = object.__new__
+# The arguments of result_type's tp_new (object.__new__ without its Python call).
+cdef tuple _NO_ARGS = ()
 # The default scheme and method, as the interned strings a caller's literals are.
 cdef str _JOINT = "joint"
 cdef str _AUTO = "auto"
 
 
-def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
+def allocate_system(SystemArrays kernel, scheme, method, backend, type result_type):
     """``allocate(scheme, *kernel, method=method)`` with the other options at their defaults,
     for ``kernel`` a paba.System's arrays (SystemArrays), as an instance of ``result_type``
     (paba.Allocation) with every field set as an attribute (see _solve); None for an infeasible
@@ -335,6 +337,8 @@ def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
     the caller then takes its general path, which words the error or resolves the backend. The
     per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
     them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
+    if result_type is None or (<PyTypeObject*>result_type).tp_new is NULL:
+        raise TypeError("result_type: must be a class that can be instantiated")
     cdef Scheme which
     cdef Method how
     if scheme is _JOINT and method is _AUTO:  # the defaults, compared by identity (interned)
@@ -383,7 +387,7 @@ cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
                           const double[::1] alpha, const double[::1] tau,
                           const int64_t[::1] group, Py_ssize_t n_groups, double params,
                           double bandwidth, Scheme which, str method, str scheme,
-                          object result_type):
+                          type result_type):
     """_solve with the default options but ``method``, for any kernel tuple (checked as
     allocate checks it)."""
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
@@ -392,7 +396,7 @@ cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
 
 
 cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str scheme,
-                         object result_type):
+                         type result_type):
     """_solve with the default options but the method ``how``, for a kernel tuple without
     alpha, tau and groups."""
     cdef Py_buffer views[2]
