@@ -334,6 +334,20 @@ def f64(*values):
     return np.array(values, dtype=np.float64)
 
 
+def test_allocate_system_builds_the_allocation_and_refuses_other_result_types():
+    """The lean path's result holds every field of an Allocation, in order, as attributes; a
+    result type that cannot be instantiated is refused, not called."""
+    system = paba.static_cell(12)
+    allocation = _core.allocate_system(system._kernel, "joint", "auto", None, paba.Allocation)
+    assert type(allocation) is paba.Allocation
+    assert list(allocation.__dict__) == [f.name for f in dataclasses.fields(paba.Allocation)]
+    general = paba.allocate(system, "joint", tol=1e-9 + 0.0)  # the general path
+    assert general.__dict__.keys() == allocation.__dict__.keys()
+    for uninstantiable in (type(iter([])), type(iter(())), None):
+        with pytest.raises(TypeError):
+            _core.allocate_system(system._kernel, "joint", "auto", None, uninstantiable)
+
+
 def test_every_fault_has_a_message():
     from paba._system import _MESSAGES
     assert set(_core.WORKER_FAULTS.values()) == set(_MESSAGES) | {"out_of_range"}

@@ -15,7 +15,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from cpython.object cimport PyObject_GenericSetAttr
+from cpython.object cimport PyObject_GenericSetAttr, PyTypeObject
 from cpython.ref cimport PyObject
 from libc.math cimport isfinite
 from libc.string cimport strcmp
@@ -249,16 +249,18 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
             raise ValueError("bandwidth: must have one entry per worker")
         bandwidth_ptr = &bandwidth_view[0]
 
-    result = _solve(p, which, loads_ptr, bandwidth_ptr, options, None)
+    result = _solve(p, which, loads_ptr, bandwidth_ptr, options, None, None)
     return {"status": STATUS_INFEASIBLE} if result is None else result
 
 
 cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
-                   const double* bandwidth_ptr, const Options& options, str scheme):
+                   const double* bandwidth_ptr, const Options& options, str scheme,
+                   type result_type):
     """Runs the kernel into fresh read-only outputs. Returns the fields of paba.Allocation the
-    kernel knows, by name, in a dict with "status"; with ``scheme``, every field of a
-    paba.Allocation of the native backend instead (converged for status), in the order of its
-    fields; None for an infeasible instance (STATUS_INFEASIBLE)."""
+    kernel knows, by name, in a dict with "status"; with ``scheme``, an instance of
+    ``result_type`` (paba.Allocation) with every field of the native backend's result set as an
+    attribute instead (converged for status), in the order of its fields; None for an
+    infeasible instance (STATUS_INFEASIBLE)."""
     cdef Py_ssize_t K = <Py_ssize_t>p.n_workers
     cdef Py_ssize_t n_groups = <Py_ssize_t>p.n_groups
     # One block holds every output: loads, then relaxed loads, bandwidth and worker latency.
@@ -282,19 +284,28 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
         return None
     _seal(block)
     if scheme is not None:
-        return {
-            "loads": _view(block, cnp.NPY_INT64, n_groups, data),
-            "bandwidth": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups),
-            "latency": r.latency,
-            "relaxed_latency": r.relaxed_latency,
-            "relaxed_loads": _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups),
-            "worker_latency": _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K),
-            "scheme": scheme,
-            "backend": "native",
-            "iterations": r.iterations,
-            "converged": r.status == Status.status_ok,
-            "method": METHOD_NAMES[r.method],
-        }
+        # Set one by one, in the order of the fields, as attributes of a fresh instance: a
+        # class's instances keep them in a table of values beside the keys the class shares
+        # (PEP 412), which spares building a dict per result; its __dict__, with every field, is
+        # made when something asks for it.
+        allocation = (<PyTypeObject*>result_type).tp_new(result_type, <PyObject*>_NO_ARGS,
+                                                         NULL)
+        PyObject_GenericSetAttr(allocation, "loads",
+                                _view(block, cnp.NPY_INT64, n_groups, data))
+        PyObject_GenericSetAttr(allocation, "bandwidth",
+                                _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups))
+        PyObject_GenericSetAttr(allocation, "latency", r.latency)
+        PyObject_GenericSetAttr(allocation, "relaxed_latency", r.relaxed_latency)
+        PyObject_GenericSetAttr(allocation, "relaxed_loads",
+                                _view(block, cnp.NPY_FLOAT64, n_groups, data + 8 * n_groups))
+        PyObject_GenericSetAttr(allocation, "worker_latency",
+                                _view(block, cnp.NPY_FLOAT64, K, data + 16 * n_groups + 8 * K))
+        PyObject_GenericSetAttr(allocation, "scheme", scheme)
+        PyObject_GenericSetAttr(allocation, "backend", "native")
+        PyObject_GenericSetAttr(allocation, "iterations", r.iterations)
+        PyObject_GenericSetAttr(allocation, "converged", r.status == Status.status_ok)
+        PyObject_GenericSetAttr(allocation, "method", METHOD_NAMES[r.method])
+        return allocation
     # In the order of paba.Allocation's fields, whose instance dict this becomes.
     return {
         "loads": _view(block, cnp.NPY_INT64, n_groups, data),
@@ -309,43 +320,49 @@ cdef object _solve(const Problem& p, Scheme which, const int64_t* loads_ptr,
     }
 
 
-_new = object.__new__
+# The arguments of result_type's tp_new (object.__new__ without its Python call).
+cdef tuple _NO_ARGS = ()
+# The default scheme and method, as the interned strings a caller's literals are.
+cdef str _JOINT = "joint"
+cdef str _AUTO = "auto"
 
 
-def allocate_system(SystemArrays kernel, scheme, method, backend, result_type):
+def allocate_system(SystemArrays kernel, scheme, method, backend, type result_type):
     """``allocate(scheme, *kernel, method=method)`` with the other options at their defaults,
     for ``kernel`` a paba.System's arrays (SystemArrays), as an instance of ``result_type``
-    (paba.Allocation) whose instance dict holds every field (see _solve); None for an infeasible
+    (paba.Allocation) with every field set as an attribute (see _solve); None for an infeasible
     instance. NotImplemented, before any work, when ``scheme`` or ``method`` is not a name the
     kernels know, a method other than "auto" is given to a scheme other than "joint", or
     ``backend`` is neither "native" nor None with the environment variable PABA_BACKEND unset:
     the caller then takes its general path, which words the error or resolves the backend. The
     per-worker arrays of the usual System (no alpha, tau or groups) are read as _direct reads
     them, else as _acquire checks them; any other kernel is read as allocate() reads it."""
-    if type(scheme) is not str or type(method) is not str:
-        return NotImplemented
+    if result_type is None or (<PyTypeObject*>result_type).tp_new is NULL:
+        raise TypeError("result_type: must be a class that can be instantiated")
+    cdef Scheme which
+    cdef Method how
+    if scheme is _JOINT and method is _AUTO:  # the defaults, compared by identity (interned)
+        which = Scheme.joint
+        how = Method.automatic
+    else:
+        if type(scheme) is not str or type(method) is not str:
+            return NotImplemented
+        found = _SCHEMES.get(scheme)
+        found_method = _METHODS.get(method)
+        if found is None or found_method is None or (method != "auto" and scheme != "joint"):
+            return NotImplemented
+        which = found
+        how = found_method
     if backend is None:
         if getenv(b"PABA_BACKEND") is not NULL:
             return NotImplemented
     elif type(backend) is not str or backend != "native":
         return NotImplemented
-    found = _SCHEMES.get(scheme)
-    found_method = _METHODS.get(method)
-    if found is None or found_method is None or (method != "auto" and scheme != "joint"):
-        return NotImplemented
-    cdef Scheme which = found
-    cdef Method how = found_method
     if kernel.alpha is None and kernel.tau is None and kernel.groups is None:
-        fields = _solve_basic(kernel, which, how, scheme)
-    else:
-        fields = _solve_kernel(kernel.beta, kernel.compute, kernel.alpha, kernel.tau,
-                               kernel.groups, kernel.n_groups, kernel.params, kernel.bandwidth,
-                               which, method, scheme)
-    if fields is None:
-        return None
-    allocation = _new(result_type)
-    PyObject_GenericSetAttr(allocation, "__dict__", fields)
-    return allocation
+        return _solve_basic(kernel, which, how, scheme, result_type)
+    return _solve_kernel(kernel.beta, kernel.compute, kernel.alpha, kernel.tau, kernel.groups,
+                         kernel.n_groups, kernel.params, kernel.bandwidth, which, method, scheme,
+                         result_type)
 
 
 cdef inline const double* _direct(object value, Py_ssize_t* size):
@@ -369,15 +386,17 @@ cdef inline const double* _direct(object value, Py_ssize_t* size):
 cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
                           const double[::1] alpha, const double[::1] tau,
                           const int64_t[::1] group, Py_ssize_t n_groups, double params,
-                          double bandwidth, Scheme which, str method, str scheme):
+                          double bandwidth, Scheme which, str method, str scheme,
+                          type result_type):
     """_solve with the default options but ``method``, for any kernel tuple (checked as
     allocate checks it)."""
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
     cdef Options options = _options(1e-9, method)
-    return _solve(p, which, NULL, NULL, options, scheme)
+    return _solve(p, which, NULL, NULL, options, scheme, result_type)
 
 
-cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str scheme):
+cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str scheme,
+                         type result_type):
     """_solve with the default options but the method ``how``, for a kernel tuple without
     alpha, tau and groups."""
     cdef Py_buffer views[2]
@@ -417,7 +436,7 @@ cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str sche
         p.group = NULL
         p.params = params
         p.bandwidth = bandwidth
-        return _solve(p, which, NULL, NULL, options, scheme)
+        return _solve(p, which, NULL, NULL, options, scheme, result_type)
     finally:
         if acquired >= 1:
             PyBuffer_Release(&views[0])
