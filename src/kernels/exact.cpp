@@ -90,13 +90,7 @@ Piece active_sums(const double* r, const double* w, double r_min, double delta, 
     }
   }
   *kept = j;
-  Piece piece;
-  piece.count = count;
-  piece.P = P;
-  piece.Q = Q;
-  piece.below = below;
-  piece.above = above;
-  return piece;
+  return Piece{count, P, Q, below, above};
 }
 
 #if defined(PABA_X86_SIMD)
@@ -142,13 +136,7 @@ __attribute__((target("avx"))) Piece sparse_sums_avx(const double* r, const doub
   _mm256_storeu_pd(lanes, vabove);
   above = std::min(above, std::min(std::min(lanes[0], lanes[1]), std::min(lanes[2], lanes[3])));
   *kept = j;
-  Piece piece;
-  piece.count = count;
-  piece.P = P;
-  piece.Q = Q;
-  piece.below = below;
-  piece.above = above;
-  return piece;
+  return Piece{count, P, Q, below, above};
 }
 #endif
 
@@ -228,13 +216,7 @@ __attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const doub
     Q += w[k] * (r[k] - r_min);
   }
   *kept = c;
-  Piece piece;
-  piece.count = c;
-  piece.P = P;
-  piece.Q = Q;
-  piece.below = below;
-  piece.above = above;
-  return piece;
+  return Piece{c, P, Q, below, above};
 }
 #endif
 
