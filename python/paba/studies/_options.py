@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .._allocation import SCHEMES
-from .._validation import integer, option, positive_float, real
+from .._validation import integer, option, positive_float
 
 #: What a command can be asked to do (docs/scenarios.md 5): workers of one cell, iterations of
 #: one run, and workers x iterations of one run of ``paba simulate``.
@@ -14,13 +14,13 @@ MAX_WORKERS = 100_000
 MAX_ITERATIONS = 10**7
 MAX_WORKER_ITERATIONS = 10**9
 
-#: argparse types: a positive integer, at most some bound; a positive number; a seed.
 def positive_int(maximum: int | None = None):
+    """An argparse type: a positive integer, at most ``maximum`` where given."""
     return option(int, integer, minimum=1, maximum=maximum)
 
 
+#: An argparse type: a positive finite number.
 POSITIVE = option(float, positive_float)
-REAL = option(float, real)
 
 
 def add_workers(parser: argparse.ArgumentParser, default: int = 20) -> None:
