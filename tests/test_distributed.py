@@ -1,14 +1,16 @@
 """paba.distributed: a server process and worker processes on torch.distributed (loopback only).
 
-Every run is a subprocess with a hard timeout; the processes a run starts are ended by the
-launcher (by pid) when the server ends. The in-process references run with one intra-op thread,
-as the processes do (OMP_NUM_THREADS=1), so the comparisons are exact (docs/distributed.md
-section 4)."""
+Every run is a subprocess in a session of its own with a hard timeout, past which the session is
+killed (by its id: the run and every process it started); otherwise the processes a run starts
+are ended by the launcher (by pid) when the server ends. The in-process references run with one
+intra-op thread, as the processes do (OMP_NUM_THREADS=1), so the comparisons are exact
+(docs/distributed.md section 4)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,13 +37,27 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 RUN_TIMEOUT = 150
 
 
+def bounded(command, env, timeout):
+    """Run ``command`` in a session of its own; past ``timeout`` seconds, SIGKILL that session
+    (by its id: the command and every process it started, none other) and fail."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"{' '.join(command[2:])} took more than {timeout} s")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 def paba_train(argv, *, fault=None, timeout=RUN_TIMEOUT):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop(FAULT_VARIABLE, None)
     if fault:
         env[FAULT_VARIABLE] = fault
-    return subprocess.run([sys.executable, "-m", "paba", "train", "--quiet", "--no-figures",
-                           *argv], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return bounded([sys.executable, "-m", "paba", "train", "--quiet", "--no-figures", *argv],
+                   env, timeout)
 
 
 def options(argv):
@@ -209,9 +225,8 @@ def _free_port() -> int:
 def _process(rank, world_size, port, *extra):
     env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1",
                MASTER_PORT=str(port), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "paba.distributed", *LOGISTIC,
-                           "--connect-timeout", "2", *extra], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return bounded([sys.executable, "-m", "paba.distributed", *LOGISTIC, "--connect-timeout", "2",
+                    *extra], env, 60)
 
 
 def test_bad_launches_fail_with_a_clear_message_and_no_hang(tmp_path):
@@ -226,8 +241,7 @@ def test_bad_launches_fail_with_a_clear_message_and_no_hang(tmp_path):
     assert "1 of WORLD_SIZE = 3 processes joined" in run.stderr
     # Not launched at all.
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
-    run = subprocess.run([sys.executable, "-m", "paba.distributed", *LOGISTIC], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    run = bounded([sys.executable, "-m", "paba.distributed", *LOGISTIC], env, 60)
     assert run.returncode == 2 and "start paba.distributed with torchrun" in run.stderr
     # Link emulation without processes.
     run = paba_train([*LOGISTIC, "--emulate-links", "2", "--out", str(tmp_path / "e")])
