@@ -82,7 +82,9 @@ class Scheduler:
     :class:`History`. Every iteration: draw the true channel; decide which workers are present;
     allocate with the scheme on the channel the allocator knows, over the present workers; charge
     the allocation the latency of the true channel with each worker's compute time scaled by its
-    jitter factor (:func:`paba.evaluate`).
+    jitter factor: the slowest loaded worker's download + compute + upload
+    (``_records.realised_latency``; the plan's own latency when the channel knowledge is perfect
+    and there is no jitter).
 
     Parameters
     ----------
