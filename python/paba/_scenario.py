@@ -43,7 +43,6 @@ from ._validation import (
     describe,
     float_array,
     positive_float,
-    positive_integer,
     readonly,
     real,
     real_array,
@@ -552,7 +551,5 @@ def static_cell(n_workers: int = 20, *, params: int = 10**6, bandwidth: float = 
     The same as ``paba.Scenario(n_workers, params=params, bandwidth=bandwidth, seed=seed,
     fading="none").system()``: the scenario's mean channel.
     """
-    n_workers = positive_integer("n_workers", n_workers, maximum=MAX_WORKERS)
-    bandwidth = positive_float("bandwidth", bandwidth)
     return Scenario(n_workers=n_workers, params=params, bandwidth=bandwidth, seed=seed,
                     fading="none").system()
