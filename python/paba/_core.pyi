@@ -54,6 +54,7 @@ def allocate(
     method: str = "auto",
     previous_loads: npt.NDArray[np.int64] | None = None,
     exact_passes: int = 12,
+    screen: bool = True,
 ) -> dict[str, Any]: ...
 def allocate_batch(
     scheme: str,

@@ -147,7 +147,7 @@ cdef inline object _view(object block, int typenum, Py_ssize_t n, char* data):
     return array
 
 
-cdef Options _options(double tol, str method, int exact_passes=12) except *:
+cdef Options _options(double tol, str method, int exact_passes=12, bint screen=True) except *:
     if method not in _METHODS:
         raise ValueError(f"method: must be one of {tuple(_METHODS)}, got {method!r}")
     cdef Options o
@@ -155,6 +155,7 @@ cdef Options _options(double tol, str method, int exact_passes=12) except *:
     o.method = _METHODS[method]
     o.previous_loads = NULL
     o.exact_passes = exact_passes
+    o.screen = screen
     return o
 
 
@@ -218,15 +219,16 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
              const double[::1] alpha, const double[::1] tau, const int64_t[::1] group,
              Py_ssize_t n_groups, double params, double bandwidth, loads_in=None,
              bandwidth_in=None, double tol=1e-9, str method="auto", previous_loads=None,
-             int exact_passes=12):
+             int exact_passes=12, bint screen=True):
     """Solve one instance with one scheme; returns a dict of results (see paba.hpp: Result).
     alpha, tau and group may be None (zero; one worker per group). exact_passes (tests only)
-    caps the exact method's probes before its sorted scan."""
+    caps the exact method's probes before its sorted scan; screen=False (tests only) makes the
+    Newton method solve the whole instance instead of its candidate groups."""
     if scheme not in _SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     cdef Scheme which = _SCHEMES[scheme]
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
-    cdef Options options = _options(tol, method, exact_passes)
+    cdef Options options = _options(tol, method, exact_passes, screen)
     cdef Py_ssize_t K = beta.shape[0]
     cdef const int64_t[::1] previous_view
     if previous_loads is not None:
@@ -407,6 +409,7 @@ cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str sche
     options.method = how
     options.previous_loads = NULL
     options.exact_passes = 12
+    options.screen = True
     cdef Py_ssize_t n_groups = kernel.n_groups
     cdef double params = kernel.params
     cdef double bandwidth = kernel.bandwidth

@@ -48,6 +48,7 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
         Method method
         const int64_t* previous_loads
         int exact_passes
+        bint screen
 
     cdef struct Batch:
         size_t n_instances

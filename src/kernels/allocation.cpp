@@ -25,6 +25,7 @@
 //   round_loads          integer loads (docs/algorithms.md 3.6): selection, or a heap (internal.hpp).
 #include "paba.hpp"
 #include "internal.hpp"
+#include "simd.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -301,11 +302,13 @@ struct GroupSums {
 GroupSums group_sums(const Instance& in, std::size_t n, double T, double U, double x,
                      double z) {
   GroupSums sums;
+  // One member: U = u / e, so y = e (0 + z) = e z exactly, without its division.
+  const bool single = in.offset[n + 1] - in.offset[n] == 1;
   for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
     const std::size_t k = in.member[i];
     const double u = T - in.tau[k];
     const double w = in.a[k] * u + in.e[k] * in.f[k];
-    const double y = in.e[k] * ((u / in.e[k] - U) + z);
+    const double y = single ? in.e[k] * z : in.e[k] * ((u / in.e[k] - U) + z);
     sums.G += (in.f[k] + in.a[k] * x) / y;
     sums.G1 += w / (y * y);
     sums.G2 += 2.0 * w * in.e[k] / (y * y * y);
@@ -449,7 +452,8 @@ double participation_threshold(const Instance& in, std::size_t n, double T, doub
 
 // Bandwidth needed by group n at the load x > 0 with slack z = U_n - x (see group_sums).
 double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double z) {
-  return group_sums(in, n, T, compute_limit(in, n, T), x, z).G;
+  const bool single = in.offset[n + 1] - in.offset[n] == 1;  // group_sums needs no U then
+  return group_sums(in, n, T, single ? 0.0 : compute_limit(in, n, T), x, z).G;
 }
 
 struct InnerResult {
@@ -466,12 +470,14 @@ struct InnerResult {
 // them is a plain vector loop.
 struct InnerWork {
   std::vector<double> threshold, cut, z, x_hi, z_hi;  // per group
+  std::vector<unsigned char> lazy;                     // per group: cut is rho_n(0) (settle)
   std::vector<std::size_t> single, several;            // group ids with one member, and more
   std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
   std::vector<double> single_a, single_e, single_f, single_tau;   // the members' data, likewise
   bool any_fixed = false;
   explicit InnerWork(const Instance& in)
-      : threshold(in.N, 0.0), cut(in.N, 0.0), z(in.N, 0.0), x_hi(in.N, 0.0), z_hi(in.N, 0.0) {
+      : threshold(in.N, 0.0), cut(in.N, 0.0), z(in.N, 0.0), x_hi(in.N, 0.0), z_hi(in.N, 0.0),
+        lazy(in.N, 0) {
     for (std::size_t k = 0; k < in.K; ++k) any_fixed = any_fixed || in.f[k] > 0.0;
     for (std::size_t n = 0; n < in.N; ++n)
       (in.offset[n + 1] - in.offset[n] == 1 ? single : several).push_back(n);
@@ -493,23 +499,13 @@ struct InnerWork {
   }
 };
 
-// The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
-// that cannot finish by T gets the cut -1 (no load at any price). The threshold of a group of
-// several members starts from its value at the T prepared before (work.threshold).
-void prepare(const Instance& in, double T, InnerWork& work) {
-  // One-member groups: a loop without branches over their contiguous data (participation
-  // thresholds in closed form, as member_threshold; lanes that cannot finish by T are masked).
-  const std::size_t S = work.single.size();
-  const double* a = work.single_a.data();
-  const double* e = work.single_e.data();
-  const double* f = work.single_f.data();
-  const double* tau = work.single_tau.data();
-  double* limit = work.limit.data();
-  double* rate = work.rate.data();
-  double* cut = work.single_cut.data();
-  double* threshold = work.single_threshold.data();
-  const bool any_fixed = work.any_fixed;
-  for (std::size_t i = 0; i < S; ++i) {
+// One-member groups at T (prepare): a loop without branches over their contiguous data
+// (participation thresholds in closed form, as member_threshold; lanes that cannot finish by T
+// are masked). Lanes i in [from, S).
+void prepare_single(const double* a, const double* e, const double* f, const double* tau,
+                    std::size_t from, std::size_t S, double T, bool any_fixed, double* limit,
+                    double* rate, double* cut, double* threshold) {
+  for (std::size_t i = from; i < S; ++i) {
     const double u = T - tau[i];
     const bool possible = u > 0.0;
     const double ef = e[i] * f[i];
@@ -523,32 +519,115 @@ void prepare(const Instance& in, double T, InnerWork& work) {
     cut[i] = possible ? c : -1.0;
     threshold[i] = least;
   }
+}
+
+#if defined(PABA_X86_SIMD)
+// prepare_single four lanes at a time: the same operations in the same order (IEEE division and
+// square root round as the scalar ones), so the same values.
+__attribute__((target("avx"))) void prepare_single_avx(
+    const double* a, const double* e, const double* f, const double* tau, std::size_t S,
+    double T, bool any_fixed, double* limit, double* rate, double* cut, double* threshold) {
+  const __m256d vT = _mm256_set1_pd(T), zero = _mm256_setzero_pd();
+  const __m256d inf = _mm256_set1_pd(kInf), minus_one = _mm256_set1_pd(-1.0);
+  std::size_t i = 0;
+  for (; i + 4 <= S; i += 4) {
+    const __m256d va = _mm256_loadu_pd(a + i), ve = _mm256_loadu_pd(e + i);
+    const __m256d vf = _mm256_loadu_pd(f + i);
+    const __m256d u = _mm256_sub_pd(vT, _mm256_loadu_pd(tau + i));
+    const __m256d possible = _mm256_cmp_pd(u, zero, _CMP_GT_OQ);
+    const __m256d ef = _mm256_mul_pd(ve, vf);
+    __m256d least = zero;
+    if (any_fixed) {
+      const __m256d disc =
+          _mm256_add_pd(_mm256_mul_pd(ef, ef), _mm256_mul_pd(_mm256_mul_pd(va, ef), u));
+      const __m256d root =
+          _mm256_div_pd(_mm256_mul_pd(vf, u), _mm256_add_pd(ef, _mm256_sqrt_pd(disc)));
+      const __m256d own = _mm256_and_pd(_mm256_cmp_pd(vf, zero, _CMP_GT_OQ), root);
+      least = _mm256_blendv_pd(inf, own, possible);
+    }
+    const __m256d lim = _mm256_div_pd(u, ve);
+    const __m256d r =
+        _mm256_div_pd(_mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(va, u), ef)), ve);
+    const __m256d c = _mm256_div_pd(_mm256_sub_pd(lim, least), r);
+    _mm256_storeu_pd(limit + i, _mm256_and_pd(possible, lim));
+    _mm256_storeu_pd(rate + i, _mm256_and_pd(possible, r));
+    _mm256_storeu_pd(cut + i, _mm256_blendv_pd(minus_one, c, possible));
+    _mm256_storeu_pd(threshold + i, least);
+  }
+  prepare_single(a, e, f, tau, i, S, T, any_fixed, limit, rate, cut, threshold);
+}
+#endif
+
+// The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
+// that cannot finish by T gets the cut -1 (no load at any price). The threshold of a group of
+// several members starts from its value at the T prepared before (work.threshold).
+void prepare(const Instance& in, double T, InnerWork& work) {
+  const std::size_t S = work.single.size();
+  const double* a = work.single_a.data();
+  const double* e = work.single_e.data();
+  const double* f = work.single_f.data();
+  const double* tau = work.single_tau.data();
+  double* limit = work.limit.data();
+  double* rate = work.rate.data();
+  double* cut = work.single_cut.data();
+  double* threshold = work.single_threshold.data();
+#if defined(PABA_X86_SIMD)
+  if (has_avx())
+    prepare_single_avx(a, e, f, tau, S, T, work.any_fixed, limit, rate, cut, threshold);
+  else
+#endif
+    prepare_single(a, e, f, tau, 0, S, T, work.any_fixed, limit, rate, cut, threshold);
   for (std::size_t i = 0; i < S; ++i) {
     const std::size_t n = work.single[i];
     work.threshold[n] = threshold[i];
     work.cut[n] = cut[i];
   }
+  // Groups of several members. A group with fixed costs has its threshold and cut computed
+  // when a price search first reads a price below rho_n(0) (settle): until then its cut holds
+  // rho_n(0), which bounds it from above, so the group has no load at any price read.
   for (const std::size_t n : work.several) {
-    const double least =
-        work.any_fixed ? participation_threshold(in, n, T, work.threshold[n]) : 0.0;
-    work.threshold[n] = least;
     double U = kInf, marginal0 = 0.0;
-    bool possible = true;
+    bool possible = true, fixed = false;
     for (std::size_t i = in.offset[n]; i < in.offset[n + 1] && possible; ++i) {
       const std::size_t k = in.member[i];
       const double u = T - in.tau[k];
       possible = u > 0.0;
       marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
       U = std::min(U, u / in.e[k]);
+      fixed = fixed || in.f[k] > 0.0;
     }
-    if (!possible || !(least < U)) {
+    work.lazy[n] = 0;
+    if (!possible) {
+      work.threshold[n] = kInf;
       work.cut[n] = -1.0;
-    } else if (least > 0.0) {  // rho_n at the threshold
-      work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, least, U - least).G1);
-    } else {
+    } else if (!fixed) {
+      work.threshold[n] = 0.0;
       work.cut[n] = 1.0 / std::sqrt(marginal0);  // rho_n(0), as group_at_price_convex tests it
+    } else {
+      work.lazy[n] = 1;  // work.threshold[n] keeps the last one: the hint of settle
+      work.cut[n] = 1.0 / std::sqrt(marginal0);
     }
   }
+}
+
+// The threshold and cut of group n (of several members, with fixed costs) at the prepared T,
+// whose cut still holds its bound rho_n(0).
+void settle(const Instance& in, std::size_t n, double T, InnerWork& work) {
+  const double least = participation_threshold(in, n, T, work.threshold[n]);
+  const double U = compute_limit(in, n, T);
+  work.threshold[n] = least;
+  work.lazy[n] = 0;
+  if (!(least < U)) {
+    work.cut[n] = -1.0;
+  } else if (least > 0.0) {  // rho_n at the threshold
+    work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, least, U - least).G1);
+  }  // else the cut is rho_n(0), which it holds
+}
+
+// The cut of group n at the prepared T, settled first where sigma lies below its bound.
+double cut_at(const Instance& in, std::size_t n, double T, double sigma, InnerWork& work) {
+  if (work.lazy[n] && sigma < work.cut[n]) settle(in, n, T, work);
+  return work.cut[n];
 }
 
 // One pass of the price search at sigma (prepared T): sum_n x_n(sigma) - 1 and its derivative,
@@ -559,7 +638,7 @@ struct PricePass {
 };
 
 // With x and z, also writes the loads and slacks.
-PricePass loads_at_price(const Instance& in, double T, double sigma, const InnerWork& work,
+PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& work,
                          double* x = nullptr, double* z = nullptr) {
   PricePass pass;
   double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf;
@@ -584,8 +663,8 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, const Inner
     }
   }
   for (const std::size_t n : work.several) {
-    const double c = work.cut[n];
-    const bool jumps = work.threshold[n] > 0.0;
+    const double c = cut_at(in, n, T, sigma, work);
+    const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
     const bool on = sigma < c || (jumps && sigma == c);
     GroupPoint gp;
     if (on) {
@@ -625,13 +704,14 @@ OuterSums outer_sums(const Instance& in, double T, const double* x, const double
   OuterSums sums;
   for (std::size_t n = 0; n < in.N; ++n) {
     if (!(x[n] > 0.0)) continue;
-    const double U = compute_limit(in, n, T);
+    const bool single = in.offset[n + 1] - in.offset[n] == 1;  // y = e z (group_sums)
+    const double U = single ? 0.0 : compute_limit(in, n, T);
     double G1 = 0.0, G2 = 0.0, G1T = 0.0;
     for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
       const std::size_t k = in.member[i];
       const double u = T - in.tau[k];
       const double w = in.a[k] * u + in.e[k] * in.f[k];
-      const double y = in.e[k] * ((u / in.e[k] - U) + z[n]);
+      const double y = single ? in.e[k] * z[n] : in.e[k] * ((u / in.e[k] - U) + z[n]);
       const double b = (in.f[k] + in.a[k] * x[n]) / y;  // the load, not U - z (group_sums)
       const double w2 = w / (y * y);
       sums.G += b;
@@ -746,6 +826,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   }
   if (surplus != 0.0) {  // x <- x / (1 + surplus), keeping the slack exact
     for (std::size_t n = 0; n < in.N; ++n) {
+      if (!(x[n] > 0.0)) continue;  // unchanged
       z[n] += x[n] * surplus / (1.0 + surplus);
       x[n] /= 1.0 + surplus;
     }
@@ -878,11 +959,14 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best) {
 // (the parameter-aware scheme; only with fixed costs). Writes the better one's loads into x and
 // returns its latency.
 // They start the Newton method (a feasible latency close to the optimum) and are its fixed-cost
-// safeguard (docs/algorithms.md 4).
-double two_step_start(const Instance& in, double L, bool fixed, double* x) {
+// safeguard (docs/algorithms.md 4). A screened instance (lean), whose answer the certificate or
+// the optimality conditions vouch for, starts at the bandwidth-aware loads' own latency with the
+// equal split (feasible, and a few passes cheaper).
+double two_step_start(const Instance& in, double L, bool fixed, double* x, bool lean) {
   std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K), equal(in.N);
   rates(in, b.data(), s.data(), r.data());
-  fixed_rate_loads(in, s.data(), r.data(), x);
+  const double T_loads = fixed_rate_loads(in, s.data(), r.data(), x).T;
+  if (lean) return T_loads;
   double T = parameter_aware(in, x, b.data()).T;
   if (!fixed) return T;  // a start only: without fixed costs Newton's answer is not above it
   std::vector<std::int64_t> integer(in.N);
@@ -918,10 +1002,13 @@ double price_guess(const Instance& in, double T, const double* x) {
 // True when D exceeds 1 by more than its rounding (the loads limit - rate sigma cancel to eps
 // times limit + slack). x, z: N doubles of scratch.
 bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sigma, double* x,
-                       double* z) {
+                       double* z, double* price_out) {
   prepare(in, T, work);
   double price = sigma;
   const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, nullptr);
+  // Unlimited bandwidth too little is a certificate of its own, without a price (0): it speaks
+  // for the groups of this instance only, so a screen cannot extend it (docs/algorithms.md 3.5.2).
+  *price_out = std::isfinite(inner.bandwidth) ? price : 0.0;
   if (!std::isfinite(inner.bandwidth)) return true;  // unlimited bandwidth is too little
   if (!(price > 0.0)) return false;
   loads_at_price(in, T, price, work, x, z);
@@ -938,21 +1025,39 @@ bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sig
   return D - rounding > 1.0;
 }
 
+// What a Newton solve of a screened instance (its candidate groups only) tells the screen
+// (docs/algorithms.md 3.5.2): the last latency read and its price, and, with fixed costs, the
+// certificate's latency and price. `plain` is false where the solve did not end on Newton's own
+// answer (untrusted loads, a failed certificate, or the start kept); the screen then solves the
+// whole instance instead, and the solve stops there.
+struct NewtonReport {
+  bool fixed = false;  // in: the whole instance has fixed communication (certify)
+  bool plain = true;
+  double T = 0.0, sigma = 0.0, T_c = 0.0, sigma_c = 0.0;
+};
+
+void allocate_general(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+                      const double* bandwidth_in, const Options& options, Result& out,
+                      std::vector<std::size_t>& index, NewtonReport* report);
+
 // Writes the loads' parameter-aware bandwidth into b (K shares), whose search converged iff
 // *b_converged.
 RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
-                       bool* b_converged) {
+                       bool* b_converged, NewtonReport* report = nullptr) {
   RootStats st;
   InnerWork work(in);
+  // A screened instance certifies its answer whenever the whole instance has fixed costs, so
+  // that the certificate covers the groups left out too (docs/algorithms.md 3.5.2).
+  const bool certify = work.any_fixed || (report && report->fixed);
   std::vector<double> x(in.N);
   // Start at the better two-step allocation: feasible, and usually within a few percent.
-  const double T_start = two_step_start(in, L, work.any_fixed, x_best);
+  const double T_start = two_step_start(in, L, work.any_fixed, x_best, report != nullptr);
   std::vector<double> x_start(x_best, x_best + in.N);
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double T = T_start;
   double lo = 0.0, hi = T_start, sigma = price_guess(in, T, x_best), step = kInf,
-         step_before = kInf, last_price = sigma;
+         step_before = kInf, last_price = sigma, last_T = T;
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
@@ -962,6 +1067,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     const InnerResult inner = price_search(in, T, x.data(), work, sigma, kInf, &price, &sums);
     const double G = inner.bandwidth;
     last_price = price;
+    last_T = T;
     if (G <= 1.0) {
       hi = T;
       std::copy(x.begin(), x.end(), x_best);
@@ -1000,7 +1106,15 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // not to be trusted, and the nested bisection (whose feasibility test reads slacks only)
   // solves the instance instead.
   RootStats loads = parameter_aware(in, x_best, b);
+  if (report) {
+    report->T = last_T;
+    report->sigma = last_price;
+  }
   if (!(loads.T <= hi * (1.0 + kTrustLoads))) {
+    if (report) {
+      report->plain = false;
+      return st;
+    }
     const RootStats fallback = joint(in, L, kFallbackTol, x_best);
     st.iterations += fallback.iterations;
     st.converged = fallback.converged;
@@ -1012,9 +1126,14 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // bisection's midpoints reach (random instances found answers up to 10 times the
   // bisection's). The nested bisection runs too and the better answer is kept, so this method
   // is never above it; without fixed costs G* is monotone and Newton's root is the bisection's.
-  if (work.any_fixed &&
-      !envelope_excludes(in, loads.T * (1.0 - kCertify), work, last_price, x.data(),
-                         work.z_hi.data())) {
+  const double T_c = loads.T * (1.0 - kCertify);
+  double price_c = 0.0;
+  if (certify &&
+      !envelope_excludes(in, T_c, work, last_price, x.data(), work.z_hi.data(), &price_c)) {
+    if (report) {
+      report->plain = false;
+      return st;
+    }
     std::vector<double> x_bisection(in.N), b_bisection(in.K);
     const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
     st.iterations += bisection.iterations;
@@ -1028,12 +1147,319 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
   // better (its latency is exact for its loads).
+  if (report) {
+    report->T_c = T_c;
+    report->sigma_c = price_c;
+  }
   if (work.any_fixed && !(loads.T <= T_start)) {
+    if (report) {
+      report->plain = false;
+      return st;
+    }
     std::copy(x_start.begin(), x_start.end(), x_best);
     loads = parameter_aware(in, x_best, b);
   }
   *b_converged = loads.converged;
   return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screening (docs/algorithms.md 3.5.2). At the joint optimum only a few groups carry load (a few
+// hundred of 10^5 on the benchmark's cells), and a group carries load only if its price at zero
+// load beats the optimum's: rho_n(0) > sigma, which needs sigma^2 (a_k u_k + e_k f_k) < u_k^2
+// for every member (u_k = T - tau_k > 0). So the Newton method solves the instance of a few
+// candidate groups and then verifies the others at the latency and price it found: a group
+// outside whose cut lies above that price would have taken load, and joins the candidates for
+// another round. When none would, the candidates' answer satisfies the optimality conditions of
+// the whole instance (and, with fixed costs, its certificate covers every group).
+constexpr std::size_t kScreenMin = 128;     // groups; fewer are solved whole
+constexpr int kScreenRounds = 4;            // then the whole instance is solved
+constexpr std::size_t kScreenSample = 1024; // keys read to place the first candidates' cut-off
+
+// The workers of some groups (full ids, ascending) as a Problem of their own, group ids
+// renumbered in that order and workers kept in their order.
+struct Subset {
+  std::vector<double> beta, compute, alpha, tau;
+  std::vector<std::int64_t> group;
+  std::vector<std::size_t> worker;  // full ids
+  Problem problem;
+};
+
+// slot: n_groups entries of -1 (with group ids; left as found).
+void take_groups(const Problem& p, const std::vector<std::size_t>& groups,
+                 std::vector<std::int64_t>& slot, Subset& s) {
+  s.worker.clear();
+  s.group.clear();
+  if (!p.group) {
+    s.worker.assign(groups.begin(), groups.end());
+  } else {
+    for (std::size_t i = 0; i < groups.size(); ++i) slot[groups[i]] = static_cast<std::int64_t>(i);
+    for (std::size_t k = 0; k < p.n_workers; ++k) {
+      const std::int64_t i = slot[static_cast<std::size_t>(p.group[k])];
+      if (i >= 0) {
+        s.worker.push_back(k);
+        s.group.push_back(i);
+      }
+    }
+    for (const std::size_t g : groups) slot[g] = -1;
+  }
+  const std::size_t m = s.worker.size();
+  s.beta.resize(m);
+  s.compute.resize(m);
+  s.alpha.resize(p.alpha ? m : 0);
+  s.tau.resize(p.tau ? m : 0);
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t k = s.worker[i];
+    s.beta[i] = p.beta[k];
+    s.compute[i] = p.compute[k];
+    if (p.alpha) s.alpha[i] = p.alpha[k];
+    if (p.tau) s.tau[i] = p.tau[k];
+  }
+  s.problem = Problem{};
+  s.problem.n_workers = m;
+  s.problem.n_groups = groups.size();
+  s.problem.beta = s.beta.data();
+  s.problem.compute = s.compute.data();
+  s.problem.alpha = p.alpha ? s.alpha.data() : nullptr;
+  s.problem.tau = p.tau ? s.tau.data() : nullptr;
+  s.problem.group = p.group ? s.group.data() : nullptr;
+  s.problem.params = p.params;
+  s.problem.bandwidth = p.bandwidth;
+}
+
+// The checks of normalise() (check_workers: the same expressions, without a division per
+// worker), then the group ids in one pass. True when all hold (else normalise() runs and throws
+// its message). Writes whether any worker has fixed communication and, with group ids, each
+// group's size and key, the sum of its members' beta_k (L / B times it is about T G_n'(0), the
+// group's marginal bandwidth at zero load, in whose order the basic model loads groups); without
+// group ids the key is beta itself.
+bool screen_inputs(const Problem& p, std::vector<double>& key, std::vector<std::size_t>& size,
+                   bool* fixed) {
+  check_scalars(p);
+  const std::size_t K = p.n_workers, N = p.n_groups;
+  if (K == 0 || N == 0 || N > K || !p.beta || !p.compute || (!p.group && N != K)) return false;
+  if (check_workers(p, nullptr).fault != WorkerFault::none) return false;
+  bool any_fixed = false;
+  for (std::size_t k = 0; p.alpha && k < K && !any_fixed; ++k) any_fixed = p.alpha[k] > 0.0;
+  *fixed = any_fixed;
+  if (!p.group) return true;
+  key.assign(N, 0.0);
+  size.assign(N, 0);
+  for (std::size_t k = 0; k < K; ++k) {
+    const std::int64_t id = p.group[k];
+    if (id < 0 || static_cast<std::uint64_t>(id) >= N) return false;
+    key[static_cast<std::size_t>(id)] += p.beta[k];
+    ++size[static_cast<std::size_t>(id)];
+  }
+  for (std::size_t n = 0; n < N; ++n)
+    if (size[n] == 0) return false;  // every group has a member
+  return true;
+}
+
+// The test of screen_violators on every worker: appends to `hits` the workers k (ascending) with
+// rho_k(0) > sigma at one of the two (T_j, sigma_j), q_j = (L / B) sigma_j^2:
+//   u = T_j - tau_k > 0  and  q_j (beta_k u + compute_k alpha_k) < u^2 (1 + 1e-9).
+struct ScreenTest {
+  double T0, q0, T1, q1;
+  bool operator()(const Problem& p, std::size_t k) const {
+    constexpr double kLoose = 1.0 + 1e-9;
+    const double t = p.tau ? p.tau[k] : 0.0;
+    const double c = p.alpha ? p.compute[k] * p.alpha[k] : 0.0;
+    const double u0 = T0 - t, u1 = T1 - t;
+    return (u0 > 0.0 && q0 * (p.beta[k] * u0 + c) < u0 * u0 * kLoose) ||
+           (u1 > 0.0 && q1 * (p.beta[k] * u1 + c) < u1 * u1 * kLoose);
+  }
+};
+
+#if defined(PABA_X86_SIMD)
+// Four workers at a time; a block with a hit takes the scalar test, in order. Same result.
+__attribute__((target("avx"))) void screen_hits_avx(const Problem& p, const ScreenTest& test,
+                                                    std::vector<std::size_t>& hits) {
+  const std::size_t K = p.n_workers;
+  const __m256d T0 = _mm256_set1_pd(test.T0), q0 = _mm256_set1_pd(test.q0);
+  const __m256d T1 = _mm256_set1_pd(test.T1), q1 = _mm256_set1_pd(test.q1);
+  const __m256d loose = _mm256_set1_pd(1.0 + 1e-9), zero = _mm256_setzero_pd();
+  std::size_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const __m256d t = p.tau ? _mm256_loadu_pd(p.tau + k) : zero;
+    const __m256d c = p.alpha ? _mm256_mul_pd(_mm256_loadu_pd(p.compute + k),
+                                              _mm256_loadu_pd(p.alpha + k))
+                              : zero;
+    const __m256d beta = _mm256_loadu_pd(p.beta + k);
+    const __m256d u0 = _mm256_sub_pd(T0, t), u1 = _mm256_sub_pd(T1, t);
+    const __m256d hit0 = _mm256_and_pd(
+        _mm256_cmp_pd(u0, zero, _CMP_GT_OQ),
+        _mm256_cmp_pd(_mm256_mul_pd(q0, _mm256_add_pd(_mm256_mul_pd(beta, u0), c)),
+                      _mm256_mul_pd(_mm256_mul_pd(u0, u0), loose), _CMP_LT_OQ));
+    const __m256d hit1 = _mm256_and_pd(
+        _mm256_cmp_pd(u1, zero, _CMP_GT_OQ),
+        _mm256_cmp_pd(_mm256_mul_pd(q1, _mm256_add_pd(_mm256_mul_pd(beta, u1), c)),
+                      _mm256_mul_pd(_mm256_mul_pd(u1, u1), loose), _CMP_LT_OQ));
+    const __m256d hit = _mm256_or_pd(hit0, hit1);
+    if (!_mm256_testz_pd(hit, hit)) {
+      for (std::size_t j = k; j < k + 4; ++j)
+        if (test(p, j)) hits.push_back(j);
+    }
+  }
+  for (; k < K; ++k)
+    if (test(p, k)) hits.push_back(k);
+}
+#endif
+
+void screen_hits(const Problem& p, const ScreenTest& test, std::vector<std::size_t>& hits) {
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) {
+    screen_hits_avx(p, test, hits);
+    return;
+  }
+#endif
+  for (std::size_t k = 0; k < p.n_workers; ++k)
+    if (test(p, k)) hits.push_back(k);
+}
+
+// The groups outside the candidates (in_c) that take load at the price sigma of the latency T,
+// for each (T, sigma) of `at`, appended to `found` in ascending order: first a test on every
+// member, rho_k(0) > sigma (ScreenTest: a group has load only if each member passes it, since
+// G_n'(0) sums theirs), then the cut of the few groups that pass it (prepare on their own
+// instance). False when a (T, sigma) cannot be read.
+bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
+                      const std::vector<std::size_t>& size, const double (*at)[2], int n_at,
+                      std::vector<std::int64_t>& slot, std::vector<std::size_t>& found) {
+  const double LB = p.params / p.bandwidth;
+  for (int j = 0; j < n_at; ++j) {
+    const double T = at[j][0], sigma = at[j][1];
+    if (!(T > 0.0) || !std::isfinite(T) || !(sigma > 0.0) || !std::isfinite(sigma)) return false;
+  }
+  const int last = n_at - 1;
+  const ScreenTest test{at[0][0], LB * at[0][1] * at[0][1], at[last][0],
+                        LB * at[last][1] * at[last][1]};
+  std::vector<std::size_t> hits, pass;
+  screen_hits(p, test, hits);
+  if (!p.group) {
+    for (const std::size_t k : hits)
+      if (!in_c[k]) pass.push_back(k);
+  } else {
+    std::vector<std::size_t> count;
+    for (const std::size_t k : hits) {
+      const auto g = static_cast<std::size_t>(p.group[k]);
+      if (in_c[g]) continue;
+      if (count.empty()) count.assign(p.n_groups, 0);
+      if (++count[g] == size[g]) pass.push_back(g);
+    }
+    std::sort(pass.begin(), pass.end());
+  }
+  if (pass.empty()) return true;
+  Subset sub;
+  take_groups(p, pass, slot, sub);
+  const Instance in = normalise(sub.problem);
+  InnerWork work(in);
+  std::vector<unsigned char> on(pass.size(), 0);
+  for (int j = 0; j < n_at; ++j) {
+    const double T = at[j][0], sigma = at[j][1];
+    prepare(in, T, work);
+    for (std::size_t i = 0; i < pass.size(); ++i) {
+      const double c = cut_at(in, i, T, sigma, work);
+      const bool jumps = !work.lazy[i] && work.threshold[i] > 0.0;
+      if (sigma < c || (jumps && sigma == c)) on[i] = 1;
+    }
+  }
+  for (std::size_t i = 0; i < pass.size(); ++i)
+    if (on[i]) found.push_back(pass[i]);
+  return true;
+}
+
+bool screened_newton(const Problem& p, const Options& options, Result& out,
+                     std::vector<std::size_t>& index) {
+  std::vector<double> key;
+  std::vector<std::size_t> size;
+  bool fixed = false;
+  if (!screen_inputs(p, key, size, &fixed)) {
+    normalise(p);  // throws the message of the first failing check
+    return false;
+  }
+  const std::size_t K = p.n_workers, N = p.n_groups;
+  const auto root = static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(N))));
+  const std::size_t first = 64 + 2 * root;
+  if (first >= N) return false;
+  // The first candidates: the groups whose key is at most the first-th smallest of every key, or
+  // at the same quantile of every stride-th key beyond kScreenSample groups.
+  const double* keys = p.group ? key.data() : p.beta;
+  double cutoff = 0.0;
+  {
+    std::size_t stride = 1, rank = first - 1;
+    if (N > kScreenSample) stride = N / (kScreenSample / 2);
+    const std::size_t count = N / stride;
+    if (stride > 1) rank = first * count / N;
+    std::vector<double> sample(count);
+    for (std::size_t i = 0; i < count; ++i) sample[i] = keys[i * stride];
+    std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(rank),
+                     sample.end());
+    cutoff = sample[rank];
+  }
+  std::vector<std::size_t> candidates;
+  std::vector<unsigned char> in_c(N, 0);
+  for (std::size_t n = 0; n < N; ++n) {
+    if (keys[n] <= cutoff) {
+      candidates.push_back(n);
+      in_c[n] = 1;
+    }
+  }
+  std::vector<std::int64_t> slot(p.group ? N : 0, -1);
+  Subset sub;
+  std::vector<std::int64_t> loads;
+  std::vector<double> relaxed, bandwidth, worker_latency;
+  std::vector<std::size_t> found;
+  long iterations = 0;
+  for (int round = 0; round < kScreenRounds; ++round) {
+    if (candidates.size() >= N) return false;
+    take_groups(p, candidates, slot, sub);
+    const std::size_t m = candidates.size(), w = sub.worker.size();
+    loads.assign(m, 0);
+    relaxed.assign(m, 0.0);
+    bandwidth.assign(w, 0.0);
+    worker_latency.assign(w, 0.0);
+    Result r;
+    r.loads = loads.data();
+    r.relaxed_loads = relaxed.data();
+    r.bandwidth = bandwidth.data();
+    r.worker_latency = worker_latency.data();
+    r.method = out.method;
+    NewtonReport report;
+    report.fixed = fixed;
+    allocate_general(sub.problem, Scheme::joint, nullptr, nullptr, options, r, index, &report);
+    iterations += r.iterations;
+    if (!report.plain || r.status == status_infeasible) return false;
+    found.clear();
+    const double at[2][2] = {{report.T, report.sigma}, {report.T_c, report.sigma_c}};
+    if (!screen_violators(p, in_c, size, at, fixed ? 2 : 1, slot, found)) return false;
+    if (found.empty()) {
+      std::fill(out.loads, out.loads + N, 0);
+      std::fill(out.relaxed_loads, out.relaxed_loads + N, 0.0);
+      std::fill(out.bandwidth, out.bandwidth + K, 0.0);
+      std::fill(out.worker_latency, out.worker_latency + K, 0.0);
+      for (std::size_t i = 0; i < m; ++i) {
+        out.loads[candidates[i]] = loads[i];
+        out.relaxed_loads[candidates[i]] = relaxed[i];
+      }
+      for (std::size_t i = 0; i < w; ++i) {
+        out.bandwidth[sub.worker[i]] = bandwidth[i];
+        out.worker_latency[sub.worker[i]] = worker_latency[i];
+      }
+      out.latency = r.latency;
+      out.relaxed_latency = r.relaxed_latency;
+      out.iterations = iterations;
+      out.status = r.status;
+      return true;
+    }
+    for (const std::size_t n : found) {
+      if (!in_c[n]) {
+        in_c[n] = 1;
+        candidates.push_back(n);
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
+  }
+  return false;
 }
 
 }  // namespace
@@ -1081,7 +1507,19 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
     }
     out.method = static_cast<int>(options.method == Method::bisection ? Method::bisection
                                                                        : Method::newton);
+    if (out.method == static_cast<int>(Method::newton) && options.screen &&
+        problem.n_groups >= kScreenMin && screened_newton(problem, options, out, index))
+      return;
   }
+  allocate_general(problem, scheme, loads_in, bandwidth_in, options, out, index, nullptr);
+}
+
+namespace {
+
+void allocate_general(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
+                      const double* bandwidth_in, const Options& options, Result& out,
+                      std::vector<std::size_t>& index, NewtonReport* report) {
+  const double tol = options.tol;
   const Instance in = normalise(problem);
   const std::size_t K = in.K, N = in.N;
   const double L = problem.params, B = problem.bandwidth;
@@ -1155,8 +1593,9 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
         parameter_aware_bandwidth();
       } else {  // Newton's answer comes with its parameter-aware bandwidth
         bool b_converged = true;
-        st = joint_newton(in, L, x.data(), b.data(), &b_converged);
+        st = joint_newton(in, L, x.data(), b.data(), &b_converged, report);
         out.iterations = st.iterations;
+        if (report && !report->plain) return;
         converged = st.converged && b_converged;
       }
       rates(in, b.data(), s.data(), r.data());
@@ -1196,4 +1635,5 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
   if (!converged) out.status = status_not_converged;
 }
 
+}  // namespace
 }  // namespace paba

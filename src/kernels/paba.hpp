@@ -79,6 +79,8 @@ struct Options {
                                                  // start of the exact method (may be null)
   int exact_passes = 12;  // exact method: probes before the sorted scan takes over (>= 1; the
                           // tests lower it to reach the scan)
+  bool screen = true;     // Newton method: solve only the candidate groups, then verify the
+                          // rest (docs/algorithms.md 3.5.2); false solves the whole instance
 };
 
 // Solves one instance with one scheme. loads_in (n_groups integers summing to params) is read by

@@ -236,7 +236,9 @@ class Prepared:
     """The groups' data at one T (prepare): thresholds, cuts (the price beyond which a group
     takes no load: on while sigma < cut, or sigma <= cut for a group with a threshold, whose
     load jumps from it to 0 just past the cut), and the one-member groups' limit and rate (their
-    load at sigma is limit - rate sigma)."""
+    load at sigma is limit - rate sigma). A group of several members with fixed costs is `lazy`
+    until a price below its rho_n(0) is read (settle): its cut holds that bound and its threshold
+    the last one found, the hint of the next."""
 
     T: float
     threshold: np.ndarray
@@ -245,20 +247,23 @@ class Prepared:
     several: np.ndarray
     limit: np.ndarray
     rate: np.ndarray
+    lazy: np.ndarray
 
 
 def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepared:
     """The groups' data at T; the thresholds of groups of several members start from their
     values in `previous` (the T prepared before), as the native InnerWork keeps them."""
+    N = inst.n_groups
     any_fixed = bool(np.any(inst.f > 0.0))
-    hints = previous.threshold if previous is not None else np.zeros(inst.n_groups)
-    threshold = (np.array([participation_threshold(inst, n, T, float(hints[n]))
-                           for n in range(inst.n_groups)])
-                 if any_fixed else np.zeros(inst.n_groups))
-    cut = np.zeros(inst.n_groups)
+    hints = previous.threshold if previous is not None else np.zeros(N)
+    threshold = np.zeros(N)
+    cut = np.zeros(N)
+    lazy = np.zeros(N, dtype=bool)
     sizes = np.diff(inst.offset)
     single = np.flatnonzero(sizes == 1)
     several = np.flatnonzero(sizes > 1)
+    if any_fixed:
+        threshold[single] = [participation_threshold(inst, int(n), T) for n in single]
     k = inst.member[inst.offset[single]]
     u = T - inst.tau[k]
     possible = u > 0.0
@@ -270,18 +275,32 @@ def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepa
         ks = inst.members(int(n))
         un = T - inst.tau[ks]
         if not np.all(un > 0.0):
-            cut[n] = -1.0
+            threshold[n], cut[n] = math.inf, -1.0
             continue
-        U = (un / inst.e[ks]).min()
-        least = threshold[n]
-        if not least < U:
-            cut[n] = -1.0
-        elif least > 0.0:  # rho_n at the threshold
-            cut[n] = 1.0 / math.sqrt(group_sums(inst, int(n), T, U, least, U - least)[1])
-        else:  # rho_n(0), as group_at_price tests it
-            marginal0 = float(((inst.a[ks] * un + inst.e[ks] * inst.f[ks]) / (un * un)).sum())
-            cut[n] = 1.0 / math.sqrt(marginal0)
-    return Prepared(T, threshold, cut, single, several, limit, rate)
+        marginal0 = float(((inst.a[ks] * un + inst.e[ks] * inst.f[ks]) / (un * un)).sum())
+        cut[n] = 1.0 / math.sqrt(marginal0)  # rho_n(0), as group_at_price tests it
+        if np.any(inst.f[ks] > 0.0):
+            lazy[n], threshold[n] = True, hints[n]  # settled when a price below cut is read
+    return Prepared(T, threshold, cut, single, several, limit, rate, lazy)
+
+
+def settle(inst: Instance, prep: Prepared, n: int) -> None:
+    """The threshold and cut of the lazy group n at the prepared T (from its hint)."""
+    T = prep.T
+    least = participation_threshold(inst, n, T, float(prep.threshold[n]))
+    ks = inst.members(n)
+    U = float(((T - inst.tau[ks]) / inst.e[ks]).min())
+    prep.threshold[n], prep.lazy[n] = least, False
+    if not least < U:
+        prep.cut[n] = -1.0
+    elif least > 0.0:  # rho_n at the threshold; else rho_n(0), which the cut holds
+        prep.cut[n] = 1.0 / math.sqrt(group_sums(inst, n, T, U, least, U - least)[1])
+
+
+def settle_below(inst: Instance, prep: Prepared, sigma: float) -> None:
+    """Settles every lazy group whose bound lies above sigma (it may take load there)."""
+    for n in np.flatnonzero(prep.lazy & (sigma < prep.cut)):
+        settle(inst, prep, int(n))
 
 
 def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
@@ -290,10 +309,11 @@ def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
     prev_cut: largest cut of a group without load, drop: the load that leaves just past
     sigma)."""
     T = prep.T
+    settle_below(inst, prep, sigma)
     x = np.zeros(inst.n_groups)
     z = np.zeros(inst.n_groups)
     slope = np.zeros(inst.n_groups)
-    jumps = prep.threshold > 0.0
+    jumps = (prep.threshold > 0.0) & ~prep.lazy
     on = (sigma < prep.cut) | (jumps & (sigma == prep.cut))
     single, several = prep.single, prep.several
     slack = prep.rate * sigma
@@ -517,12 +537,16 @@ def joint(inst: Instance, L: float, tol: float):
     return hi, x_best, iterations, converged
 
 
-def two_step_start(inst: Instance, L: float):
+def two_step_start(inst: Instance, L: float, lean: bool = False):
     """The two-step schemes' allocations, each with its parameter-aware bandwidth: the
     bandwidth-aware loads of an equal split (sequential) and the equal integer split
     (parameter-aware). Returns (T, x) of the better one: the Newton method's start and its
-    fixed-cost safeguard (docs/algorithms.md 4)."""
-    _, x, _, _ = fixed_rate_loads(inst, *rates(inst, np.full(inst.n_workers, 1.0 / inst.n_workers)))
+    fixed-cost safeguard (docs/algorithms.md 4). A screened instance (lean) starts at the
+    bandwidth-aware loads' own latency with the equal split."""
+    T_loads, x, _, _ = fixed_rate_loads(
+        inst, *rates(inst, np.full(inst.n_workers, 1.0 / inst.n_workers)))
+    if lean:
+        return T_loads, x
     T = parameter_aware(inst, x)[0]
     if not np.any(inst.f > 0.0):
         return T, x  # a start only: without fixed costs Newton's answer is not above it
@@ -549,19 +573,19 @@ def price_guess(inst: Instance, T: float, x: np.ndarray) -> float:
 
 
 def envelope_excludes(inst: Instance, T: float, sigma: float,
-                      previous: Prepared | None = None) -> bool:
+                      previous: Prepared | None = None) -> tuple[bool, float]:
     """A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak
     duality on the convex envelope of every group's cost: for any price lambda = sigma^-2, an
     allocation that carries the model by T needs at least
     D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
     of the pool, x_n(sigma) the loads of the price pass. The price is the one the search at T
-    finds from sigma. True when D exceeds 1 by more than its rounding."""
+    finds from sigma. Returns (D exceeds 1 by more than its rounding, that price)."""
     prep = prepare(inst, T, previous)
     needed, _, _, price, _ = price_search(inst, prep, sigma, math.inf)
     if not math.isfinite(needed):
-        return True  # unlimited bandwidth is too little
+        return True, 0.0  # unlimited bandwidth is too little (no price: screens cannot extend it)
     if not price > 0.0:
-        return False
+        return False, price
     x, z = loads_at_price(inst, prep, price)[:2]
     lam = 1.0 / (price * price)
     on = x > 0.0
@@ -570,23 +594,42 @@ def envelope_excludes(inst: Instance, T: float, sigma: float,
     scale = float((x[on] + z[on]).sum())
     D = G + lam * (1.0 - load)
     rounding = 16.0 * EPS * (G + lam * scale + 1.0)
-    return D - rounding > 1.0
+    return D - rounding > 1.0, price
 
 
-def joint_newton(inst: Instance, L: float):
+@dataclass
+class NewtonReport:
+    """What a Newton solve of a screened instance (its candidate groups) tells the screen
+    (docs/algorithms.md 3.5.2): the last latency read and its price and, with fixed costs, the
+    certificate's latency and price. `plain` is False where the solve did not end on Newton's own
+    answer (the screen then solves the whole instance); `fixed` (in): the whole instance has
+    fixed communication, so the answer is certified."""
+
+    fixed: bool = False
+    plain: bool = True
+    T: float = 0.0
+    sigma: float = 0.0
+    T_c: float = 0.0
+    sigma_c: float = 0.0
+
+
+def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None):
     """Safeguarded Newton steps on T (docs/algorithms.md 3.5.1): T' = T + G (G - 1) / Q, a Newton
     step on 1 / G*(T), with each G*(T) from the price search warm-started at the previous price
     moved along the price condition; bisection inside the bracket lo < T* <= hi when a step
     leaves it or is not below half the step before last. Starts at the better two-step
     allocation, and with fixed costs keeps it if it is better. Returns (T, x, iterations,
-    converged)."""
-    T_start, x_start = two_step_start(inst, L)
+    converged). With a report (a screened instance), stops where the answer is not Newton's own
+    (report.plain False)."""
+    any_fixed = bool(np.any(inst.f > 0.0))
+    certify = any_fixed or (report is not None and report.fixed)
+    T_start, x_start = two_step_start(inst, L, lean=report is not None)
     # The start is a feasible latency: it bounds the optimum from above. Where the price search
     # at it finds no participating set that fits the pool (fixed costs), the start is kept.
     T, x_best = T_start, x_start
     lo, hi, step, step_before = 0.0, T_start, math.inf, math.inf
     sigma = price_guess(inst, T, x_best)
-    last_price = sigma
+    last_price, last_T = sigma, T
     prep = None  # the T prepared last (its thresholds start the next prepare's)
     converged, iterations = False, 0
     for _ in range(MAX_BISECTION):
@@ -594,7 +637,7 @@ def joint_newton(inst: Instance, L: float):
         prep = prepare(inst, T, prep)
         G, x, inner_converged, price, (_, Q, slope, drift) = price_search(
             inst, prep, sigma, math.inf, with_sums=True)
-        last_price = price
+        last_price, last_T = price, T
         if G <= 1.0:
             hi, x_best = T, x
         else:
@@ -623,24 +666,157 @@ def joint_newton(inst: Instance, L: float):
     # cancels to eps times its limit, which can be far above the load; where that shows, the
     # loads are not to be trusted, and the nested bisection (whose feasibility test reads slacks
     # only) solves the instance instead.
-    if not parameter_aware(inst, x_best)[0] <= hi * (1.0 + TRUST_LOADS):
+    if report is not None:
+        report.T, report.sigma = last_T, last_price
+    T_loads = parameter_aware(inst, x_best)[0]
+    if not T_loads <= hi * (1.0 + TRUST_LOADS):
+        if report is not None:
+            report.plain = False
+            return T_found, x_best, iterations, converged
         T_found, x_best, more, converged = joint(inst, L, FALLBACK_TOL)
         iterations += more
+        T_loads = parameter_aware(inst, x_best)[0]
     # With fixed costs the participating set is chosen by a heuristic, so G* can jump and need
     # not fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
     # bisection's midpoints reach. The nested bisection runs too and the better answer is kept,
     # so this method is never above it; without fixed costs G* is monotone.
-    if np.any(inst.f > 0.0) and not envelope_excludes(
-            inst, parameter_aware(inst, x_best)[0] * (1.0 - CERTIFY), last_price, prep):
-        T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
-        iterations += more
-        if parameter_aware(inst, x_bisection)[0] < parameter_aware(inst, x_best)[0]:
-            T_found, x_best = T_bisection, x_bisection
+    T_c = T_loads * (1.0 - CERTIFY)
+    price_c = 0.0
+    if certify:
+        certified, price_c = envelope_excludes(inst, T_c, last_price, prep)
+        if not certified:
+            if report is not None:
+                report.plain = False
+                return T_found, x_best, iterations, converged
+            T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
+            iterations += more
+            if parameter_aware(inst, x_bisection)[0] < T_loads:
+                T_found, x_best = T_bisection, x_bisection
+    if report is not None:
+        report.T_c, report.sigma_c = T_c, price_c
     # With fixed costs the participating set is a heuristic's choice: keep the start if it is
     # better (its latency is exact for its loads).
-    if np.any(inst.f > 0.0) and not parameter_aware(inst, x_best)[0] <= T_start:
+    if any_fixed and not parameter_aware(inst, x_best)[0] <= T_start:
+        if report is not None:
+            report.plain = False
+            return T_found, x_best, iterations, converged
         x_best = x_start
     return T_found, x_best, iterations, converged
+
+
+# Screening (docs/algorithms.md 3.5.2): the Newton method solves a few candidate groups, then
+# verifies the others at the latency and price it found.
+SCREEN_MIN = 128  # groups; fewer are solved whole
+SCREEN_ROUNDS = 4  # then the whole instance is solved
+SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
+SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
+
+
+def take_groups(beta, compute, alpha, tau, group, N, groups):
+    """The workers of `groups` (ascending ids) as an instance of their own: (their ids, beta,
+    compute, alpha, tau, group ids renumbered in the order of `groups` or None)."""
+    if group is None:
+        workers, sub_group = groups, None
+    else:
+        slot = np.full(N, -1, dtype=np.int64)
+        slot[groups] = np.arange(groups.size)
+        workers = np.flatnonzero(slot[group] >= 0)
+        sub_group = slot[group[workers]]
+    return (workers, beta[workers], compute[workers],
+            None if alpha is None else alpha[workers], None if tau is None else tau[workers],
+            sub_group)
+
+
+def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size, at):
+    """The groups outside the candidates (in_c) that take load at the price sigma of the latency
+    T, for each (T, sigma) of `at` (ascending ids): a test on every member first, rho_k(0) > sigma,
+    that is (L / B) sigma^2 (beta_k u_k + compute_k alpha_k) < u_k^2 (u_k = T - tau_k > 0; a group
+    has load only if each member passes it), then the cut of the few that pass (prepare on their
+    own instance). None when a (T, sigma) cannot be read."""
+    for T, sigma in at:
+        if not (T > 0.0 and math.isfinite(T) and sigma > 0.0 and math.isfinite(sigma)):
+            return None
+    LB = params / bandwidth
+    t = 0.0 if tau is None else tau
+    c = 0.0 if alpha is None else compute * alpha
+    hit = np.zeros(beta.size, dtype=bool)
+    for T, sigma in (at[0], at[-1]):
+        q = LB * sigma * sigma
+        u = T - t
+        hit |= (u > 0.0) & (q * (beta * u + c) < u * u * SCREEN_LOOSE)
+    if group is None:
+        passing = np.flatnonzero(hit & ~in_c)
+    else:
+        passing = np.flatnonzero((np.bincount(group[hit], minlength=N) == size) & ~in_c)
+    if not passing.size:
+        return passing
+    _, b, e, a, ta, g = take_groups(beta, compute, alpha, tau, group, N, passing)
+    K = b.size
+    inst = normalise(b, e, np.zeros(K) if a is None else a, np.zeros(K) if ta is None else ta,
+                     np.arange(K) if g is None else g, passing.size, params, bandwidth)
+    on = np.zeros(passing.size, dtype=bool)
+    prep = None
+    for T, sigma in at:
+        prep = prepare(inst, T, prep)
+        settle_below(inst, prep, sigma)
+        jumps = (prep.threshold > 0.0) & ~prep.lazy
+        on |= (sigma < prep.cut) | (jumps & (sigma == prep.cut))
+    return passing[on]
+
+
+def screened_newton(beta, compute, alpha, tau, group, N, params, bandwidth):
+    """The Newton method on the candidate groups, verified on the others; None where the whole
+    instance is to be solved instead. The first candidates: the groups whose key (beta, or the
+    sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), of
+    every key or of every stride-th key beyond SCREEN_SAMPLE groups (at the same quantile)."""
+    fixed = alpha is not None and bool(np.any(alpha > 0.0))
+    if group is None:
+        keys, size = beta, None
+    else:
+        keys = np.bincount(group, weights=beta, minlength=N)
+        size = np.bincount(group, minlength=N)
+    first = 64 + 2 * math.ceil(math.sqrt(N))
+    if first >= N:
+        return None
+    stride, rank = 1, first - 1
+    if N > SCREEN_SAMPLE:
+        stride = N // (SCREEN_SAMPLE // 2)
+    count = N // stride
+    if stride > 1:
+        rank = first * count // N
+    cutoff = float(np.partition(keys[: count * stride : stride], rank)[rank])
+    in_c = keys <= cutoff
+    iterations = 0
+    for _ in range(SCREEN_ROUNDS):
+        candidates = np.flatnonzero(in_c)
+        if candidates.size >= N:
+            return None
+        workers, *sub = take_groups(beta, compute, alpha, tau, group, N, candidates)
+        report = NewtonReport(fixed=fixed)
+        r = allocate_general("joint", *sub[:4], sub[4], candidates.size, params, bandwidth,
+                             None, None, 1e-9, "newton", report)
+        if r is None or r["status"] == STATUS_INFEASIBLE:
+            return None
+        iterations += r["iterations"]
+        at = [(report.T, report.sigma)] + ([(report.T_c, report.sigma_c)] if fixed else [])
+        found = screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c,
+                                 size, at)
+        if found is None:
+            return None
+        if not found.size:
+            K = beta.size
+            loads = np.zeros(N, dtype=np.int64)
+            relaxed = np.zeros(N)
+            bandwidth_out = np.zeros(K)
+            worker_latency = np.zeros(K)
+            loads[candidates] = r["loads"]
+            relaxed[candidates] = r["relaxed_loads"]
+            bandwidth_out[workers] = r["bandwidth"]
+            worker_latency[workers] = r["worker_latency"]
+            return {**r, "loads": loads, "relaxed_loads": relaxed, "bandwidth": bandwidth_out,
+                    "worker_latency": worker_latency, "iterations": iterations}
+        in_c[found] = True
+    return None
 
 
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
@@ -653,10 +829,10 @@ def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
                       bandwidth)
 def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
              loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None,
-             exact_passes=NEWTON_PASSES):
+             exact_passes=NEWTON_PASSES, screen=True):
     """Solve one instance; returns a dict with the fields of the native result. alpha, tau and
     group may be None (zero; one worker per group). Checks a direct call as the native binding
-    does, with its messages."""
+    does, with its messages. screen (tests only): False solves a Newton instance whole."""
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
@@ -690,6 +866,19 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
                 raise ValueError("exact_passes: must be at least 1")
             return allocate_exact(beta, compute, params, bandwidth, previous_loads, exact_passes)
         used = "bisection" if method == "bisection" else "newton"
+        if used == "newton" and screen and n_groups >= SCREEN_MIN:
+            screened = screened_newton(beta, compute, alpha, tau, group, n_groups, params,
+                                       bandwidth)
+            if screened is not None:
+                return screened
+    return allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
+                            loads_in, bandwidth_in, tol, used)
+
+
+def allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
+                     loads_in, bandwidth_in, tol, used, report: NewtonReport | None = None):
+    """allocate past its checks and its choice of method; with a report (a screened instance),
+    None where the Newton solve was not plain."""
     K = beta.size
     alpha = np.zeros(K) if alpha is None else alpha
     tau = np.zeros(K) if tau is None else tau
@@ -724,7 +913,9 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         if used == "bisection":
             _, x, iterations, converged = joint(inst, L, tol)
         else:
-            _, x, iterations, converged = joint_newton(inst, L)
+            _, x, iterations, converged = joint_newton(inst, L, report)
+            if report is not None and not report.plain:
+                return None
         _, b, _, pa_converged = parameter_aware(inst, x)
         converged = converged and pa_converged
         loads = round_loads(inst, x, L, *rates(inst, b))
