@@ -576,16 +576,14 @@ def measure_cvxpy(K: int, case: str, expected: float, budget: float, times: dict
     return out
 
 
-def measure_general(sizes, budget: float, basic_rows: dict, general: dict,
-                    failures: list) -> None:
+def measure_general(sizes, budget: float, general: dict, failures: list) -> None:
     for case, groups in GENERAL_CASES:
         times = {}
         state = {"cvxpy_stopped": None}
         for K in sizes:
             row = general.setdefault((case, K), {"cells": {}, "repeats": {}})
             try:
-                measure_general_size(K, case, groups, budget, basic_rows, row, times, sizes,
-                                     state)
+                measure_general_size(K, case, groups, budget, row, times, sizes, state)
             except CheckFailed as error:
                 failures.append(str(error))
                 progress(f"CHECK FAILED: {error}")
@@ -595,8 +593,8 @@ def measure_general(sizes, budget: float, basic_rows: dict, general: dict,
                 for name in ("paba", "exact", "numpy", "cvxpy")))
 
 
-def measure_general_size(K: int, case: str, groups: bool, budget: float, basic_rows: dict,
-                         row: dict, cvxpy_times: dict, sizes, state: dict) -> None:
+def measure_general_size(K: int, case: str, groups: bool, budget: float, row: dict,
+                         cvxpy_times: dict, sizes, state: dict) -> None:
     cells, repeats = row["cells"], row["repeats"]
     system = general_instance(K, groups)
     progress(f"general {case}, K = {K}: checks ...")
@@ -626,27 +624,29 @@ def measure_general_size(K: int, case: str, groups: bool, budget: float, basic_r
                row["numpy_error"] <= NUMPY_GENERAL_RTOL,
                f"{peer!r} vs {expected.relaxed_latency!r}")
 
-    # The baseline: the exact method on the basic instance of the same K, from the basic
-    # table of this run when it has that K.
-    exact = basic_rows.get(K, {}).get("cells", {}).get("exact")
-    if isinstance(exact, float):
-        cells["exact"] = exact
-    else:
-        basic = instance(K)
-        _, cells["exact"], repeats["exact"] = timed(
-            lambda: paba.allocate(basic, "joint", method="exact"), budget)
+    # The target compares two paba calls of the same K: the general solve and the exact method
+    # on the basic instance. They are timed in alternation with each other, so that both see
+    # the same load and the same caches. numpy_general_joint, whose calls take 10 to 100 times
+    # as long, is timed in a block of its own: alternated with it, the short calls would each
+    # start with the data and branch history of a 1-30 ms NumPy call in their place (on this
+    # machine that doubled the general solve's time at K = 1000, and not the exact method's).
+    basic = instance(K)
+    paba.allocate(basic, "joint", method="exact")
+
+    def exact_call():
+        return paba.allocate(basic, "joint", method="exact")
 
     def peer_call():
         return numpy_general_joint(*arrays)
 
-    if max(paba_first, numpy_first) > SINGLE_S:
+    if paba_first > SINGLE_S:
         _, cells["paba"], repeats["paba"] = timed(solve, budget, first=(result, paba_first))
-        _, cells["numpy"], repeats["numpy"] = timed(peer_call, budget,
-                                                     first=(peer, numpy_first))
+        _, cells["exact"], repeats["exact"] = timed(exact_call, budget)
     else:
-        timings = alternate({"paba": solve, "numpy": peer_call}, budget)
+        timings = alternate({"paba": solve, "exact": exact_call}, budget)
         for name, (median, n) in timings.items():
             cells[name], repeats[name] = median, n
+    _, cells["numpy"], repeats["numpy"] = timed(peer_call, budget, first=(peer, numpy_first))
 
     out = measure_cvxpy(K, "groups" if groups else "singletons", expected.relaxed_latency,
                         budget, cvxpy_times, sizes, state, cells)
@@ -997,9 +997,11 @@ def report(args, rows, general, batch, memories, started, others, wall) -> str:
               "Median seconds per solve on the general instances (alpha, tau; one worker per "
               "group or groups of 1 to 10). *paba*: `paba.allocate(system, \"joint\")` (method "
               "auto; the method it used and its iterations in brackets); *exact, basic "
-              "instance*: the exact method on the basic instance of the same K (this run); "
-              "*numpy_general_joint* and *cvxpy + Clarabel*: bench/peers.py. *Active*: groups "
-              "with load at the optimum.", ""]
+              "instance*: the exact method on the basic instance of the same K, timed in "
+              "alternation with paba (the target compares the two); *numpy_general_joint* "
+              "(timed in a block of its own: its calls take 10 to 100 times as long, and "
+              "alternated with them the short calls would start cold) and *cvxpy + Clarabel*: "
+              "bench/peers.py. *Active*: groups with load at the optimum.", ""]
     head = ["instance", "K", "groups", "active", "paba", "exact, basic instance",
             "paba / exact", "numpy_general_joint", "numpy / paba", "cvxpy + Clarabel",
             "cvxpy / paba"]
@@ -1227,8 +1229,8 @@ def main(argv=None) -> int:
     rows: dict = {}
     general: dict = {}
     measure_basic(QUICK_SIZES if args.quick else FULL_SIZES, args.budget, rows, failures)
-    measure_general(QUICK_GENERAL_SIZES if args.quick else GENERAL_SIZES, args.budget, rows,
-                    general, failures)
+    measure_general(QUICK_GENERAL_SIZES if args.quick else GENERAL_SIZES, args.budget, general,
+                    failures)
     CVXPY.close()
     batch = measure_batch(100, 1000 if args.quick else 20_000, 3 if args.quick else 7,
                           failures)

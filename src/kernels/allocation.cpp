@@ -713,12 +713,15 @@ OuterSums outer_sums(const Instance& in, double T, const double* x, const double
       const double w = in.a[k] * u + in.e[k] * in.f[k];
       const double y = single ? in.e[k] * z[n] : in.e[k] * ((u / in.e[k] - U) + z[n]);
       const double b = (in.f[k] + in.a[k] * x[n]) / y;  // the load, not U - z (group_sums)
-      const double w2 = w / (y * y);
+      // G decides feasibility and is divided exactly; the derivatives only steer the steps,
+      // and take the reciprocal of y instead of four more divisions.
+      const double r = 1.0 / y;
+      const double w2 = w * r * r;
       sums.G += b;
-      sums.Q += b / y;
+      sums.Q += b * r;
       G1 += w2;
-      G2 += 2.0 * w2 * in.e[k] / y;
-      G1T += in.a[k] / (y * y) - 2.0 * w2 / y;
+      G2 += 2.0 * w2 * in.e[k] * r;
+      G1T += in.a[k] * r * r - 2.0 * w2 * r;
     }
     sums.slope -= 2.0 * G1 * std::sqrt(G1) / G2;
     sums.drift -= G1T / G2;
@@ -1194,13 +1197,17 @@ void take_groups(const Problem& p, const std::vector<std::size_t>& groups,
     s.worker.assign(groups.begin(), groups.end());
   } else {
     for (std::size_t i = 0; i < groups.size(); ++i) slot[groups[i]] = static_cast<std::int64_t>(i);
-    for (std::size_t k = 0; k < p.n_workers; ++k) {
+    s.worker.resize(p.n_workers);
+    s.group.resize(p.n_workers);
+    std::size_t m = 0;
+    for (std::size_t k = 0; k < p.n_workers; ++k) {  // compaction without a branch
       const std::int64_t i = slot[static_cast<std::size_t>(p.group[k])];
-      if (i >= 0) {
-        s.worker.push_back(k);
-        s.group.push_back(i);
-      }
+      s.worker[m] = k;
+      s.group[m] = i;
+      m += i >= 0 ? 1 : 0;
     }
+    s.worker.resize(m);
+    s.group.resize(m);
     for (const std::size_t g : groups) slot[g] = -1;
   }
   const std::size_t m = s.worker.size();
@@ -1272,7 +1279,7 @@ struct ScreenTest {
 };
 
 #if defined(PABA_X86_SIMD)
-// Four workers at a time; a block with a hit takes the scalar test, in order. Same result.
+// Four workers at a time, in order. Same result.
 __attribute__((target("avx"))) void screen_hits_avx(const Problem& p, const ScreenTest& test,
                                                     std::vector<std::size_t>& hits) {
   const std::size_t K = p.n_workers;
@@ -1295,10 +1302,12 @@ __attribute__((target("avx"))) void screen_hits_avx(const Problem& p, const Scre
         _mm256_cmp_pd(u1, zero, _CMP_GT_OQ),
         _mm256_cmp_pd(_mm256_mul_pd(q1, _mm256_add_pd(_mm256_mul_pd(beta, u1), c)),
                       _mm256_mul_pd(_mm256_mul_pd(u1, u1), loose), _CMP_LT_OQ));
-    const __m256d hit = _mm256_or_pd(hit0, hit1);
-    if (!_mm256_testz_pd(hit, hit)) {
-      for (std::size_t j = k; j < k + 4; ++j)
-        if (test(p, j)) hits.push_back(j);
+    // The lanes' tests are the scalar test's operations (IEEE, in the same order): their
+    // mask is its answer.
+    int bits = _mm256_movemask_pd(_mm256_or_pd(hit0, hit1));
+    while (bits) {
+      hits.push_back(k + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(bits))));
+      bits &= bits - 1;
     }
   }
   for (; k < K; ++k)

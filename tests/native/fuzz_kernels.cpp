@@ -82,6 +82,51 @@ int main(int argc, char** argv) {
       ++ok;
     } catch (const std::invalid_argument&) { ++invalid; }
   }
+  // The Newton method's screen (128 groups or more): random instances with groups and fixed
+  // costs over wide ranges, some with one malformed worker (a value or a group id) or a group
+  // without members, screened and whole.
+  for (int trial = 0; trial < trials / 40; ++trial) {
+    const std::size_t K = 128 + rng() % 400;
+    const std::size_t N = rng() % 2 ? K : 128 + rng() % (K - 127);
+    std::vector<double> beta(K), compute(K), alpha(K), tau(K), rl(N), ob(K), wl(K);
+    std::vector<std::int64_t> group(K), out_loads(N);
+    for (std::size_t k = 0; k < K; ++k) {
+      beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng) - 4);
+      alpha[k] = rng() % 2 ? 0.0 : std::pow(10.0, u(rng) / 2 + 3);
+      tau[k] = rng() % 2 ? 0.0 : std::pow(10.0, u(rng) / 4);
+      group[k] = k < N ? static_cast<std::int64_t>(k) : static_cast<std::int64_t>(rng() % N);
+    }
+    const bool garbage = rng() % 6 == 0;
+    if (garbage) {
+      const std::size_t k = rng() % K;
+      switch (rng() % 6) {
+        case 0: beta[k] = pick({nan, inf, -1.0, 0.0, 1e300}); break;
+        case 1: compute[k] = pick({nan, 0.0, -inf}); break;
+        case 2: alpha[k] = pick({nan, -1.0, inf}); break;
+        case 3: tau[k] = pick({nan, -1.0, 1e300}); break;
+        case 4: group[k] = static_cast<std::int64_t>(pick({-1.0, (double)N, 1e18})); break;
+        default: group[k % N] = static_cast<std::int64_t>((k % N + 1) % N); break;  // may empty a group
+      }
+    }
+    paba::Problem p; p.n_workers = K; p.n_groups = N; p.beta = beta.data(); p.compute = compute.data();
+    p.alpha = rng() % 4 ? alpha.data() : nullptr; p.tau = rng() % 4 ? tau.data() : nullptr;
+    p.group = N == K && rng() % 2 ? nullptr : group.data();
+    p.params = pick({1.0, 37.0, 1e6, 1e9}); p.bandwidth = std::pow(10.0, u(rng) / 2 + 6);
+    paba::Result r; r.loads = out_loads.data(); r.relaxed_loads = rl.data(); r.bandwidth = ob.data(); r.worker_latency = wl.data();
+    paba::Options options;
+    options.method = rng() % 2 ? paba::Method::newton : paba::Method::automatic;
+    options.screen = rng() % 4 != 0;
+    try {
+      paba::allocate(p, paba::Scheme::joint, nullptr, nullptr, options, r);
+      if (r.status == paba::status_infeasible) { ++infeasible; continue; }
+      std::int64_t sum = 0; for (auto l : out_loads) sum += l;
+      if (!garbage && ((double)sum != p.params || !std::isfinite(r.latency))) {
+        std::printf("screened instance broken K=%zu N=%zu\n", K, N);
+        return 1;
+      }
+      if (r.status == paba::status_not_converged) ++notconv; else ++ok;
+    } catch (const std::invalid_argument&) { ++invalid; }
+  }
   // Batches: ragged instances on 1 and 2 threads, half of them with group ids local to each
   // instance, with some malformed ones (values, offsets, group ids and group offsets).
   for (int trial = 0; trial < trials / 20; ++trial) {

@@ -355,12 +355,13 @@ def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray):
         w = a * u + e * f
         y = e * ((u / e - U) + z[n])
         b = (f + a * x[n]) / y  # the load, not U - z (group_sums)
-        w2 = w / (y * y)
+        r = 1.0 / y  # the derivatives only steer the steps: a reciprocal, not four divisions
+        w2 = w * r * r
         G += float(b.sum())
-        Q += float((b / y).sum())
+        Q += float((b * r).sum())
         G1 = float(w2.sum())
-        G2 = float((2.0 * w2 * e / y).sum())
-        G1T = float((a / (y * y) - 2.0 * w2 / y).sum())
+        G2 = float((2.0 * w2 * e * r).sum())
+        G1T = float((a * r * r - 2.0 * w2 * r).sum())
         slope -= 2.0 * G1 * math.sqrt(G1) / G2
         drift -= G1T / G2
     return G, Q, slope, drift
