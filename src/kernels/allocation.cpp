@@ -586,14 +586,13 @@ void prepare(const Instance& in, double T, InnerWork& work) {
   // when a price search first reads a price below rho_n(0) (settle): until then its cut holds
   // rho_n(0), which bounds it from above, so the group has no load at any price read.
   for (const std::size_t n : work.several) {
-    double U = kInf, marginal0 = 0.0;
+    double marginal0 = 0.0;
     bool possible = true, fixed = false;
     for (std::size_t i = in.offset[n]; i < in.offset[n + 1] && possible; ++i) {
       const std::size_t k = in.member[i];
       const double u = T - in.tau[k];
       possible = u > 0.0;
       marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
-      U = std::min(U, u / in.e[k]);
       fixed = fixed || in.f[k] > 0.0;
     }
     work.lazy[n] = 0;
@@ -1197,17 +1196,20 @@ void take_groups(const Problem& p, const std::vector<std::size_t>& groups,
     s.worker.assign(groups.begin(), groups.end());
   } else {
     for (std::size_t i = 0; i < groups.size(); ++i) slot[groups[i]] = static_cast<std::int64_t>(i);
-    s.worker.resize(p.n_workers);
-    s.group.resize(p.n_workers);
+    // Counted first, so that the lists take just their size (a list of every worker would be
+    // fresh pages, each a fault, on every call).
     std::size_t m = 0;
-    for (std::size_t k = 0; k < p.n_workers; ++k) {  // compaction without a branch
-      const std::int64_t i = slot[static_cast<std::size_t>(p.group[k])];
-      s.worker[m] = k;
-      s.group[m] = i;
-      m += i >= 0 ? 1 : 0;
-    }
+    for (std::size_t k = 0; k < p.n_workers; ++k)
+      m += slot[static_cast<std::size_t>(p.group[k])] >= 0 ? 1 : 0;
     s.worker.resize(m);
     s.group.resize(m);
+    for (std::size_t k = 0, j = 0; j < m; ++k) {
+      const std::int64_t i = slot[static_cast<std::size_t>(p.group[k])];
+      if (i >= 0) {
+        s.worker[j] = k;
+        s.group[j++] = i;
+      }
+    }
     for (const std::size_t g : groups) slot[g] = -1;
   }
   const std::size_t m = s.worker.size();
@@ -1388,7 +1390,9 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
   }
   const std::size_t K = p.n_workers, N = p.n_groups;
   const auto root = static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(N))));
-  const std::size_t first = 64 + 2 * root;
+  // A group of several members costs Newton steps in every price pass, a one-member group a
+  // closed form: with groups the first candidates are fewer, and a miss costs a round instead.
+  const std::size_t first = N < K ? 32 + root : 64 + 2 * root;
   if (first >= N) return false;
   // The first candidates: the groups whose key is at most the first-th smallest of every key, or
   // at the same quantile of every stride-th key beyond kScreenSample groups.

@@ -768,15 +768,17 @@ def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_
 def screened_newton(beta, compute, alpha, tau, group, N, params, bandwidth):
     """The Newton method on the candidate groups, verified on the others; None where the whole
     instance is to be solved instead. The first candidates: the groups whose key (beta, or the
-    sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), of
-    every key or of every stride-th key beyond SCREEN_SAMPLE groups (at the same quantile)."""
+    sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), or
+    32 + ceil(sqrt(N)) with groups of several members (N < K), of every key or of every stride-th
+    key beyond SCREEN_SAMPLE groups (at the same quantile)."""
     fixed = alpha is not None and bool(np.any(alpha > 0.0))
     if group is None:
         keys, size = beta, None
     else:
         keys = np.bincount(group, weights=beta, minlength=N)
         size = np.bincount(group, minlength=N)
-    first = 64 + 2 * math.ceil(math.sqrt(N))
+    root = math.ceil(math.sqrt(N))
+    first = 32 + root if N < beta.size else 64 + 2 * root  # groups of several members cost more
     if first >= N:
         return None
     stride, rank = 1, first - 1
