@@ -177,3 +177,12 @@ def test_random_large_instances(system):
     else:
         assert_allocations_close(screened, whole, rtol=RTOL, load_slack=1)
     assert screened.loads.sum() == system.params
+
+
+@settings(max_examples=LONG // 20 or 8, deadline=None)
+@given(system=large_systems())
+def test_random_large_instances_native_matches_twin(system):
+    native = solve(system)
+    twin = solve(system, "reference")
+    assert native.iterations == twin.iterations
+    assert_allocations_close(native, twin, rtol=RTOL, load_slack=1)
