@@ -80,6 +80,7 @@ LIMIT_S = 60.0          # skip a solve estimated to take longer (reference, cvxp
 CVXPY_TRY_S = 180.0     # cvxpy is still tried (with a LIMIT_S timeout) up to this estimate
 SINGLE_S = 2.0          # a checked call longer than this is the one timed call
 MAX_REPEATS = 3000      # timed calls per cell at most
+BLOCK_S = 2e-3          # calls timed in alternation run in blocks of about this many seconds
 
 CVXPY_RTOL = 1e-4       # cvxpy's basic T* against the exact method
 EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency
@@ -157,30 +158,48 @@ def repeat(call, budget: float, minimum: int = 3, maximum: int = MAX_REPEATS, se
 
 def alternate(calls: dict, budget: float, setup=None, minimum: int = 3,
               maximum: int = MAX_REPEATS) -> dict:
-    """{name: (median seconds, rounds)} of calls timed in alternation, one call each per round,
-    so that all see the same load from other processes; rounds until each call has had about
-    ``budget`` seconds on average (at least ``minimum``, at most ``maximum`` rounds). With
-    ``setup``, each call is ``call(*setup())``, a fresh setup per call, outside the timed
-    region. Garbage collection is off."""
+    """{name: (median seconds, calls) of calls timed in alternating blocks: each round runs a
+    block of each call, back to back, so that all see the same load from other processes; a
+    block is as many calls as take about BLOCK_S seconds (from one calibration call each), each
+    timed on its own. Rounds until each call has had about ``budget`` seconds (at least
+    ``minimum`` rounds, at most ``maximum`` calls of each). With ``setup``, each call is
+    ``call(*setup())``, a fresh setup per call, outside the timed region. Garbage collection is
+    off.
+
+    Blocks, not single calls: alternated one call at a time, a short call starts with another
+    call's data and branch history in its caches and predictors (at K = 1000 that made paba's
+    end-to-end call 5 to 10% slower after numpy_basic_joint, and the general solve twice as
+    slow after numpy_general_joint), so the figure would depend on what else was timed; a block
+    measures each call as a loop of it runs, the way timeit does."""
+    blocks = {}
+    for name, call in calls.items():
+        args = () if setup is None else setup()
+        start = time.perf_counter()
+        call(*args)
+        seconds = time.perf_counter() - start
+        del args
+        blocks[name] = max(1, min(maximum, int(BLOCK_S / max(seconds, 1e-9))))
     times = {name: [] for name in calls}
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
         total, rounds = 0.0, 0
-        while rounds < minimum or (total < budget * len(calls) and rounds < maximum):
+        while rounds < minimum or (total < budget * len(calls)
+                                   and all(len(t) < maximum for t in times.values())):
             for name, call in calls.items():
-                args = () if setup is None else setup()
-                start = time.perf_counter()
-                call(*args)
-                times[name].append(time.perf_counter() - start)
-                total += times[name][-1]
-                del args
+                for _ in range(blocks[name]):
+                    args = () if setup is None else setup()
+                    start = time.perf_counter()
+                    call(*args)
+                    times[name].append(time.perf_counter() - start)
+                    total += times[name][-1]
+                    del args
             rounds += 1
     finally:
         if enabled:
             gc.enable()
-    return {name: (statistics.median(t), rounds) for name, t in times.items()}
+    return {name: (statistics.median(t), len(t)) for name, t in times.items()}
 
 
 def estimate(times: dict, sizes, K: int, native: dict | None = None):
@@ -624,12 +643,8 @@ def measure_general_size(K: int, case: str, groups: bool, budget: float, row: di
                row["numpy_error"] <= NUMPY_GENERAL_RTOL,
                f"{peer!r} vs {expected.relaxed_latency!r}")
 
-    # The target compares two paba calls of the same K: the general solve and the exact method
-    # on the basic instance. They are timed in alternation with each other, so that both see
-    # the same load and the same caches. numpy_general_joint, whose calls take 10 to 100 times
-    # as long, is timed in a block of its own: alternated with it, the short calls would each
-    # start with the data and branch history of a 1-30 ms NumPy call in their place (on this
-    # machine that doubled the general solve's time at K = 1000, and not the exact method's).
+    # The baseline: the exact method on the basic instance of the same K, timed in alternation
+    # with the general solve and the NumPy peer (the target compares the first two).
     basic = instance(K)
     paba.allocate(basic, "joint", method="exact")
 
@@ -639,14 +654,15 @@ def measure_general_size(K: int, case: str, groups: bool, budget: float, row: di
     def peer_call():
         return numpy_general_joint(*arrays)
 
-    if paba_first > SINGLE_S:
+    if max(paba_first, numpy_first) > SINGLE_S:
         _, cells["paba"], repeats["paba"] = timed(solve, budget, first=(result, paba_first))
         _, cells["exact"], repeats["exact"] = timed(exact_call, budget)
+        _, cells["numpy"], repeats["numpy"] = timed(peer_call, budget,
+                                                     first=(peer, numpy_first))
     else:
-        timings = alternate({"paba": solve, "exact": exact_call}, budget)
+        timings = alternate({"paba": solve, "exact": exact_call, "numpy": peer_call}, budget)
         for name, (median, n) in timings.items():
             cells[name], repeats[name] = median, n
-    _, cells["numpy"], repeats["numpy"] = timed(peer_call, budget, first=(peer, numpy_first))
 
     out = measure_cvxpy(K, "groups" if groups else "singletons", expected.relaxed_latency,
                         budget, cvxpy_times, sizes, state, cells)
@@ -997,11 +1013,10 @@ def report(args, rows, general, batch, memories, started, others, wall) -> str:
               "Median seconds per solve on the general instances (alpha, tau; one worker per "
               "group or groups of 1 to 10). *paba*: `paba.allocate(system, \"joint\")` (method "
               "auto; the method it used and its iterations in brackets); *exact, basic "
-              "instance*: the exact method on the basic instance of the same K, timed in "
-              "alternation with paba (the target compares the two); *numpy_general_joint* "
-              "(timed in a block of its own: its calls take 10 to 100 times as long, and "
-              "alternated with them the short calls would start cold) and *cvxpy + Clarabel*: "
-              "bench/peers.py. *Active*: groups with load at the optimum.", ""]
+              "instance*: the exact method on the basic instance of the same K (this run), "
+              "timed in alternation with paba and numpy_general_joint; *numpy_general_joint* "
+              "and *cvxpy + Clarabel*: bench/peers.py. *Active*: groups with load at the "
+              "optimum.", ""]
     head = ["instance", "K", "groups", "active", "paba", "exact, basic instance",
             "paba / exact", "numpy_general_joint", "numpy / paba", "cvxpy + Clarabel",
             "cvxpy / paba"]
@@ -1115,9 +1130,18 @@ def method_section(args, rows, general) -> list[str]:
         "- Time: `time.perf_counter` around each call, garbage collection off, **median** of n "
         "calls after one untimed call whose answer is checked; calls are repeated until they "
         f"add up to {args.budget:g} s, at least 3 and at most {MAX_REPEATS} of them. Calls "
-        "compared in the headline are timed in alternation (one call of each per round), so "
+        "compared in the headline are timed in alternating blocks (each round, a block of "
+        f"about {BLOCK_S * 1e3:g} ms of calls of each, every call timed on its own), so "
         "that they see the same load from other processes. A first call over "
         f"{SINGLE_S:g} s is the only call, and its time is the figure (n = 1).",
+        "- Why blocks: alternated one call at a time, a short call starts with the previous "
+        "call's data and branch history in the caches and predictors. On this machine that "
+        "made paba's K = 1,000 end-to-end call 5 to 10% slower after numpy_basic_joint, and "
+        "the general solve twice as slow after numpy_general_joint, while the long NumPy calls "
+        "barely moved; the figures then said more about what else was timed than about the "
+        "call. A block times "
+        "each call as a loop of it runs (as `timeit` does); its first call, the cold one, is "
+        "one of many in the median.",
         "- End to end: each call gets fresh copies of the instance's arrays, made outside the "
         "timed region; the System is built inside it.",
         "- numpy_basic_joint (bench/peers.py): the basic model's closed form, "
@@ -1232,7 +1256,7 @@ def main(argv=None) -> int:
     measure_general(QUICK_GENERAL_SIZES if args.quick else GENERAL_SIZES, args.budget, general,
                     failures)
     CVXPY.close()
-    batch = measure_batch(100, 1000 if args.quick else 20_000, 3 if args.quick else 7,
+    batch = measure_batch(100, 1000 if args.quick else 20_000, 3 if args.quick else 15,
                           failures)
     memories = {"exact": measure_memory(10**5 if args.quick else 10**6, "exact", failures),
                 "general": measure_memory(10**4 if args.quick else 10**6, "general", failures)}
