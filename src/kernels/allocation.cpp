@@ -22,6 +22,9 @@
 //   joint                bisection on T around price_search from 0 (docs/algorithms.md 3.5).
 //   joint_newton         Newton steps on 1 / G*(T) around a warm-started price_search
 //                        (docs/algorithms.md 3.5.1).
+//   screened_newton      joint_newton on the candidate groups of an instance of 128 groups or
+//                        more, then a verification of the others at the latency and price found
+//                        (docs/algorithms.md 3.5.2); the whole instance where that fails.
 //   round_loads          integer loads (docs/algorithms.md 3.6): selection, or a heap (internal.hpp).
 #include "paba.hpp"
 #include "internal.hpp"
@@ -559,8 +562,9 @@ __attribute__((target("avx"))) void prepare_single_avx(
 #endif
 
 // The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
-// that cannot finish by T gets the cut -1 (no load at any price). The threshold of a group of
-// several members starts from its value at the T prepared before (work.threshold).
+// that cannot finish by T gets the cut -1 (no load at any price). A group of several members
+// with fixed costs is left lazy (its cut the bound rho_n(0)) until a price below it is read;
+// settle then finds its threshold from its value at the T settled before (work.threshold).
 void prepare(const Instance& in, double T, InnerWork& work) {
   const std::size_t S = work.single.size();
   const double* a = work.single_a.data();
