@@ -502,65 +502,6 @@ struct InnerWork {
   }
 };
 
-// One-member groups at T (prepare): a loop without branches over their contiguous data
-// (participation thresholds in closed form, as member_threshold; lanes that cannot finish by T
-// are masked). Lanes i in [from, S).
-void prepare_single(const double* a, const double* e, const double* f, const double* tau,
-                    std::size_t from, std::size_t S, double T, bool any_fixed, double* limit,
-                    double* rate, double* cut, double* threshold) {
-  for (std::size_t i = from; i < S; ++i) {
-    const double u = T - tau[i];
-    const bool possible = u > 0.0;
-    const double ef = e[i] * f[i];
-    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
-    const double own = f[i] > 0.0 ? root : 0.0;
-    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
-    const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
-    const double c = (lim - least) / r;
-    limit[i] = possible ? lim : 0.0;
-    rate[i] = possible ? r : 0.0;
-    cut[i] = possible ? c : -1.0;
-    threshold[i] = least;
-  }
-}
-
-#if defined(PABA_X86_SIMD)
-// prepare_single four lanes at a time: the same operations in the same order (IEEE division and
-// square root round as the scalar ones), so the same values.
-__attribute__((target("avx"))) void prepare_single_avx(
-    const double* a, const double* e, const double* f, const double* tau, std::size_t S,
-    double T, bool any_fixed, double* limit, double* rate, double* cut, double* threshold) {
-  const __m256d vT = _mm256_set1_pd(T), zero = _mm256_setzero_pd();
-  const __m256d inf = _mm256_set1_pd(kInf), minus_one = _mm256_set1_pd(-1.0);
-  std::size_t i = 0;
-  for (; i + 4 <= S; i += 4) {
-    const __m256d va = _mm256_loadu_pd(a + i), ve = _mm256_loadu_pd(e + i);
-    const __m256d vf = _mm256_loadu_pd(f + i);
-    const __m256d u = _mm256_sub_pd(vT, _mm256_loadu_pd(tau + i));
-    const __m256d possible = _mm256_cmp_pd(u, zero, _CMP_GT_OQ);
-    const __m256d ef = _mm256_mul_pd(ve, vf);
-    __m256d least = zero;
-    if (any_fixed) {
-      const __m256d disc =
-          _mm256_add_pd(_mm256_mul_pd(ef, ef), _mm256_mul_pd(_mm256_mul_pd(va, ef), u));
-      const __m256d root =
-          _mm256_div_pd(_mm256_mul_pd(vf, u), _mm256_add_pd(ef, _mm256_sqrt_pd(disc)));
-      const __m256d own = _mm256_and_pd(_mm256_cmp_pd(vf, zero, _CMP_GT_OQ), root);
-      least = _mm256_blendv_pd(inf, own, possible);
-    }
-    const __m256d lim = _mm256_div_pd(u, ve);
-    const __m256d r =
-        _mm256_div_pd(_mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(va, u), ef)), ve);
-    const __m256d c = _mm256_div_pd(_mm256_sub_pd(lim, least), r);
-    _mm256_storeu_pd(limit + i, _mm256_and_pd(possible, lim));
-    _mm256_storeu_pd(rate + i, _mm256_and_pd(possible, r));
-    _mm256_storeu_pd(cut + i, _mm256_blendv_pd(minus_one, c, possible));
-    _mm256_storeu_pd(threshold + i, least);
-  }
-  prepare_single(a, e, f, tau, i, S, T, any_fixed, limit, rate, cut, threshold);
-}
-#endif
-
 // The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
 // that cannot finish by T gets the cut -1 (no load at any price). A group of several members
 // with fixed costs is left lazy (its cut the bound rho_n(0)) until a price below it is read;
@@ -575,12 +516,23 @@ void prepare(const Instance& in, double T, InnerWork& work) {
   double* rate = work.rate.data();
   double* cut = work.single_cut.data();
   double* threshold = work.single_threshold.data();
-#if defined(PABA_X86_SIMD)
-  if (has_avx())
-    prepare_single_avx(a, e, f, tau, S, T, work.any_fixed, limit, rate, cut, threshold);
-  else
-#endif
-    prepare_single(a, e, f, tau, 0, S, T, work.any_fixed, limit, rate, cut, threshold);
+  const bool any_fixed = work.any_fixed;
+  // One-member groups: a loop without branches over their contiguous data (participation
+  // thresholds in closed form, as member_threshold; lanes that cannot finish by T are masked).
+  for (std::size_t i = 0; i < S; ++i) {
+    const double u = T - tau[i];
+    const bool possible = u > 0.0;
+    const double ef = e[i] * f[i];
+    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
+    const double own = f[i] > 0.0 ? root : 0.0;
+    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
+    const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
+    const double c = (lim - least) / r;
+    limit[i] = possible ? lim : 0.0;
+    rate[i] = possible ? r : 0.0;
+    cut[i] = possible ? c : -1.0;
+    threshold[i] = least;
+  }
   for (std::size_t i = 0; i < S; ++i) {
     const std::size_t n = work.single[i];
     work.threshold[n] = threshold[i];
@@ -599,17 +551,12 @@ void prepare(const Instance& in, double T, InnerWork& work) {
       marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
       fixed = fixed || in.f[k] > 0.0;
     }
-    work.lazy[n] = 0;
-    if (!possible) {
-      work.threshold[n] = kInf;
-      work.cut[n] = -1.0;
-    } else if (!fixed) {
-      work.threshold[n] = 0.0;
-      work.cut[n] = 1.0 / std::sqrt(marginal0);  // rho_n(0), as group_at_price_convex tests it
-    } else {
-      work.lazy[n] = 1;  // work.threshold[n] keeps the last one: the hint of settle
-      work.cut[n] = 1.0 / std::sqrt(marginal0);
-    }
+    // rho_n(0), as group_at_price_convex tests it; with fixed costs the bound of a lazy cut,
+    // whose work.threshold[n] keeps the last threshold found: the hint of settle.
+    work.lazy[n] = possible && fixed ? 1 : 0;
+    work.cut[n] = possible ? 1.0 / std::sqrt(marginal0) : -1.0;
+    if (!possible) work.threshold[n] = kInf;
+    else if (!fixed) work.threshold[n] = 0.0;
   }
 }
 
@@ -633,6 +580,12 @@ double cut_at(const Instance& in, std::size_t n, double T, double sigma, InnerWo
   return work.cut[n];
 }
 
+// Whether a group with this cut takes load at sigma: below the cut, or at it when its load jumps
+// there (a threshold).
+inline bool on_at(double sigma, double cut, bool jumps) {
+  return sigma < cut || (jumps && sigma == cut);
+}
+
 // One pass of the price search at sigma (prepared T): sum_n x_n(sigma) - 1 and its derivative,
 // the cuts nearest to sigma (the least cut of a loaded group, the largest of a group without
 // load) and the load that leaves just past sigma (groups with thresholds cut at sigma).
@@ -652,7 +605,7 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
   const double* least = work.single_threshold.data();
   for (std::size_t i = 0; i < S; ++i) {  // no branch
     const bool jumps = least[i] > 0.0;
-    const bool on = sigma < cut[i] || (jumps && sigma == cut[i]);
+    const bool on = on_at(sigma, cut[i], jumps);
     const double slack = rate[i] * sigma;
     const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
     sum += load;
@@ -668,7 +621,7 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
   for (const std::size_t n : work.several) {
     const double c = cut_at(in, n, T, sigma, work);
     const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
-    const bool on = sigma < c || (jumps && sigma == c);
+    const bool on = on_at(sigma, c, jumps);
     GroupPoint gp;
     if (on) {
       gp = group_at_price_convex(in, n, T, sigma);
@@ -969,12 +922,13 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best) {
 // the optimality conditions vouch for, starts at the bandwidth-aware loads' own latency with the
 // equal split (feasible, and a few passes cheaper).
 double two_step_start(const Instance& in, double L, bool fixed, double* x, bool lean) {
-  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K), equal(in.N);
+  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K);
   rates(in, b.data(), s.data(), r.data());
   const double T_loads = fixed_rate_loads(in, s.data(), r.data(), x).T;
   if (lean) return T_loads;
   double T = parameter_aware(in, x, b.data()).T;
   if (!fixed) return T;  // a start only: without fixed costs Newton's answer is not above it
+  std::vector<double> equal(in.N);
   std::vector<std::int64_t> integer(in.N);
   equal_loads(in.N, L, integer.data());
   for (std::size_t n = 0; n < in.N; ++n) equal[n] = static_cast<double>(integer[n]) / L;
@@ -1375,7 +1329,7 @@ bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
     for (std::size_t i = 0; i < pass.size(); ++i) {
       const double c = cut_at(in, i, T, sigma, work);
       const bool jumps = !work.lazy[i] && work.threshold[i] > 0.0;
-      if (sigma < c || (jumps && sigma == c)) on[i] = 1;
+      if (on_at(sigma, c, jumps)) on[i] = 1;
     }
   }
   for (std::size_t i = 0; i < pass.size(); ++i)

@@ -297,10 +297,13 @@ def settle(inst: Instance, prep: Prepared, n: int) -> None:
         prep.cut[n] = 1.0 / math.sqrt(group_sums(inst, n, T, U, least, U - least)[1])
 
 
-def settle_below(inst: Instance, prep: Prepared, sigma: float) -> None:
-    """Settles every lazy group whose bound lies above sigma (it may take load there)."""
+def takes_load(inst: Instance, prep: Prepared, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(on, jumps) of every group at sigma: on below its cut, or at it when its load jumps there
+    (a threshold). Settles first every lazy group whose bound lies above sigma."""
     for n in np.flatnonzero(prep.lazy & (sigma < prep.cut)):
         settle(inst, prep, int(n))
+    jumps = (prep.threshold > 0.0) & ~prep.lazy
+    return (sigma < prep.cut) | (jumps & (sigma == prep.cut)), jumps
 
 
 def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
@@ -309,12 +312,10 @@ def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
     prev_cut: largest cut of a group without load, drop: the load that leaves just past
     sigma)."""
     T = prep.T
-    settle_below(inst, prep, sigma)
+    on, jumps = takes_load(inst, prep, sigma)
     x = np.zeros(inst.n_groups)
     z = np.zeros(inst.n_groups)
     slope = np.zeros(inst.n_groups)
-    jumps = (prep.threshold > 0.0) & ~prep.lazy
-    on = (sigma < prep.cut) | (jumps & (sigma == prep.cut))
     single, several = prep.single, prep.several
     slack = prep.rate * sigma
     on_single = on[single]
@@ -759,9 +760,7 @@ def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_
     prep = None
     for T, sigma in at:
         prep = prepare(inst, T, prep)
-        settle_below(inst, prep, sigma)
-        jumps = (prep.threshold > 0.0) & ~prep.lazy
-        on |= (sigma < prep.cut) | (jumps & (sigma == prep.cut))
+        on |= takes_load(inst, prep, sigma)[0]
     return passing[on]
 
 
