@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import paba
 import paba._core
 from paba.reference import allocation as reference
+from paba.reference import exact as reference_exact
 from paba.testing import CORPUS_NAMES, assert_allocations_close, assert_backends_agree, \
     corpus_instance
 
@@ -345,19 +346,25 @@ def test_exact_beats_random_feasible_allocations(system, data):
     assert exact.relaxed_latency <= best_at_bandwidth * (1 + 2e-12)
 
 
-def geometric_system(K: int, ratio: float, compute: float) -> paba.System:
+def geometric_system(K: int, ratio: float, compute: float,
+                     descending: bool = False) -> paba.System:
     """Betas growing geometrically and tiny compute: each Newton pass on the price drops only a
-    few workers, so the passes run out and the kernel falls back to its sorted scan."""
-    return paba.System(ratio ** np.arange(K), np.full(K, compute), params=10**6, bandwidth=1e7)
+    few workers, so the passes run out and the kernel falls back to its sorted scan. In
+    increasing order from 256 workers the first workers' cuts can find the root at once, so
+    the tests also take the workers in decreasing order, where the cuts are no help."""
+    beta = ratio ** np.arange(K)
+    return paba.System(beta[::-1] if descending else beta, np.full(K, compute), params=10**6,
+                       bandwidth=1e7)
 
 
 SORT_FALLBACK = [(100, 1.2, 1e-5), (200, 1.1, 1e-5), (200, 1.2, 1e-8), (400, 1.5, 1e-6),
                  (1000, 1.1, 1e-5), (100, 2.0, 1e-12), (50, 1.5, 1e-5)]
 
 
+@pytest.mark.parametrize("descending", [False, True])
 @pytest.mark.parametrize("K,ratio,compute", SORT_FALLBACK)
-def test_sort_fallback_agrees_with_bisection(K, ratio, compute, backend):
-    system = geometric_system(K, ratio, compute)
+def test_sort_fallback_agrees_with_bisection(K, ratio, compute, descending, backend):
+    system = geometric_system(K, ratio, compute, descending)
     # Plain Newton from the right would need many passes here; the bracketed probes do not.
     assert newton_passes_to_settle(system) > 8
     exact = check_against_bisection(system, backend)
@@ -366,10 +373,11 @@ def test_sort_fallback_agrees_with_bisection(K, ratio, compute, backend):
     latency, active = water_filling(system)
     assert exact.relaxed_latency == pytest.approx(latency, rel=RTOL)
     np.testing.assert_array_equal(exact.relaxed_loads > 0, active)
-    # The sorted scan, forced after one and two probes, finds the same optimum.
+    # The sorted scan, forced after one and two probes (where the search takes more), finds the
+    # same optimum.
     for passes in (1, 2):
         scanned = forced_scan(system, backend, passes)
-        assert scanned["iterations"] == passes
+        assert scanned["iterations"] == min(passes, exact.iterations)
         assert scanned["relaxed_latency"] == pytest.approx(latency, rel=RTOL)
         np.testing.assert_array_equal(scanned["relaxed_loads"] > 0, active)
         np.testing.assert_allclose(scanned["relaxed_loads"], exact.relaxed_loads, rtol=1e-9,
@@ -599,6 +607,63 @@ def test_large_instance_agrees_with_bisection():
     active = exact.relaxed_loads > 0
     assert 1 < active.sum() < K
     assert system.beta[active].max() < system.beta[~active].min()
+
+
+# The cut start (256 to 8191 workers, cold): the first probe is also the Newton point of the
+# workers below either of two cuts placed by the first 16 workers (docs/algorithms.md 3.7).
+
+
+CUT_CELLS = [(K, seed) for K in (256, 300, 1000, 3000, 8191) for seed in range(3)]
+
+
+def test_cut_start_saves_passes_and_native_follows_the_twin(monkeypatch):
+    systems_ = [paba.static_cell(K, seed=seed) for K, seed in CUT_CELLS]
+    native = [paba.allocate(system, "joint") for system in systems_]
+    twin = [paba.allocate(system, "joint", backend="reference") for system in systems_]
+    assert [a.iterations for a in native] == [a.iterations for a in twin]
+    for a, b in zip(native, twin):
+        assert_allocations_close(a, b, rtol=1e-9)
+    # Without the cuts (the twin's start from every worker alone) the same answers take more
+    # passes: 46 against 32 over these cells when this test was written.
+    monkeypatch.setattr(reference_exact, "CUTS_FROM", reference_exact.SAMPLE_FROM)
+    plain = [paba.allocate(system, "joint", backend="reference") for system in systems_]
+    for a, b in zip(twin, plain):
+        assert_same_answer(a, b)
+    assert sum(a.iterations for a in twin) < sum(a.iterations for a in plain)
+
+
+@st.composite
+def cut_systems(draw):
+    """256 to 1200 workers whose first 16 place the cuts anywhere: sorted either way, tied, far
+    from the rest, or as random as the others."""
+    K = draw(st.integers(256, 1200))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    beta = np.exp(rng.normal(0.0, draw(st.sampled_from([0.01, 0.5, 2.0, 6.0])), K))
+    compute = 10.0 ** draw(st.floats(-12.0, -3.0)) * rng.uniform(0.5, 2.0, K)
+    first = draw(st.sampled_from(["random", "ascending", "descending", "tied", "fastest",
+                                  "slowest"]))
+    if first == "ascending":
+        beta = np.sort(beta)
+    elif first == "descending":
+        beta = np.sort(beta)[::-1].copy()
+    elif first == "tied":
+        beta[:16] = beta[16]
+    elif first == "fastest":
+        beta[:16] = beta.min() * 1e-6
+    elif first == "slowest":
+        beta[:16] = beta.max() * 1e6
+    return paba.System(beta, compute, params=draw(st.integers(1, 10**9)), bandwidth=1e7)
+
+
+@given(system=cut_systems())
+@settings(max_examples=25, deadline=None)
+def test_cut_start_on_random_instances(system):
+    exact = check_against_bisection(system, compare_loads=())
+    check_exact_properties(system, exact)
+    assert_backends_agree(system, "joint", method="exact")
+    # A warm start skips the cuts: the same answer.
+    assert_same_answer(paba.allocate(system, "joint", previous=exact), exact)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@
 // Besides, the caller's index vector (2m entries for the m active workers) and per-thread dense
 // arrays of the active workers (7m values, not kept past kKeptScratch).
 // Passes over every worker: one over the inputs (with their range checks, gathering the sample
-// of a large instance, or zeroing the outputs of a small one), the first probe (after the sample
-// when K >= kSampleFrom; four workers at a time either way where the CPU allows), and, from
+// of a large instance, or zeroing the outputs and summing below two cuts of a smaller one), the
+// first probe (after the sample when K >= kSampleFrom, else at the least Newton point of every
+// worker and the cuts' sets; four workers at a time either way where the CPU allows), and, from
 // kSampleFrom workers, whole-array stores that clear the outputs; every other step reads the
 // sample, the candidates or the active workers only.
 #include <algorithm>
@@ -51,6 +52,10 @@ namespace {
 
 constexpr std::size_t kSampleFrom = 8192;  // workers from which the start is sampled
 constexpr std::size_t kSampleStride = 32;  // its stride from 65,536 workers (K / 2048 before)
+constexpr std::size_t kCutsFrom = 256;    // workers from which the first probe reads cuts
+constexpr std::size_t kCutSample = 16;    // the first workers, whose r place the cuts
+constexpr std::size_t kCuts = 2;
+constexpr std::size_t kCutRanks[kCuts] = {1, 6};  // their ranks (from 1) among those
 constexpr std::size_t kKeptScratch = 1 << 16;  // values of per-thread scratch kept for reuse
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
@@ -240,6 +245,8 @@ struct InputSums {
   double P = 0.0;           // sum of w
   double Q = 0.0;           // sum of w (r - r0)
   bool in_range = true;     // every a = beta L / B and e = compute L in [kMinSeconds, kMaxSeconds]
+  double cut_P[kCuts] = {};  // sum w over the workers below each cut, when cuts were given
+  double cut_Q[kCuts] = {};  // sum w (r - r0) over them
 };
 
 // The one pass over the inputs: r = sqrt(beta L / B) and w = r / (compute L), their minimum and
@@ -263,9 +270,13 @@ struct Lanes {
   double Q[4] = {0, 0, 0, 0};              // sum w (r - r0)
   double lo[4] = {kInf, kInf, kInf, kInf};      // min of a and e
   double hi[4] = {-kInf, -kInf, -kInf, -kInf};  // max of a and e
+  const double* cut = nullptr;  // or kCuts values of r: the sums of the workers below each
+  double cut_P[kCuts][4] = {};  // sum w over the workers with r < cut[c] (c, lane)
+  double cut_Q[kCuts][4] = {};  // sum w (r - r0) over them
 };
 
 #if defined(PABA_X86_SIMD)
+template <bool Cuts>
 __attribute__((target("avx"))) std::size_t input_lanes_avx(
     const double* __restrict beta, const double* __restrict compute, double* __restrict r,
     double* __restrict w, std::size_t K, double L, double B, double r0, Lanes& lanes) {
@@ -273,6 +284,12 @@ __attribute__((target("avx"))) std::size_t input_lanes_avx(
   __m256d m = _mm256_loadu_pd(lanes.m), P = _mm256_loadu_pd(lanes.P);
   __m256d Q = _mm256_loadu_pd(lanes.Q), lo = _mm256_loadu_pd(lanes.lo);
   __m256d hi = _mm256_loadu_pd(lanes.hi);
+  __m256d cut[kCuts], cut_P[kCuts], cut_Q[kCuts];
+  for (std::size_t c = 0; c < kCuts; ++c) {
+    cut[c] = _mm256_set1_pd(Cuts ? lanes.cut[c] : 0.0);
+    cut_P[c] = _mm256_loadu_pd(lanes.cut_P[c]);
+    cut_Q[c] = _mm256_loadu_pd(lanes.cut_Q[c]);
+  }
   std::size_t k = 0;
   for (; k + 4 <= K; k += 4) {
     const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(beta + k), vL), vB);
@@ -294,9 +311,23 @@ __attribute__((target("avx"))) std::size_t input_lanes_avx(
     }
     m = _mm256_min_pd(rk, m);
     P = _mm256_add_pd(P, wk);
-    Q = _mm256_add_pd(Q, _mm256_mul_pd(wk, _mm256_sub_pd(rk, vr0)));
+    const __m256d wq = _mm256_mul_pd(wk, _mm256_sub_pd(rk, vr0));
+    Q = _mm256_add_pd(Q, wq);
     lo = _mm256_min_pd(_mm256_min_pd(e, a), lo);
     hi = _mm256_max_pd(_mm256_max_pd(e, a), hi);
+    if (Cuts) {  // + 0.0 for a worker not below the cut: the scalar lane's skipped addition
+      for (std::size_t c = 0; c < kCuts; ++c) {
+        const __m256d below = _mm256_cmp_pd(rk, cut[c], _CMP_LT_OQ);
+        cut_P[c] = _mm256_add_pd(cut_P[c], _mm256_and_pd(below, wk));
+        cut_Q[c] = _mm256_add_pd(cut_Q[c], _mm256_and_pd(below, wq));
+      }
+    }
+  }
+  if (Cuts) {
+    for (std::size_t c = 0; c < kCuts; ++c) {
+      _mm256_storeu_pd(lanes.cut_P[c], cut_P[c]);
+      _mm256_storeu_pd(lanes.cut_Q[c], cut_Q[c]);
+    }
   }
   _mm256_storeu_pd(lanes.m, m);
   _mm256_storeu_pd(lanes.P, P);
@@ -340,9 +371,19 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
       }
       m[h] = _mm_min_pd(rk, m[h]);
       P[h] = _mm_add_pd(P[h], wk);
-      Q[h] = _mm_add_pd(Q[h], _mm_mul_pd(wk, _mm_sub_pd(rk, vr0)));
+      const __m128d wq = _mm_mul_pd(wk, _mm_sub_pd(rk, vr0));
+      Q[h] = _mm_add_pd(Q[h], wq);
       lo[h] = _mm_min_pd(_mm_min_pd(e, a), lo[h]);
       hi[h] = _mm_max_pd(_mm_max_pd(e, a), hi[h]);
+      if (lanes.cut) {
+        for (std::size_t c = 0; c < kCuts; ++c) {
+          const __m128d below = _mm_cmplt_pd(rk, _mm_set1_pd(lanes.cut[c]));
+          double* cP = lanes.cut_P[c] + 2 * h;
+          double* cQ = lanes.cut_Q[c] + 2 * h;
+          _mm_storeu_pd(cP, _mm_add_pd(_mm_loadu_pd(cP), _mm_and_pd(below, wk)));
+          _mm_storeu_pd(cQ, _mm_add_pd(_mm_loadu_pd(cQ), _mm_and_pd(below, wq)));
+        }
+      }
     }
   }
   for (int h = 0; h < 2; ++h) {
@@ -359,15 +400,21 @@ std::size_t input_lanes_sse2(const double* __restrict beta, const double* __rest
 
 InputSums input_pass(const double* __restrict beta, const double* __restrict compute,
                      double* __restrict r, double* __restrict w, std::size_t K, double L,
-                     double B, double r0, double* __restrict sample, Result* clear) {
+                     double B, double r0, double* __restrict sample, Result* clear,
+                     const double* cut) {
   Lanes lanes;
   lanes.sample = sample;
   lanes.clear = clear;
+  lanes.cut = cut;
   lanes.samples = (K + kSampleStride - 1) / kSampleStride;
   std::size_t k = 0;
 #if defined(PABA_X86_SIMD)
-  k = has_avx() ? input_lanes_avx(beta, compute, r, w, K, L, B, r0, lanes)
-                : input_lanes_sse2(beta, compute, r, w, K, L, B, r0, lanes);
+  if (has_avx()) {
+    k = cut ? input_lanes_avx<true>(beta, compute, r, w, K, L, B, r0, lanes)
+            : input_lanes_avx<false>(beta, compute, r, w, K, L, B, r0, lanes);
+  } else {
+    k = input_lanes_sse2(beta, compute, r, w, K, L, B, r0, lanes);
+  }
 #endif
   auto lane = [&](std::size_t i, int j) {
     const double a = beta[i] * L / B, e = compute[i] * L;
@@ -386,7 +433,16 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
     }
     lanes.m[j] = std::min(lanes.m[j], rk);
     lanes.P[j] += wk;
-    lanes.Q[j] += wk * (rk - r0);
+    const double wq = wk * (rk - r0);
+    lanes.Q[j] += wq;
+    if (lanes.cut) {
+      for (std::size_t c = 0; c < kCuts; ++c) {
+        if (rk < lanes.cut[c]) {
+          lanes.cut_P[c][j] += wk;
+          lanes.cut_Q[c][j] += wq;
+        }
+      }
+    }
     lanes.lo[j] = std::min(lanes.lo[j], std::min(a, e));
     lanes.hi[j] = std::max(lanes.hi[j], std::max(a, e));
   };
@@ -406,7 +462,37 @@ InputSums input_pass(const double* __restrict beta, const double* __restrict com
   const double highest = std::max(std::max(lanes.hi[0], lanes.hi[1]),
                                   std::max(lanes.hi[2], lanes.hi[3]));
   sums.in_range = lowest >= kMinSeconds && highest <= kMaxSeconds && sums.P == sums.P;
+  for (std::size_t c = 0; cut && c < kCuts; ++c) {
+    const double* cP = lanes.cut_P[c];
+    const double* cQ = lanes.cut_Q[c];
+    sums.cut_P[c] = (cP[0] + cP[1]) + (cP[2] + cP[3]);
+    sums.cut_Q[c] = (cQ[0] + cQ[1]) + (cQ[2] + cQ[3]);
+  }
   return sums;
+}
+
+// The cuts of a cold first probe (kCutsFrom <= K < kSampleFrom): the values of r of rank
+// kCutRanks among the first kCutSample workers, in increasing order. The pass over the inputs
+// sums w and w (r - r0) over the workers below each cut; every such set has a Newton point right
+// of the root, as every worker's does, and the set below a cut just right of the root has one
+// close to it. r ranks as beta does; the c-th smallest of the values v is the least v_i that at
+// least c values are at most (a NaN counts as +inf), which a count without branches finds.
+void place_cuts(const double* beta, double L, double B, double* cut) {
+  double v[kCutSample];
+  for (std::size_t k = 0; k < kCutSample; ++k) v[k] = beta[k] == beta[k] ? beta[k] : kInf;
+  std::size_t at_most[kCutSample];
+  for (std::size_t i = 0; i < kCutSample; ++i) {
+    std::size_t n = 0;
+    for (std::size_t j = 0; j < kCutSample; ++j) n += v[j] <= v[i];
+    at_most[i] = n;
+  }
+  for (std::size_t c = 0; c < kCuts; ++c) {
+    double least = kInf;
+    for (std::size_t i = 0; i < kCutSample; ++i) {
+      least = at_most[i] >= kCutRanks[c] && v[i] < least ? v[i] : least;
+    }
+    cut[c] = std::sqrt(least * L / B);
+  }
 }
 
 // A starting delta for large instances: the root of the same problem on every stride-th worker,
@@ -747,9 +833,13 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // before the relaxed optimum.
   const std::size_t stride = std::min<std::size_t>(kSampleStride, K / 2048);
   const bool gathered = K >= kSampleFrom && !previous_loads && stride == kSampleStride;
+  // A smaller cold instance takes the sums below cuts (place_cuts) in the same pass.
+  double cut[kCuts];
+  const bool cuts = K >= kCutsFrom && K < kSampleFrom && !previous_loads;
+  if (cuts) place_cuts(p.beta, L, B, cut);
   const InputSums sums =
       input_pass(p.beta, p.compute, r, w, K, L, B, r0, gathered ? out.bandwidth : nullptr,
-                 own_scratch ? &out : nullptr);
+                 own_scratch ? &out : nullptr, cuts ? cut : nullptr);
   if (!sums.in_range) {  // report the first worker out of range, as the nested bisection does
     for (std::size_t k = 0; k < K; ++k) check_seconds(p.beta[k] * L / B, p.compute[k] * L);
   }
@@ -779,6 +869,10 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   const bool warm = warm_P > 0.0;
   double delta = (r0 - r_min) + (1.0 + (warm ? warm_Q : all_Q)) / (warm ? warm_P : all_P);
   if (!(delta > 0.0)) delta = kInf;
+  for (std::size_t c = 0; cuts && c < kCuts; ++c) {  // the least Newton point of the cuts' sets
+    const double below = (r0 - r_min) + (1.0 + sums.cut_Q[c]) / sums.cut_P[c];
+    if (below > 0.0 && below < delta) delta = below;
+  }
   // The Newton point of any set of workers lies right of the root (its line lies below F), so
   // the first pass keeps only the workers below it. Formed about r_0 it is a probe, not a bound:
   // should it fall short of the root by rounding, the first bound does not confirm it and the

@@ -2,6 +2,7 @@
 // AddressSanitizer and UndefinedBehaviorSanitizer (tests/test_sanitizers.py). Exits non-zero on
 // a broken invariant; the sanitizers abort on any memory error or undefined behaviour.
 #include "paba.hpp"
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -79,6 +80,36 @@ int main(int argc, char** argv) {
       paba::allocate(p, paba::Scheme::joint, nullptr, nullptr, options, r);
       std::int64_t sum = 0; for (auto l : out_loads) sum += l;
       if ((double)sum != p.params || !std::isfinite(r.latency)) { std::printf("large instance broken\n"); return 1; }
+      ++ok;
+    } catch (const std::invalid_argument&) { ++invalid; }
+  }
+  // The exact method's cut start (256 to 8191 workers, cold): the first 16 workers place the
+  // cuts, so they are sorted, tied or malformed at times; some searches capped, some warm.
+  for (int trial = 0; trial < trials / 100; ++trial) {
+    const std::size_t K = 256 + rng() % 1100;
+    std::vector<double> beta(K), compute(K), rl(K), ob(K), wl(K);
+    std::vector<std::int64_t> out_loads(K), previous(K, 0);
+    for (std::size_t k = 0; k < K; ++k) { beta[k] = std::pow(10.0, u(rng)); compute[k] = std::pow(10.0, u(rng) - 4); }
+    const int first = static_cast<int>(rng() % 5);
+    if (first == 1) std::sort(beta.begin(), beta.end());
+    if (first == 2) std::sort(beta.begin(), beta.end(), [](double a, double b) { return a > b; });
+    if (first == 3) for (std::size_t k = 0; k < 16; ++k) beta[k] = beta[16];
+    const bool garbage = first == 4;
+    if (garbage) beta[rng() % (rng() % 2 ? 16 : K)] = pick({nan, inf, -inf, -1.0, 0.0, 1e300, 1e-300});
+    previous[rng() % K] = 1;
+    paba::Problem p; p.n_workers = K; p.n_groups = K; p.beta = beta.data(); p.compute = compute.data();
+    p.params = pick({1.0, 1e6, 1e9}); p.bandwidth = std::pow(10.0, u(rng));
+    paba::Result r; r.loads = out_loads.data(); r.relaxed_loads = rl.data(); r.bandwidth = ob.data(); r.worker_latency = wl.data();
+    paba::Options options;
+    options.exact_passes = static_cast<int>(pick({12.0, 1.0, 2.0}));
+    options.previous_loads = rng() % 4 ? nullptr : previous.data();
+    try {
+      paba::allocate(p, paba::Scheme::joint, nullptr, nullptr, options, r);
+      std::int64_t sum = 0; for (auto l : out_loads) sum += l;
+      if (!garbage && ((double)sum != p.params || !std::isfinite(r.latency))) {
+        std::printf("cut-start instance broken K=%zu\n", K);
+        return 1;
+      }
       ++ok;
     } catch (const std::invalid_argument&) { ++invalid; }
   }

@@ -30,6 +30,9 @@ def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
 
 
 SAMPLE_FROM = 8192  # workers from which the exact method's start is sampled
+CUTS_FROM = 256     # workers from which a cold start also reads the sets below two cuts
+CUT_SAMPLE = 16     # the first workers, whose r place the cuts
+CUT_RANKS = (1, 6)  # the cuts' ranks (from 1) among those
 
 
 def sampled_start(d: np.ndarray, w: np.ndarray, stride: int) -> float:
@@ -68,6 +71,17 @@ def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None
     delta = (r0 - r_min) + (1.0 + (w * (r - r0))[chosen].sum()) / w[chosen].sum()
     if not delta > 0.0:
         delta = np.inf
+    if CUTS_FROM <= K < SAMPLE_FROM and previous_active is None:
+        # The sets below two cuts (values of r of given ranks among the first workers) have
+        # Newton points right of the root too; one below a cut just right of it, a close one.
+        first = np.sort(r[:CUT_SAMPLE])
+        for rank in CUT_RANKS:
+            below = r < first[rank - 1]
+            P = w[below].sum()
+            if P > 0.0:
+                point = (r0 - r_min) + (1.0 + (w * (r - r0))[below].sum()) / P
+                if 0.0 < point < delta:
+                    delta = point
     # Any set's Newton point lies right of the root, so the first pass keeps the workers below
     # it; should rounding put it short of the root, the first bound does not confirm it.
     keep = delta
