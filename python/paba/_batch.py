@@ -148,6 +148,15 @@ def _groups(values, shape: tuple, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     return flat, group_offsets
 
 
+def _method_names(codes: np.ndarray) -> tuple:
+    """The method name of each instance, from the kernels' codes: one tuple repetition where
+    every instance took the same method (the usual batch: 20,000 names in microseconds instead
+    of milliseconds)."""
+    if codes.size and bool((codes == codes[0]).all()):
+        return (METHOD_NAMES[int(codes[0])],) * codes.size
+    return tuple(METHOD_NAMES[code] for code in codes.tolist())
+
+
 def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
                    method: str = "auto", alpha=None, tau=None, groups=None, offsets=None,
                    previous=None, n_threads: int = 1, tol: float = 1e-9,
@@ -270,7 +279,7 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         relaxed_latency=readonly(result["relaxed_latency"]),
         iterations=readonly(result["iterations"]),
         converged=readonly(result["status"] == STATUS_OK),
-        method=tuple(METHOD_NAMES[code] for code in result["method"].tolist()),
+        method=_method_names(result["method"]),
         offsets=offset_array,
         group_offsets=offset_array if groups is None else readonly(group_offsets),
         scheme=scheme,
