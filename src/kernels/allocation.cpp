@@ -206,6 +206,11 @@ RootStats fixed_rate_loads(const Instance& in, const double* s, const double* r,
   // sum_n x_n(T) is piecewise linear and nondecreasing: Newton steps, each exact on the piece it
   // starts from, safeguarded by the bracket (bisection when a step leaves it or stalls).
   const bool single = in.N == in.K;  // one worker per group: a loop without branches
+  std::vector<double> rate;          // 1 / s of each worker, by group, when single
+  if (single) {
+    rate.resize(in.N);
+    for (std::size_t n = 0; n < in.N; ++n) rate[n] = 1.0 / s[in.member[n]];
+  }
   auto total = [&](double T, double* slope) {
     double sum = 0.0, ds = 0.0;
     if (single) {
@@ -213,7 +218,7 @@ RootStats fixed_rate_loads(const Instance& in, const double* s, const double* r,
         const std::size_t k = in.member[n];
         const double v = (T - r[k]) / s[k];
         sum += v > 0.0 ? v : 0.0;
-        ds += v > 0.0 ? 1.0 / s[k] : 0.0;
+        ds += v > 0.0 ? rate[n] : 0.0;
       }
     } else {
       for (std::size_t n = 0; n < in.N; ++n) {
@@ -502,6 +507,64 @@ struct InnerWork {
   }
 };
 
+// The one-member groups' limit, rate, cut and threshold at T (prepare), from index i on; returns
+// the index it stopped at. A loop without branches over their contiguous data (participation
+// thresholds in closed form, as member_threshold; lanes that cannot finish by T are masked).
+std::size_t prepare_singles(std::size_t i, std::size_t S, double T, bool any_fixed,
+                            const double* a, const double* e, const double* f,
+                            const double* tau, double* limit, double* rate, double* cut,
+                            double* threshold) {
+  for (; i < S; ++i) {
+    const double u = T - tau[i];
+    const bool possible = u > 0.0;
+    const double ef = e[i] * f[i];
+    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
+    const double own = f[i] > 0.0 ? root : 0.0;
+    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
+    const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
+    const double c = (lim - least) / r;
+    limit[i] = possible ? lim : 0.0;
+    rate[i] = possible ? r : 0.0;
+    cut[i] = possible ? c : -1.0;
+    threshold[i] = least;
+  }
+  return i;
+}
+
+#if defined(PABA_X86_SIMD)
+// prepare_singles four groups at a time: the same operations in the same order (blends for the
+// selections), so the same bits; its two square roots and four divisions bound the loop.
+__attribute__((target("avx"))) std::size_t prepare_singles_avx(
+    std::size_t S, double T, bool any_fixed, const double* a, const double* e, const double* f,
+    const double* tau, double* limit, double* rate, double* cut, double* threshold) {
+  const __m256d vT = _mm256_set1_pd(T), zero = _mm256_setzero_pd();
+  const __m256d inf = _mm256_set1_pd(kInf), minus_one = _mm256_set1_pd(-1.0);
+  std::size_t i = 0;
+  for (; i + 4 <= S; i += 4) {
+    const __m256d ai = _mm256_loadu_pd(a + i), ei = _mm256_loadu_pd(e + i);
+    const __m256d fi = _mm256_loadu_pd(f + i);
+    const __m256d u = _mm256_sub_pd(vT, _mm256_loadu_pd(tau + i));
+    const __m256d possible = _mm256_cmp_pd(u, zero, _CMP_GT_OQ);
+    const __m256d ef = _mm256_mul_pd(ei, fi);
+    const __m256d root = _mm256_div_pd(
+        _mm256_mul_pd(fi, u),
+        _mm256_add_pd(ef, _mm256_sqrt_pd(_mm256_add_pd(
+                              _mm256_mul_pd(ef, ef), _mm256_mul_pd(_mm256_mul_pd(ai, ef), u)))));
+    const __m256d own = _mm256_blendv_pd(zero, root, _mm256_cmp_pd(fi, zero, _CMP_GT_OQ));
+    const __m256d least = any_fixed ? _mm256_blendv_pd(inf, own, possible) : zero;
+    const __m256d lim = _mm256_div_pd(u, ei);
+    const __m256d r =
+        _mm256_div_pd(_mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(ai, u), ef)), ei);
+    const __m256d c = _mm256_div_pd(_mm256_sub_pd(lim, least), r);
+    _mm256_storeu_pd(limit + i, _mm256_blendv_pd(zero, lim, possible));
+    _mm256_storeu_pd(rate + i, _mm256_blendv_pd(zero, r, possible));
+    _mm256_storeu_pd(cut + i, _mm256_blendv_pd(minus_one, c, possible));
+    _mm256_storeu_pd(threshold + i, least);
+  }
+  return i;
+}
+#endif
+
 // The groups' data at T: thresholds, cuts, and the one-member groups' limit and rate. A group
 // that cannot finish by T gets the cut -1 (no load at any price). A group of several members
 // with fixed costs is left lazy (its cut the bound rho_n(0)) until a price below it is read;
@@ -516,23 +579,12 @@ void prepare(const Instance& in, double T, InnerWork& work) {
   double* rate = work.rate.data();
   double* cut = work.single_cut.data();
   double* threshold = work.single_threshold.data();
-  const bool any_fixed = work.any_fixed;
-  // One-member groups: a loop without branches over their contiguous data (participation
-  // thresholds in closed form, as member_threshold; lanes that cannot finish by T are masked).
-  for (std::size_t i = 0; i < S; ++i) {
-    const double u = T - tau[i];
-    const bool possible = u > 0.0;
-    const double ef = e[i] * f[i];
-    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
-    const double own = f[i] > 0.0 ? root : 0.0;
-    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
-    const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
-    const double c = (lim - least) / r;
-    limit[i] = possible ? lim : 0.0;
-    rate[i] = possible ? r : 0.0;
-    cut[i] = possible ? c : -1.0;
-    threshold[i] = least;
-  }
+  std::size_t done = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx())
+    done = prepare_singles_avx(S, T, work.any_fixed, a, e, f, tau, limit, rate, cut, threshold);
+#endif
+  prepare_singles(done, S, T, work.any_fixed, a, e, f, tau, limit, rate, cut, threshold);
   for (std::size_t i = 0; i < S; ++i) {
     const std::size_t n = work.single[i];
     work.threshold[n] = threshold[i];
@@ -1367,13 +1419,17 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
                      sample.end());
     cutoff = sample[rank];
   }
-  std::vector<std::size_t> candidates;
+  std::vector<std::size_t> candidates(N);
   std::vector<unsigned char> in_c(N, 0);
-  for (std::size_t n = 0; n < N; ++n) {
-    if (keys[n] <= cutoff) {
-      candidates.push_back(n);
-      in_c[n] = 1;
+  {
+    std::size_t m = 0;
+    for (std::size_t n = 0; n < N; ++n) {  // no branch: the candidates are scattered
+      const bool in = keys[n] <= cutoff;
+      candidates[m] = n;
+      m += in;
+      in_c[n] = in;
     }
+    candidates.resize(m);
   }
   std::vector<std::int64_t> slot(p.group ? N : 0, -1);
   Subset sub;
