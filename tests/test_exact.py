@@ -1,7 +1,8 @@
 """The exact joint method (docs/algorithms.md 3.5, last paragraph; 3.7): the price search for one
 worker per group without fixed costs, against the nested bisection, the reference twin and an
 independent water-filling oracle; its properties, the fallback to a sorted scan, extreme dynamic
-ranges, method selection and warm starts (``previous=``)."""
+ranges, the cut start (256 to 8,191 workers), method selection and warm starts
+(``previous=``)."""
 
 from __future__ import annotations
 

@@ -518,9 +518,11 @@ std::size_t prepare_singles(std::size_t i, std::size_t S, double T, bool any_fix
     const double u = T - tau[i];
     const bool possible = u > 0.0;
     const double ef = e[i] * f[i];
-    const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
-    const double own = f[i] > 0.0 ? root : 0.0;
-    const double least = any_fixed ? (possible ? own : kInf) : 0.0;
+    double least = 0.0;  // without fixed costs every threshold is 0
+    if (any_fixed) {
+      const double root = f[i] * u / (ef + std::sqrt(ef * ef + a[i] * ef * u));  // NaN at f = 0
+      least = possible ? (f[i] > 0.0 ? root : 0.0) : kInf;
+    }
     const double lim = u / e[i], r = std::sqrt(a[i] * u + ef) / e[i];
     const double c = (lim - least) / r;
     limit[i] = possible ? lim : 0.0;
@@ -533,7 +535,7 @@ std::size_t prepare_singles(std::size_t i, std::size_t S, double T, bool any_fix
 
 #if defined(PABA_X86_SIMD)
 // prepare_singles four groups at a time: the same operations in the same order (blends for the
-// selections), so the same bits; its two square roots and four divisions bound the loop.
+// selections), so the same bits; its square roots and divisions bound the loop.
 __attribute__((target("avx"))) std::size_t prepare_singles_avx(
     std::size_t S, double T, bool any_fixed, const double* a, const double* e, const double* f,
     const double* tau, double* limit, double* rate, double* cut, double* threshold) {
@@ -546,12 +548,15 @@ __attribute__((target("avx"))) std::size_t prepare_singles_avx(
     const __m256d u = _mm256_sub_pd(vT, _mm256_loadu_pd(tau + i));
     const __m256d possible = _mm256_cmp_pd(u, zero, _CMP_GT_OQ);
     const __m256d ef = _mm256_mul_pd(ei, fi);
-    const __m256d root = _mm256_div_pd(
-        _mm256_mul_pd(fi, u),
-        _mm256_add_pd(ef, _mm256_sqrt_pd(_mm256_add_pd(
-                              _mm256_mul_pd(ef, ef), _mm256_mul_pd(_mm256_mul_pd(ai, ef), u)))));
-    const __m256d own = _mm256_blendv_pd(zero, root, _mm256_cmp_pd(fi, zero, _CMP_GT_OQ));
-    const __m256d least = any_fixed ? _mm256_blendv_pd(inf, own, possible) : zero;
+    __m256d least = zero;
+    if (any_fixed) {
+      const __m256d root = _mm256_div_pd(
+          _mm256_mul_pd(fi, u),
+          _mm256_add_pd(ef, _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(ef, ef),
+                                                         _mm256_mul_pd(_mm256_mul_pd(ai, ef), u)))));
+      const __m256d own = _mm256_blendv_pd(zero, root, _mm256_cmp_pd(fi, zero, _CMP_GT_OQ));
+      least = _mm256_blendv_pd(inf, own, possible);
+    }
     const __m256d lim = _mm256_div_pd(u, ei);
     const __m256d r =
         _mm256_div_pd(_mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(ai, u), ef)), ei);
