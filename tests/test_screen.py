@@ -20,7 +20,7 @@ from paba.reference import allocation as reference
 from paba.testing import assert_allocations_close
 
 RTOL = 1e-9
-SCREEN_MIN = reference.SCREEN_MIN  # paba's allocation.cpp kScreenMin, the same number
+SCREEN_MIN = reference.SCREEN_MIN  # paba's kScreenMin (general.hpp), the same number
 LONG = int(os.environ.get("PABA_NEWTON_EXAMPLES", "0"))
 
 

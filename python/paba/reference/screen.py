@@ -1,0 +1,130 @@
+"""NumPy reference twin of ``src/kernels/screen.cpp``: the Newton method on large instances
+(docs/algorithms.md 3.5.2), solved on a few candidate groups and verified on the others at the
+latency and price found."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .internal import STATUS_INFEASIBLE, normalise
+from .newton import NewtonReport
+from .price_search import prepare, takes_load
+
+
+# Screening (docs/algorithms.md 3.5.2): the Newton method solves a few candidate groups, then
+# verifies the others at the latency and price it found.
+SCREEN_MIN = 128  # groups; fewer are solved whole
+SCREEN_ROUNDS = 4  # then the whole instance is solved
+SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
+SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
+
+
+def take_groups(beta, compute, alpha, tau, group, N, groups):
+    """The workers of `groups` (ascending ids) as an instance of their own: (their ids, beta,
+    compute, alpha, tau, group ids renumbered in the order of `groups` or None)."""
+    if group is None:
+        workers, sub_group = groups, None
+    else:
+        slot = np.full(N, -1, dtype=np.int64)
+        slot[groups] = np.arange(groups.size)
+        workers = np.flatnonzero(slot[group] >= 0)
+        sub_group = slot[group[workers]]
+    return (workers, beta[workers], compute[workers],
+            None if alpha is None else alpha[workers], None if tau is None else tau[workers],
+            sub_group)
+
+
+def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size, at):
+    """The groups outside the candidates (in_c) that take load at the price sigma of the latency
+    T, for each (T, sigma) of `at` (ascending ids): a test on every member first, rho_k(0) > sigma,
+    that is (L / B) sigma^2 (beta_k u_k + compute_k alpha_k) < u_k^2 (u_k = T - tau_k > 0; a group
+    has load only if each member passes it), then the cut of the few that pass (prepare on their
+    own instance). None when a (T, sigma) cannot be read."""
+    for T, sigma in at:
+        if not (T > 0.0 and math.isfinite(T) and sigma > 0.0 and math.isfinite(sigma)):
+            return None
+    LB = params / bandwidth
+    t = 0.0 if tau is None else tau
+    c = 0.0 if alpha is None else compute * alpha
+    hit = np.zeros(beta.size, dtype=bool)
+    for T, sigma in (at[0], at[-1]):
+        q = LB * sigma * sigma
+        u = T - t
+        hit |= (u > 0.0) & (q * (beta * u + c) < u * u * SCREEN_LOOSE)
+    if group is None:
+        passing = np.flatnonzero(hit & ~in_c)
+    else:
+        passing = np.flatnonzero((np.bincount(group[hit], minlength=N) == size) & ~in_c)
+    if not passing.size:
+        return passing
+    _, b, e, a, ta, g = take_groups(beta, compute, alpha, tau, group, N, passing)
+    K = b.size
+    inst = normalise(b, e, np.zeros(K) if a is None else a, np.zeros(K) if ta is None else ta,
+                     np.arange(K) if g is None else g, passing.size, params, bandwidth)
+    on = np.zeros(passing.size, dtype=bool)
+    prep = None
+    for T, sigma in at:
+        prep = prepare(inst, T, prep)
+        on |= takes_load(inst, prep, sigma)[0]
+    return passing[on]
+
+
+def screened_newton(beta, compute, alpha, tau, group, N, params, bandwidth, solve):
+    """The Newton method on the candidate groups, verified on the others; None where the whole
+    instance is to be solved instead. The first candidates: the groups whose key (beta, or the
+    sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), or
+    32 + ceil(sqrt(N)) with groups of several members (N < K), of every key or of every stride-th
+    key beyond SCREEN_SAMPLE groups (at the same quantile). ``solve`` solves the candidates'
+    instance: the dispatch's ``allocation.allocate_general``, passed in (as allocation.cpp's is
+    declared in general.hpp) so that this module does not import the one that imports it."""
+    fixed = alpha is not None and bool(np.any(alpha > 0.0))
+    if group is None:
+        keys, size = beta, None
+    else:
+        keys = np.bincount(group, weights=beta, minlength=N)
+        size = np.bincount(group, minlength=N)
+    root = math.ceil(math.sqrt(N))
+    first = 32 + root if N < beta.size else 64 + 2 * root  # groups of several members cost more
+    if first >= N:
+        return None
+    stride, rank = 1, first - 1
+    if N > SCREEN_SAMPLE:
+        stride = N // (SCREEN_SAMPLE // 2)
+    count = N // stride
+    if stride > 1:
+        rank = first * count // N
+    cutoff = float(np.partition(keys[: count * stride : stride], rank)[rank])
+    in_c = keys <= cutoff
+    iterations = 0
+    for _ in range(SCREEN_ROUNDS):
+        candidates = np.flatnonzero(in_c)
+        if candidates.size >= N:
+            return None
+        workers, *sub = take_groups(beta, compute, alpha, tau, group, N, candidates)
+        report = NewtonReport(fixed=fixed)
+        r = solve("joint", *sub[:4], sub[4], candidates.size, params, bandwidth,
+                  None, None, 1e-9, "newton", report)
+        if r is None or r["status"] == STATUS_INFEASIBLE:
+            return None
+        iterations += r["iterations"]
+        at = [(report.T, report.sigma)] + ([(report.T_c, report.sigma_c)] if fixed else [])
+        found = screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c,
+                                 size, at)
+        if found is None:
+            return None
+        if not found.size:
+            K = beta.size
+            loads = np.zeros(N, dtype=np.int64)
+            relaxed = np.zeros(N)
+            bandwidth_out = np.zeros(K)
+            worker_latency = np.zeros(K)
+            loads[candidates] = r["loads"]
+            relaxed[candidates] = r["relaxed_loads"]
+            bandwidth_out[workers] = r["bandwidth"]
+            worker_latency[workers] = r["worker_latency"]
+            return {**r, "loads": loads, "relaxed_loads": relaxed, "bandwidth": bandwidth_out,
+                    "worker_latency": worker_latency, "iterations": iterations}
+        in_c[found] = True
+    return None
