@@ -8,6 +8,7 @@ the binding boundary (dtype, layout, writeability, malformed direct calls into
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -302,6 +303,19 @@ def test_previous_ragged():
                                previous=first)
     np.testing.assert_array_equal(warm.loads, cold.loads)
     np.testing.assert_allclose(warm.latency, cold.latency, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("offsets", [
+    np.array([0, 2**63, 4], dtype=np.uint64),      # above int64
+    np.array([0, 2**64 - 2, 4], dtype=np.uint64),  # wraps to -2 as int64
+    [0, 2**63, 4],                                 # Python ints above int64
+    [0, 2**64, 4],                                 # above uint64 too
+    [0, -(2**63) - 1, 4],                          # below int64
+])
+def test_offsets_beyond_int64_name_offsets(offsets, backend):
+    beta = np.full(4, 8.0)
+    with pytest.raises(ValueError, match=named("offsets")):
+        paba.allocate_batch(beta, beta * 1e-7, 10**6, 1e7, offsets=offsets, backend=backend)
 
 
 @pytest.mark.parametrize("bad", ["shape", "float", "non_joint", "list_of_allocations"])
@@ -991,3 +1005,32 @@ def test_core_batch_valid_call_matches_allocate():
         [8.0, 16.0, 4.0], [2e-6, 1e-6, 3e-6], 1000, 1e7, groups=[0, 1, 1])).loads)
     assert result["loads"].shape == (3,) and result["loads"][2] == 500
     assert result["bandwidth"].shape == (5,)
+
+
+#: A batch asking for more threads than the system starts (their stacks exceed the address
+#: space the interpreter is limited to): the threads that start solve every instance.
+THREAD_CAP_SCRIPT = """
+import resource
+import numpy as np
+import paba
+rng = np.random.default_rng(3)
+beta, compute = rng.uniform(1.0, 10.0, (5000, 4)), rng.uniform(1e-6, 1e-5, (5000, 4))
+alone = paba.allocate_batch(beta, compute, 10**6, 1e7, n_threads=1)
+with open("/proc/self/status") as status:
+    used = next(int(line.split()[1]) for line in status if line.startswith("VmSize:")) << 10
+limit = used + (512 << 20)  # room for a few thread stacks (2 to 8 MiB each), not for 1,023
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+capped = paba.allocate_batch(beta, compute, 10**6, 1e7, n_threads=1024)
+assert np.array_equal(capped.loads, alone.loads)
+assert np.array_equal(capped.latency, alone.latency)
+print("SAME", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, limits RLIMIT_AS")
+def test_more_threads_than_the_system_starts_still_solves_every_instance():
+    import subprocess
+    result = subprocess.run([sys.executable, "-c", THREAD_CAP_SCRIPT], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr[-2000:])
+    assert result.stdout.strip() == "SAME"

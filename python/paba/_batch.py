@@ -195,7 +195,9 @@ def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
         Joint scheme only: loads of an earlier batch of the same layout (the shape of the
         result's ``loads``), to warm-start each instance's exact method (see :func:`allocate`).
     n_threads : int, default 1
-        Threads of the native pool (``std::thread``); 1 runs on the calling thread.
+        Threads of the native pool (``std::thread``), at most 1024 and at most one per instance;
+        1 runs on the calling thread. Where the system starts fewer (its limits on threads or
+        memory), the threads it started solve every instance, with the same answers.
     tol : float, default 1e-9
         As in :func:`allocate`.
     backend : {"native", "reference"}, optional

@@ -1,7 +1,8 @@
 // Many instances at once (paba.allocate_batch): each instance is solved by allocate() exactly as
 // a single call would solve it, on a plain std::thread pool (no OpenMP runtime: PyTorch brings its
 // own). Threads take instances from a shared atomic counter in small chunks, so uneven instances
-// balance out; each thread keeps its scratch vectors for all its instances. The first
+// balance out; each thread keeps its scratch vectors for all its instances. n_threads caps the
+// pool: where the system starts fewer threads, those run every instance. The first
 // exception stops the others and is rethrown on the calling thread, naming the instance.
 //
 // Group ids are local to each instance (0..N_i-1); each instance's ids are checked by the thread
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -139,13 +141,14 @@ void allocate_batch(const Batch& batch, Scheme scheme, const Options& options, B
 
   const std::size_t helpers = static_cast<std::size_t>(n_threads) - 1;
   std::vector<std::thread> threads;
-  threads.reserve(helpers);
+  // n_threads is a cap, not a demand: where the system refuses another thread (its limit on
+  // threads or memory for their stacks), the threads started so far share the instances, the
+  // calling thread among them, and the answers are the same.
   try {
+    threads.reserve(std::min(helpers, M));
     for (std::size_t t = 0; t < helpers && t + 1 < M; ++t) threads.emplace_back(work);
-  } catch (...) {
-    failed = true;  // could not start a thread: stop the started ones, then report
-    for (auto& thread : threads) thread.join();
-    throw;
+  } catch (const std::system_error&) {
+  } catch (const std::bad_alloc&) {
   }
   work();
   for (auto& thread : threads) thread.join();
