@@ -22,6 +22,12 @@ the basic instance of the same K, ``numpy_general_joint`` and cvxpy. Then the ba
 ``paba.allocate_batch`` at K = 100 on 1 and 2 threads, and the peak memory of an exact and of a
 general K = 10^6 solve, each in a fresh process.
 
+Then the regime grid (bench/grid.py over bench/regimes.py): every target above on every cell of
+families of workers (the cell at 0.05, 0.5 and 5 MHz per worker, faded draws, log-uniform
+profiles), fixed costs (none, light, heavy), groupings (singletons, groups of 1-10, one group)
+and K from 10 to 10^6. The report opens with each target at its worst cell, and ends with the
+grid cell by cell and a figure of every ratio against K (``--out``'s name with ``-grid.png``).
+
 Every measurement first checks its answer (see the report's "How it is measured"); the script
 exits with status 1 if any check fails, and then writes no file. Progress goes to stderr, the
 Markdown report to stdout and to ``--out``.
@@ -32,11 +38,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import select
 import statistics
 import subprocess
@@ -49,6 +53,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import grid  # noqa: E402
 import paba  # noqa: E402
 from paba.testing import assert_allocations_close  # noqa: E402
 from peers import (  # noqa: E402
@@ -69,6 +74,25 @@ from peers import (  # noqa: E402
     numpy_floor,
     numpy_general_joint,
 )
+from timing import (  # noqa: E402
+    BLOCK_S,
+    MAX_REPEATS,
+    SINGLE_S,
+    CheckFailed,
+    OtherLoad,
+    alternate,
+    check,
+    check_true,
+    format_cores,
+    format_ratio,
+    format_seconds,
+    machine,
+    progress,
+    relative,
+    repeat,
+    timed,
+    verdict,
+)
 
 FULL_SIZES = (10, 100, 1000, 10**4, 10**5, 10**6)
 QUICK_SIZES = (10, 100, 1000)
@@ -78,9 +102,6 @@ HEADLINE_K = 1000       # the end-to-end comparison with numpy_basic_joint
 FLOOR_K = 10**6         # the end-to-end comparison with the floor
 LIMIT_S = 60.0          # skip a solve estimated to take longer (reference, cvxpy)
 CVXPY_TRY_S = 180.0     # cvxpy is still tried (with a LIMIT_S timeout) up to this estimate
-SINGLE_S = 2.0          # a checked call longer than this is the one timed call
-MAX_REPEATS = 3000      # timed calls per cell at most
-BLOCK_S = 2e-3          # calls timed in alternation run in blocks of about this many seconds
 
 CVXPY_RTOL = 1e-4       # cvxpy's basic T* against the exact method
 EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency
@@ -104,102 +125,16 @@ REFERENCE_COLUMNS = ("reference exact", "reference bisection")
 GENERAL_CASES = (("singletons", False), ("groups of 1-10", True))
 
 
-class CheckFailed(Exception):
-    pass
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- timing ----------------------------------------------------------------------------------
 
-def timed(call, budget: float, verify=None, first=None):
-    """Median seconds per call, after one untimed call whose answer ``verify`` checks.
-
-    ``first``: (result, seconds) of that call when the caller already made it. Returns
-    (result, median, repeats); a first call over SINGLE_S is the only one, and its time is the
-    figure (repeats = 1).
-    """
-    if first is None:
-        start = time.perf_counter()
-        result = call()
-        first = (result, time.perf_counter() - start)
-    result, seconds = first
-    if verify is not None:
-        verify(result)
-    if seconds > SINGLE_S:
-        return result, seconds, 1
-    return (result, *repeat(call, budget))
 
 
-def repeat(call, budget: float, minimum: int = 3, maximum: int = MAX_REPEATS, setup=None):
-    """(median seconds, calls) of timed calls, made until they add up to ``budget`` seconds
-    (at least ``minimum``, at most ``maximum`` calls), with garbage collection off. With
-    ``setup``, each call is ``call(*setup())``, the setup outside the timed region."""
-    times = []
-    gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        total = 0.0
-        while len(times) < minimum or (total < budget and len(times) < maximum):
-            args = () if setup is None else setup()
-            start = time.perf_counter()
-            call(*args)
-            times.append(time.perf_counter() - start)
-            total += times[-1]
-            del args
-    finally:
-        if enabled:
-            gc.enable()
-    return statistics.median(times), len(times)
 
 
-def alternate(calls: dict, budget: float, setup=None, minimum: int = 3,
-              maximum: int = MAX_REPEATS) -> dict:
-    """{name: (median seconds, calls) of calls timed in alternating blocks: each round runs a
-    block of each call, back to back, so that all see the same load from other processes; a
-    block is as many calls as take about BLOCK_S seconds (from one calibration call each), each
-    timed on its own. Rounds until each call has had about ``budget`` seconds (at least
-    ``minimum`` rounds, at most ``maximum`` calls of each). With ``setup``, each call is
-    ``call(*setup())``, a fresh setup per call, outside the timed region. Garbage collection is
-    off.
-
-    Blocks, not single calls: alternated one call at a time, a short call starts with another
-    call's data and branch history in its caches and predictors (at K = 1000 that made paba's
-    end-to-end call 5 to 10% slower after numpy_basic_joint, and the general solve twice as
-    slow after numpy_general_joint), so the figure would depend on what else was timed; a block
-    measures each call as a loop of it runs, the way timeit does."""
-    blocks = {}
-    for name, call in calls.items():
-        args = () if setup is None else setup()
-        start = time.perf_counter()
-        call(*args)
-        seconds = time.perf_counter() - start
-        del args
-        blocks[name] = max(1, min(maximum, int(BLOCK_S / max(seconds, 1e-9))))
-    times = {name: [] for name in calls}
-    gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        total, rounds = 0.0, 0
-        while rounds < minimum or (total < budget * len(calls)
-                                   and all(len(t) < maximum for t in times.values())):
-            for name, call in calls.items():
-                for _ in range(blocks[name]):
-                    args = () if setup is None else setup()
-                    start = time.perf_counter()
-                    call(*args)
-                    times[name].append(time.perf_counter() - start)
-                    total += times[name][-1]
-                    del args
-            rounds += 1
-    finally:
-        if enabled:
-            gc.enable()
-    return {name: (statistics.median(t), len(t)) for name, t in times.items()}
 
 
 def estimate(times: dict, sizes, K: int, native: dict | None = None):
@@ -222,16 +157,8 @@ def estimate(times: dict, sizes, K: int, native: dict | None = None):
 
 # -- checks ----------------------------------------------------------------------------------
 
-def check(what: str, assertion) -> None:
-    """Run an assertion helper (paba.testing), turning its AssertionError into CheckFailed."""
-    try:
-        assertion()
-    except AssertionError as error:
-        raise CheckFailed(f"{what}: {error}") from None
 
 
-def relative(a: float, b: float) -> float:
-    return abs(a - b) / abs(b)
 
 
 def check_same_optimum(what: str, got, expected, rtol: float) -> None:
@@ -244,37 +171,8 @@ def check_same_optimum(what: str, got, expected, rtol: float) -> None:
                f"latency {got.latency!r} vs {expected.latency!r}")
 
 
-def check_true(what: str, condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailed(f"{what}: {message}")
 
 
-class OtherLoad:
-    """CPU cores that other processes kept busy on average since construction: all CPUs' busy
-    time (/proc/stat) less this process's and its waited-for children's, over the wall time.
-    None where /proc/stat is unreadable."""
-
-    def __init__(self):
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # without guest time
-        own = os.times()
-        return busy, own.user + own.system + own.children_user + own.children_system, \
-            time.perf_counter()
-
-    def cores(self):
-        end = self._sample()
-        if self.start is None or end is None or end[2] <= self.start[2]:
-            return None
-        busy, own, wall = (b - a for a, b in zip(self.start, end, strict=True))
-        return max(0.0, (busy - own) / wall)
 
 
 # -- children: cvxpy (one process, a timeout per task) and peak memory (a fresh process) ------
@@ -733,18 +631,8 @@ def measure_memory(K: int, case: str, failures: list) -> dict | None:
 
 # -- the report ------------------------------------------------------------------------------
 
-def format_seconds(seconds) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale or unit == "us":
-            value = seconds / scale
-            return f"{value:.3g} {unit}" if value < 1000 else f"{value:.0f} {unit}"
-    return "-"
 
 
-def format_cores(cores) -> str:
-    return "?" if cores is None else f"{cores:.2f}"
 
 
 def format_cell(cell, exact) -> str:
@@ -765,10 +653,6 @@ def format_cell(cell, exact) -> str:
         f"{format_seconds(cell)} ({ratio:.3g}x)")
 
 
-def format_ratio(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def seconds_of(cell):
@@ -776,30 +660,8 @@ def seconds_of(cell):
     return cell if isinstance(cell, float) else None
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}",
-                f"paba {paba.__version__}"]
-    for name in ("cvxpy", "clarabel"):  # from the metadata: importing cvxpy takes seconds
-        try:
-            versions.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name} not installed")
-    return (f"{model} ({os.cpu_count()} logical CPUs"
-            + (f", {available} available to this process" if available else "")
-            + f"), {platform.system()} {platform.release()}; " + ", ".join(versions))
 
 
-def verdict(ok) -> str:
-    return "not measured" if ok is None else ("PASS" if ok else "MISS")
 
 
 class Headline:
@@ -924,7 +786,8 @@ def other_targets(batch, memories):
     return rows, misses
 
 
-def report(args, rows, general, batch, memories, started, others, wall) -> str:
+def report(args, rows, general, batch, memories, regime, figure, started, others,
+           wall) -> str:
     general_sizes = sorted({K for _, K in general})
     lines = ["# Benchmarks", "",
              "Generated by `bench/compare.py`: every figure on this page was measured in one run "
@@ -945,9 +808,18 @@ def report(args, rows, general, batch, memories, started, others, wall) -> str:
              "average). The batch: Rayleigh-faded iterations of "
              f"`paba.Scenario.default(n_workers=K, params={PARAMS:_}, seed={SEED})`.", ""]
 
+    # The targets, at the worst cell of the regime grid.
+    lines += ["## Targets on the regime grid", "",
+              "Each target at the worst of the grid's cells it covers (bench/regimes.py: "
+              "families of workers, fixed costs, groupings, K from 10 to 10^6; bench/grid.py: "
+              "how each is checked and timed). The grid, cell by cell, is at the end of this "
+              "page.", "", *grid.headline_rows(regime), ""]
+
     # Headline.
     table = headline(rows, general, general_sizes)
-    lines += ["## Headline: paba against what a user would otherwise run", "",
+    lines += ["## The reference cell: paba against what a user would otherwise run", "",
+              "The targets of earlier runs, on one cell per case (the default static cell at "
+              "10 MHz, whatever K: few of a large K's workers carry load there).", "",
               "Median time per solve of paba and of its peer, measured in this run, and their "
               "ratio. *End to end*: `paba.allocate(paba.System(beta, compute, L, B), \"joint\")`"
               " from fresh NumPy arrays (System construction timed); *prebuilt System*: "
@@ -1106,6 +978,9 @@ def report(args, rows, general, batch, memories, started, others, wall) -> str:
               "can hide an allocation of the solve. The last column adds the inputs, for the "
               "whole footprint of a solve."]
 
+    # The regime grid, cell by cell.
+    lines += ["", "## The regime grid, cell by cell", "", *grid.section(regime, figure)]
+
     # Method.
     lines += method_section(args, rows, general)
     return "\n".join(lines) + "\n"
@@ -1260,7 +1135,12 @@ def main(argv=None) -> int:
                           failures)
     memories = {"exact": measure_memory(10**5 if args.quick else 10**6, "exact", failures),
                 "general": measure_memory(10**4 if args.quick else 10**6, "general", failures)}
-    text = report(args, rows, general, batch, memories, started, meter.cores(),
+    regime = grid.measure(args.quick, 0.02 if args.quick else 0.25)
+    failures += regime.failures
+    figure = None
+    if out is not None and grid.plot(regime, out.with_name(out.stem + "-grid.png")):
+        figure = out.stem + "-grid.png"
+    text = report(args, rows, general, batch, memories, regime, figure, started, meter.cores(),
                   time.perf_counter() - t0)
     print(text)
     if failures:

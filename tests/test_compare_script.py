@@ -37,7 +37,17 @@ def test_quick_run_writes_the_report(tmp_path):
 
     # The headline: every comparison with a peer, a ratio measured in this run, and a verdict
     # where the issue sets a target; the reference twin is not among the peers.
-    headline = table(text, "## Headline")
+    # The targets at the worst cell of the regime grid (bench/grid.py), with a figure.
+    targets = table(text, "## Targets on the regime grid")
+    assert targets[0][:5] == ["target", "worst cell", "ratio there", "target", "cells"]
+    assert len(targets) == 1 + 8
+    measured = [row for row in targets[1:] if row[5] == "smoke run"]
+    assert len(measured) >= 6 and all(int(row[4]) >= 1 for row in measured)
+    assert all(row[5] == "not measured" for row in targets[1:] if row not in measured)
+    assert "## The regime grid, cell by cell" in text
+    assert (tmp_path / "benchmarks-grid.png").stat().st_size > 10_000
+
+    headline = table(text, "## The reference cell")
     assert headline[0] == ["case", "paba", "against", "its time", "ratio", "target", "result"]
     against = {row[2] for row in headline[1:]}
     assert against == {"numpy_basic_joint", "cvxpy + Clarabel", "NumPy floor",
