@@ -34,8 +34,9 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
 
 void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
               const double* bandwidth_in, const Options& options, Result& out) {
-  std::vector<std::size_t> index;
+  thread_local std::vector<std::size_t> index;  // scratch of the rounding, kept for reuse
   detail::allocate_into(problem, scheme, loads_in, bandwidth_in, options, out, index);
+  if (index.size() > detail::kKeptScratch) std::vector<std::size_t>().swap(index);
 }
 
 void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,

@@ -56,7 +56,6 @@ constexpr std::size_t kCutsFrom = 256;    // workers from which the first probe 
 constexpr std::size_t kCutSample = 16;    // the first workers, whose r place the cuts
 constexpr std::size_t kCuts = 2;
 constexpr std::size_t kCutRanks[kCuts] = {1, 6};  // their ranks (from 1) among those
-constexpr std::size_t kKeptScratch = 1 << 16;  // values of per-thread scratch kept for reuse
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
 // written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.

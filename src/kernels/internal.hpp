@@ -29,6 +29,10 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 constexpr int kMaxNewton = 200;
 constexpr int kMaxBisection = 400;
 constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
+// Values of a per-thread scratch vector kept for the next solve (8 MiB of doubles): scratch
+// freed and taken again costs its page faults on every solve (a fifth of a 10^5-worker exact
+// solve with 75,000 active workers); a larger one is freed after its solve.
+constexpr std::size_t kKeptScratch = std::size_t{1} << 20;
 constexpr double kMinSeconds = 1e-80;    // range of the normalised seconds (paba.System checks
 constexpr double kMaxSeconds = 1e80;     // the same): no product or cube in a search overflows
 
@@ -261,7 +265,7 @@ void round_to_total(std::size_t N, std::int64_t total, Load load, Latency latenc
         }
       }
       load(threshold.second) += R - given;
-      if (pairs.size() > (1 << 16)) std::vector<std::pair<double, std::size_t>>().swap(pairs);
+      if (pairs.size() > kKeptScratch) std::vector<std::pair<double, std::size_t>>().swap(pairs);
       return;
     }
     m = static_cast<std::size_t>(R);
