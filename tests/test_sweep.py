@@ -242,8 +242,10 @@ def test_config_file_gives_the_same_sweep(tmp_path):
 
 def test_resume_after_a_kill_gives_the_same_files(tmp_path):
     # Each unit must outlast the gap between reading the journal and the kill on a loaded
-    # machine: at 1500 iterations a unit took 10 ms, and CI once saw all 20 finish in that gap.
-    # At 20000 a unit takes about 0.1 s, so the 17 left after the third take about 2 s.
+    # machine: at 20000 iterations a unit takes about 0.1 s, so the 17 left after the third take
+    # about 2 s. That holds because the serial executor journals each unit before it runs the
+    # next (it ran a window of 64 tasks first, and wrote their 20 lines in one burst, which the
+    # kill landed in or after by chance).
     options = ["--workers", "6,12", "--bandwidth", "5,10", "--seeds", "0-4", "--schemes",
                "joint", "--iterations", "20000", "--executor", "serial", "--chunk-size", "1",
                "--no-figures", "--quiet"]

@@ -199,7 +199,11 @@ def execute(sweep, executor=None, *, chunk_size: int | None = None, progress=Non
         if unit.cell not in settings:
             settings[unit.cell] = sweep.resolved(unit.cell)
     update, close = _progress_bar(progress, len(sweep.units()), len(results))
-    in_flight = max(64, IN_FLIGHT_PER_WORKER * workers)
+    # A serial executor runs a task as it is submitted: one at a time, so that each result is
+    # written down (on_result: the journal of a resumable sweep) before the next runs, not after
+    # a window of tasks (a sweep killed then lost them all).
+    in_flight = 1 if isinstance(executor, SerialExecutor) else max(64, IN_FLIGHT_PER_WORKER *
+                                                                   workers)
     pending: set = set()
     try:
         queue = iter(chunks)
