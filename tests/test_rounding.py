@@ -73,3 +73,73 @@ def test_rounding_matches_the_reference(K, params, classes, seed):
     system = paba.System(beta, compute, params=params, bandwidth=1e7)
     for scheme in SCHEMES:
         _same_loads(system, scheme)
+
+
+# ---------------------------------------------------------------------------------------------
+# Joint's integer answer against the other schemes' and the best split (docs/algorithms.md 3.6)
+
+OTHERS_EXACT = ("parameter_aware", "sequential")   # the candidates: never below joint
+OTHERS_SPLIT = ("equal", "bandwidth_aware")        # their loads with an equal pool split
+BUDGET = 1e-11                                     # the pool's budget margin, with room
+
+
+def _latency(system, scheme, backend):
+    try:
+        return paba.allocate(system, scheme, backend=backend).latency
+    except paba.InfeasibleError:
+        return np.inf
+
+
+@settings(max_examples=80, deadline=None)
+@given(K=st.integers(2, 50), per_worker=st.integers(1, 100), kind=st.sampled_from(
+    ["basic", "fixed costs", "groups", "groups and fixed costs"]), seed=st.integers(0, 2**16),
+    backend=st.sampled_from(["native", "reference"]))
+def test_joint_is_never_above_another_scheme_with_small_models(K, per_worker, kind, seed,
+                                                                backend):
+    rng = np.random.default_rng(seed)
+    kw = {}
+    if "groups" in kind:
+        kw["groups"] = np.sort(np.concatenate([np.arange(K // 2 + 1),
+                                               rng.integers(0, K // 2 + 1, K - K // 2 - 1)]))
+    if "fixed" in kind:
+        kw["alpha"] = np.exp(rng.uniform(np.log(1e2), np.log(1e6), K))
+        kw["tau"] = rng.uniform(0.0, 0.5, K)
+    system = paba.System(np.exp(rng.uniform(0.0, 4.0, K)), np.exp(rng.uniform(-15, -10, K)),
+                         params=per_worker * K, bandwidth=1e7, **kw)
+    joint = paba.allocate(system, "joint", backend=backend)
+    assert int(joint.loads.sum()) == system.params
+    evaluated = paba.evaluate(system, joint.loads, joint.bandwidth, backend=backend)
+    assert joint.latency == evaluated.latency
+    for scheme in OTHERS_EXACT:
+        assert joint.latency <= _latency(system, scheme, backend), scheme
+    for scheme in OTHERS_SPLIT:
+        assert joint.latency <= _latency(system, scheme, backend) * (1 + BUDGET), scheme
+
+
+def _splits(total, parts):
+    """Every split of ``total`` parameters into ``parts`` non-negative integer loads."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total + 1):
+        for rest in _splits(total - first, parts - 1):
+            yield (first, *rest)
+
+
+def test_joint_against_the_best_integer_split_on_tiny_instances():
+    # docs/algorithms.md 3.6 states these figures (basic instances; with alpha and tau the joint
+    # answer was the best split on every instance tried).
+    rng = np.random.default_rng(1)
+    gaps = []
+    for _ in range(60):
+        K, L = int(rng.integers(2, 5)), int(rng.integers(1, 11))
+        system = paba.System(np.exp(rng.uniform(0, 4, K)), np.exp(rng.uniform(-15, -10, K)),
+                             params=L, bandwidth=1e7)
+        best = min(paba.allocate(system, "parameter_aware", loads=np.array(split)).latency
+                   for split in _splits(L, K))
+        joint = paba.allocate(system, "joint").latency
+        assert joint >= best * (1 - 1e-12)  # no split beats the exhaustive best
+        gaps.append(joint / best - 1)
+    gaps = np.array(gaps)
+    assert np.mean(gaps <= 1e-12) >= 0.75
+    assert gaps.max() <= 0.25

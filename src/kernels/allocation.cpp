@@ -57,13 +57,18 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
       if (options.exact_passes < 1) throw std::invalid_argument("exact_passes: must be at least 1");
       detail::allocate_exact(problem, options.previous_loads, options.exact_passes, out, index);
       out.method = static_cast<int>(Method::exact);
-      return;
+    } else {
+      out.method = static_cast<int>(options.method == Method::bisection ? Method::bisection
+                                                                         : Method::newton);
+      if (!(out.method == static_cast<int>(Method::newton) && options.screen &&
+            problem.n_groups >= kScreenMin && screened_newton(problem, options, out, index)))
+        allocate_general(problem, scheme, loads_in, bandwidth_in, options, out, index, nullptr);
     }
-    out.method = static_cast<int>(options.method == Method::bisection ? Method::bisection
-                                                                       : Method::newton);
-    if (out.method == static_cast<int>(Method::newton) && options.screen &&
-        problem.n_groups >= kScreenMin && screened_newton(problem, options, out, index))
-      return;
+    // Coarse loads: the joint answer is never above another scheme's integer answer.
+    if (out.status != status_infeasible && problem.n_groups <= kCoarseGroups &&
+        problem.params < kCoarseLoads * static_cast<double>(problem.n_groups))
+      best_integer_loads(problem, out, index);
+    return;
   }
   allocate_general(problem, scheme, loads_in, bandwidth_in, options, out, index, nullptr);
 }

@@ -28,7 +28,14 @@ from .internal import (
 )
 from .newton import NewtonReport, joint_newton
 from .screen import SCREEN_MIN, screened_newton
-from .simple import equal_loads, fixed_rate_loads, round_loads
+from .simple import (
+    COARSE_GROUPS,
+    COARSE_LOADS,
+    best_integer_loads,
+    equal_loads,
+    fixed_rate_loads,
+    round_loads,
+)
 
 
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
@@ -76,13 +83,22 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         if exact:
             if exact_passes < 1:
                 raise ValueError("exact_passes: must be at least 1")
-            return allocate_exact(beta, compute, params, bandwidth, previous_loads, exact_passes)
-        used = "bisection" if method == "bisection" else "newton"
-        if used == "newton" and screen and n_groups >= SCREEN_MIN:
-            screened = screened_newton(beta, compute, alpha, tau, group, n_groups, params,
-                                       bandwidth, allocate_general)
-            if screened is not None:
-                return screened
+            res = allocate_exact(beta, compute, params, bandwidth, previous_loads, exact_passes)
+        else:
+            used = "bisection" if method == "bisection" else "newton"
+            res = None
+            if used == "newton" and screen and n_groups >= SCREEN_MIN:
+                res = screened_newton(beta, compute, alpha, tau, group, n_groups, params,
+                                      bandwidth, allocate_general)
+            if res is None:
+                res = allocate_general(scheme, beta, compute, alpha, tau, group, n_groups,
+                                       params, bandwidth, loads_in, bandwidth_in, tol, used)
+        # Coarse loads: the joint answer is never above another scheme's integer answer.
+        if (res["status"] != STATUS_INFEASIBLE and n_groups <= COARSE_GROUPS
+                and params < COARSE_LOADS * n_groups):
+            res = best_integer_loads(beta, compute, alpha, tau, group, n_groups, params,
+                                     bandwidth, res)
+        return res
     return allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
                             loads_in, bandwidth_in, tol, used)
 
