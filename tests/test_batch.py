@@ -1034,3 +1034,21 @@ def test_more_threads_than_the_system_starts_still_solves_every_instance():
                             text=True, timeout=120)
     assert result.returncode == 0, (result.returncode, result.stdout, result.stderr[-2000:])
     assert result.stdout.strip() == "SAME"
+
+
+def test_the_lowest_failing_instance_is_reported_whatever_the_threads():
+    # Instances 0-6 are large (slow) and valid, every later one is refused: on several threads
+    # the others reach a refused instance long before the first thread reaches instance 7, and
+    # the error must still name instance 7, as a serial loop (the reference backend) does.
+    rng = np.random.default_rng(21)
+    sizes = np.array([20_000] * 7 + [6] * 393)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    beta, compute = rng.uniform(1, 10, offsets[-1]), rng.uniform(1e-6, 1e-5, offsets[-1])
+    tau = np.zeros(offsets[-1])
+    tau[offsets[7]:] = 0.1  # the exact method refuses fixed costs
+    for backend, runs in (("native", 3), ("reference", 1)):
+        for threads in (1, 2, 4) if backend == "native" else (1,):
+            for _ in range(runs):
+                with pytest.raises(ValueError, match=r"^method:.*\(instance 7\)$"):
+                    paba.allocate_batch(beta, compute, 10**6, 1e7, method="exact", tau=tau,
+                                        offsets=offsets, n_threads=threads, backend=backend)

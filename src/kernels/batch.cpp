@@ -2,8 +2,9 @@
 // a single call would solve it, on a plain std::thread pool (no OpenMP runtime: PyTorch brings its
 // own). Threads take instances from a shared atomic counter in small chunks, so uneven instances
 // balance out; each thread keeps its scratch vectors for all its instances. n_threads caps the
-// pool: where the system starts fewer threads, those run every instance. The first
-// exception stops the others and is rethrown on the calling thread, naming the instance.
+// pool: where the system starts fewer threads, those run every instance. An exception stops
+// the instances after it; the lowest failing instance's is rethrown on the calling thread,
+// naming the instance, whatever the threads' timing (as a serial loop would report it).
 //
 // Group ids are local to each instance (0..N_i-1); each instance's ids are checked by the thread
 // that solves it, in one pass, before the instance reaches allocate(). The layout checks of the
@@ -78,22 +79,32 @@ void allocate_batch(const Batch& batch, Scheme scheme, const Options& options, B
   check_batch(batch);
   const std::size_t M = batch.n_instances;
   std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
+  // The lowest instance that failed so far (M: none), its error beside it. Instances below it
+  // are still solved, those above it are not, so the error reported is the lowest failing
+  // instance's whatever the threads' timing: the one a serial loop would report.
+  std::atomic<std::size_t> failed_at{M};
   std::exception_ptr error;
   std::mutex error_mutex;
   // Chunks of a few instances amortise the counter without unbalancing small batches.
   const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(16, M / (8 * n_threads)));
 
+  auto fail = [&](std::size_t i, std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (i < failed_at.load(std::memory_order_relaxed)) {
+      failed_at.store(i, std::memory_order_relaxed);
+      error = std::move(e);
+    }
+  };
   auto work = [&]() {
     std::vector<std::size_t> index;    // this thread's scratch, reused for all its instances
     std::vector<unsigned char> seen;   // likewise, for the group id checks
-    std::size_t i = 0;
-    try {
-      while (!failed.load(std::memory_order_relaxed)) {
-        const std::size_t first = next.fetch_add(chunk, std::memory_order_relaxed);
-        if (first >= M) break;
-        const std::size_t last = std::min(M, first + chunk);
-        for (i = first; i < last; ++i) {
+    for (;;) {
+      const std::size_t first = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (first >= M || first >= failed_at.load(std::memory_order_relaxed)) break;
+      const std::size_t last = std::min(M, first + chunk);
+      for (std::size_t i = first; i < last && i < failed_at.load(std::memory_order_relaxed);
+           ++i) {
+        try {
           const auto begin = static_cast<std::size_t>(batch.offsets[i]);
           const auto K = static_cast<std::size_t>(batch.offsets[i + 1]) - begin;
           // Where the instance's groups start in the per-group arrays, and how many it has.
@@ -126,16 +137,13 @@ void allocate_batch(const Batch& batch, Scheme scheme, const Options& options, B
           out.iterations[i] = r.iterations;
           out.status[i] = r.status;
           out.method[i] = r.method;
+        } catch (const std::invalid_argument& e) {
+          fail(i, std::make_exception_ptr(std::invalid_argument(
+                      std::string(e.what()) + " (instance " + std::to_string(i) + ")")));
+        } catch (...) {
+          fail(i, std::current_exception());
         }
       }
-    } catch (const std::invalid_argument& e) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!failed.exchange(true))
-        error = std::make_exception_ptr(
-            std::invalid_argument(std::string(e.what()) + " (instance " + std::to_string(i) + ")"));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!failed.exchange(true)) error = std::current_exception();
     }
   };
 
