@@ -143,3 +143,36 @@ def test_joint_against_the_best_integer_split_on_tiny_instances():
     gaps = np.array(gaps)
     assert np.mean(gaps <= 1e-12) >= 0.75
     assert gaps.max() <= 0.25
+
+
+@settings(max_examples=60, deadline=None)
+@given(K=st.integers(2, 30), n_units=st.integers(1, 60), kind=st.sampled_from(
+    ["basic", "fixed costs", "groups"]), seed=st.integers(0, 2**16),
+    backend=st.sampled_from(["native", "reference"]))
+def test_joint_in_units_is_never_above_another_scheme_in_units(K, n_units, kind, seed, backend):
+    rng = np.random.default_rng(seed)
+    kw = {}
+    if kind == "groups":
+        kw["groups"] = np.sort(np.concatenate([np.arange(K // 2 + 1),
+                                               rng.integers(0, K // 2 + 1, K - K // 2 - 1)]))
+    if kind == "fixed costs":
+        kw["alpha"] = np.exp(rng.uniform(np.log(1e2), np.log(1e6), K))
+        kw["tau"] = rng.uniform(0.0, 0.5, K)
+    sizes = rng.choice([1, 7, 64, 300], n_units)
+    granules = paba.Granules.from_sizes(sizes)
+    system = paba.System(np.exp(rng.uniform(0.0, 4.0, K)), np.exp(rng.uniform(-15, -10, K)),
+                         params=granules.total, bandwidth=1e7, **kw)
+
+    def in_units(scheme):
+        try:
+            allocation = paba.allocate(system, scheme, backend=backend)
+        except paba.InfeasibleError:
+            return None, np.inf
+        rounded, counts = paba.round_to_granules(system, allocation, granules, backend=backend)
+        return counts, rounded.latency
+
+    counts, joint = in_units("joint")
+    np.testing.assert_array_equal(counts.sum(axis=0), granules.counts)  # every unit, once
+    for scheme in paba.SCHEMES:
+        margin = BUDGET if scheme in OTHERS_SPLIT else 0.0
+        assert joint <= in_units(scheme)[1] * (1 + margin), scheme

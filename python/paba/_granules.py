@@ -12,7 +12,10 @@ parameters, so a block's size is a sum of unit sizes, and the sizes differ from 
    first, to the group whose latency after taking the unit is smallest, at the allocation's
    bandwidth (ties to the lowest group id);
 3. the schemes that choose bandwidth (parameter-aware, sequential, joint) re-compute it for the
-   rounded loads with the parameter-aware step, so loaded workers still finish together.
+   rounded loads with the parameter-aware step, so loaded workers still finish together;
+4. on at most 64 groups, the joint answer is compared with every other scheme's in the same
+   units (each with its parameter-aware bandwidth) and the fastest kept, so it is never above
+   theirs.
 
 With one size of 1 (a decomposable model, single parameters as units) this is exactly the integer
 rounding every scheme already does, and the allocation is returned unchanged.
@@ -27,10 +30,13 @@ import numpy as np
 
 from ._allocation import Allocation, allocate, evaluate
 from ._system import System
-from ._validation import MAX_PARAMS, describe, readonly
+from ._validation import MAX_PARAMS, InfeasibleError, describe, readonly
 
 #: Schemes whose bandwidth is fixed before the loads (it is kept after rounding).
 FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
+#: The joint answer in units is compared with the other schemes' on at most this many groups
+#: (the native kernels' kCoarseGroups: docs/algorithms.md 3.6).
+COARSE_GROUPS = 64
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -181,6 +187,41 @@ def round_to_granules(system: System, allocation: Allocation, granules: Granules
     N = system.n_groups
     if granules.trivial:
         return allocation, readonly(allocation.loads.reshape(N, 1).copy())
+    rounded, counts = _round(system, allocation, granules, backend)
+    if allocation.scheme == "joint" and N <= COARSE_GROUPS:
+        rounded, counts = _against_the_other_schemes(system, rounded, counts, granules, backend)
+    return rounded, counts
+
+
+def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.ndarray,
+                               granules: Granules, backend) -> tuple[Allocation, np.ndarray]:
+    """The joint answer in units against every other scheme's (docs/algorithms.md 3.6): each
+    scheme's allocation rounded to the same units, with the parameter-aware bandwidth of its
+    loads; the first strictly faster than the joint one and those before it replaces its loads,
+    bandwidth and latencies (and unit counts). So joint in units is never above another scheme
+    in units (but for the pool's budget margin where that scheme keeps an equal split)."""
+    best = rounded
+    for scheme in ("equal", "bandwidth_aware", "parameter_aware", "sequential"):
+        try:
+            other = allocate(system, scheme, backend=backend)
+        except InfeasibleError:
+            continue
+        candidate, candidate_counts = _round(system, other, granules, backend)
+        if scheme in FIXED_BANDWIDTH_SCHEMES:
+            candidate = allocate(system, "parameter_aware", loads=candidate.loads,
+                                 backend=backend)
+        if candidate.latency < best.latency:
+            best = dataclasses.replace(rounded, loads=candidate.loads,
+                                       bandwidth=candidate.bandwidth, latency=candidate.latency,
+                                       worker_latency=candidate.worker_latency)
+            counts = candidate_counts
+    return best, counts
+
+
+def _round(system: System, allocation: Allocation, granules: Granules,
+           backend) -> tuple[Allocation, np.ndarray]:
+    """round_to_granules past its checks, without the comparison of the joint answer."""
+    N = system.n_groups
     relaxed = np.asarray(allocation.relaxed_loads, dtype=np.float64)
     sizes, available = granules.sizes, granules.counts
     counts = np.zeros((N, sizes.size), dtype=np.int64)
