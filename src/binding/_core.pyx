@@ -25,6 +25,8 @@ from libc.stdlib cimport getenv
 import os
 
 import numpy as np
+
+from paba import _validation
 cimport numpy as cnp
 cimport cython
 

@@ -71,8 +71,8 @@ cdef inline object _view(object block, int typenum, Py_ssize_t n, char* data):
     return array
 
 
-# The largest params of a System (paba._validation.MAX_PARAMS): exact in float64.
-cdef long long _MAX_PARAMS = 9007199254740992
+# The largest params of a System, exact in float64: paba._validation's, read once at import.
+cdef long long _MAX_PARAMS = _validation.MAX_PARAMS
 
 
 cdef inline bint _plain_vector(object value):

@@ -29,6 +29,7 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 constexpr int kMaxNewton = 200;
 constexpr int kMaxBisection = 400;
 constexpr double kBudgetMargin = 1e-12;  // share of the pool left unused against rounding
+constexpr double kMaxParams = 9007199254740992.0;  // 2^53: params above are not exact in float64
 // Values of a per-thread scratch vector kept for the next solve (8 MiB of doubles): scratch
 // freed and taken again costs its page faults on every solve (a fifth of a 10^5-worker exact
 // solve with 75,000 active workers); a larger one is freed after its solve.
@@ -62,7 +63,7 @@ struct RootStats {
 
 // Checks params and bandwidth of a Problem (the same rules and messages for every path).
 inline void check_scalars(const Problem& p) {
-  if (!(p.params >= 1.0) || !(p.params <= 9007199254740992.0) || p.params != std::floor(p.params))
+  if (!(p.params >= 1.0) || !(p.params <= kMaxParams) || p.params != std::floor(p.params))
     throw std::invalid_argument("params: must be an integer in [1, 2**53]");
   if (!(p.bandwidth > 0.0) || !std::isfinite(p.bandwidth))
     throw std::invalid_argument("bandwidth: must be positive and finite");
