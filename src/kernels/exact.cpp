@@ -738,12 +738,16 @@ double loaded_latency(const Loaded& c, std::size_t n, double SB) {
   return worst;
 }
 
+}  // namespace
+
 // S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
 // solve_slack forms them (internal.hpp), over dense arrays of the loaded workers:
 // S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
 // a time (the divisions bound the loop) and summed in the same order, so every path gives the
-// same bits.
+// same bits. (Declared in internal.hpp: the parameter-aware step of the general problem uses it
+// too, simple.cpp.)
 #if defined(PABA_X86_SIMD)
+namespace {
 __attribute__((target("avx"))) double slack_sums_avx(const double* num, const double* gap,
                                                      std::size_t n, double z, double* slope) {
   double s = 0.0, ds = 0.0;
@@ -770,6 +774,7 @@ __attribute__((target("avx"))) double slack_sums_avx(const double* num, const do
   if (slope) *slope = ds;
   return s - 1.0;
 }
+}  // namespace
 #endif
 
 double slack_sums(const double* num, const double* gap, std::size_t n, double z,
@@ -787,8 +792,6 @@ double slack_sums(const double* num, const double* gap, std::size_t n, double z,
   if (slope) *slope = ds;
   return s - 1.0;
 }
-
-}  // namespace
 
 bool exact_applies(const Problem& p) {
   if (p.n_workers == 0 || p.n_groups != p.n_workers) return false;

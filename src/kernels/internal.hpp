@@ -305,6 +305,11 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
   return worst;
 }
 
+// S(z) - 1 of the parameter-aware step over dense arrays of n loaded workers, and S'(z) in
+// `slope` when not null: solve_slack's sums, in the same order and with the same bits
+// (exact.cpp; four quotients at a time where the CPU allows).
+double slack_sums(const double* num, const double* gap, std::size_t n, double z, double* slope);
+
 // allocate() with the caller's scratch index vector (reused across the instances of a batch).
 void allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
                    const double* bandwidth_in, const Options& options, Result& result,

@@ -28,31 +28,43 @@ namespace detail {
 // T = dmax + z, z the root of sum_k num_k / (z + gap_k) = 1 with num_k = f_k + a_k x_n,
 // d_k = tau_k + e_k x_n, gap_k = dmax - d_k (solve_slack in internal.hpp). Writes the shares b.
 RootStats parameter_aware(const Instance& in, const double* x, double* b) {
-  std::vector<double> num(in.K, 0.0), gap(in.K, 0.0);
+  // The loaded workers' terms, gathered in the order of k into dense arrays (kept per thread):
+  // every step of the root search reads them all, four at a time where the CPU allows
+  // (slack_sums), with the sums of solve_slack in the same order, so the same bits.
+  thread_local std::vector<double> dense;
+  std::size_t m = 0;
+  for (std::size_t k = 0; k < in.K; ++k) m += x[in.group[k]] > 0.0 ? 1 : 0;
+  if (dense.size() < 2 * m) dense.resize(2 * m);
+  double* num = dense.data();
+  double* gap = num + m;
   double dmax = -kInf, numsum = 0.0;
-  for (std::size_t k = 0; k < in.K; ++k) {
+  for (std::size_t k = 0, i = 0; k < in.K; ++k) {
     const double xn = x[in.group[k]];
     if (xn > 0.0) {
-      num[k] = in.f[k] + in.a[k] * xn;
-      gap[k] = in.tau[k] + in.e[k] * xn;  // d_k for now
-      dmax = std::max(dmax, gap[k]);
-      numsum += num[k];
+      num[i] = in.f[k] + in.a[k] * xn;
+      gap[i] = in.tau[k] + in.e[k] * xn;  // d_k for now
+      dmax = std::max(dmax, gap[i]);
+      numsum += num[i];
+      ++i;
     }
   }
   double gapmax = 0.0;
-  for (std::size_t k = 0; k < in.K; ++k) {
-    if (x[in.group[k]] > 0.0) {
-      gap[k] = dmax - gap[k];
-      gapmax = std::max(gapmax, gap[k]);
-    }
+  for (std::size_t i = 0; i < m; ++i) {
+    gap[i] = dmax - gap[i];
+    gapmax = std::max(gapmax, gap[i]);
   }
-  RootStats st = solve_slack(
-      in.K, [&](std::size_t k) { return x[in.group[k]] > 0.0; },
-      [&](std::size_t k) { return num[k]; }, [&](std::size_t k) { return gap[k]; }, numsum, gapmax);
+  RootStats st = solve_slack_with(
+      [&](double z, double* slope) { return slack_sums(num, gap, m, z, slope); }, numsum,
+      gapmax);
   const double z = st.T;
   double total = 0.0;
-  for (std::size_t k = 0; k < in.K; ++k) {
-    b[k] = x[in.group[k]] > 0.0 ? num[k] / (z + gap[k]) : 0.0;
+  for (std::size_t k = 0, i = 0; k < in.K; ++k) {
+    if (x[in.group[k]] > 0.0) {
+      b[k] = num[i] / (z + gap[i]);
+      ++i;
+    } else {
+      b[k] = 0.0;
+    }
     total += b[k];
   }
   // Keep the pool's budget strict under rounding: a margin of 1e-12 costs 1e-12 of latency.
@@ -60,6 +72,7 @@ RootStats parameter_aware(const Instance& in, const double* x, double* b) {
     const double scale = (1.0 - kBudgetMargin) / total;
     for (std::size_t k = 0; k < in.K; ++k) b[k] *= scale;
   }
+  if (dense.size() > kKeptScratch) std::vector<double>().swap(dense);
   st.T = dmax + z;
   return st;
 }
