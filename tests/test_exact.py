@@ -332,7 +332,10 @@ def check_not_above_other_schemes(system, backend="native"):
     assert joint.method == "exact"
     for scheme in paba.SCHEMES:
         other = paba.allocate(system, scheme, backend=backend)
-        assert joint.relaxed_latency <= other.relaxed_latency * (1 + 1e-12), scheme
+        # The optimum leaves 1e-12 of the pool unused against rounding (docs/algorithms.md 3.3),
+        # which costs up to 1e-12 of latency: a scheme that hands out the whole pool (equal, with
+        # one worker) may be that much faster, plus rounding.
+        assert joint.relaxed_latency <= other.relaxed_latency * (1 + 2e-12), scheme
 
 
 @pytest.mark.parametrize("name", EXACT_CORPUS)

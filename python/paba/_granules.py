@@ -37,6 +37,9 @@ FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
 #: The joint answer in units is compared with the other schemes' on at most this many groups
 #: (the native kernels' kCoarseGroups: docs/algorithms.md 3.6).
 COARSE_GROUPS = 64
+#: A candidate replaces the joint answer only when faster by more than this, relative (the
+#: native kernels' kCandidateMargin: below it, rounding must not decide between equal answers).
+CANDIDATE_MARGIN = 1e-9
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -197,9 +200,9 @@ def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.n
                                granules: Granules, backend) -> tuple[Allocation, np.ndarray]:
     """The joint answer in units against every other scheme's (docs/algorithms.md 3.6): each
     scheme's allocation rounded to the same units, with the parameter-aware bandwidth of its
-    loads; the first strictly faster than the joint one and those before it replaces its loads,
-    bandwidth and latencies (and unit counts). So joint in units is never above another scheme
-    in units (but for the pool's budget margin where that scheme keeps an equal split)."""
+    loads; the first faster than the joint one and those before it by more than
+    CANDIDATE_MARGIN replaces its loads, bandwidth and latencies (and unit counts). So joint in
+    units is never above another scheme in units by more than that."""
     best = rounded
     for scheme in ("equal", "bandwidth_aware", "parameter_aware", "sequential"):
         try:
@@ -210,7 +213,7 @@ def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.n
         if scheme in FIXED_BANDWIDTH_SCHEMES:
             candidate = allocate(system, "parameter_aware", loads=candidate.loads,
                                  backend=backend)
-        if candidate.latency < best.latency:
+        if candidate.latency < best.latency * (1.0 - CANDIDATE_MARGIN):
             best = dataclasses.replace(rounded, loads=candidate.loads,
                                        bandwidth=candidate.bandwidth, latency=candidate.latency,
                                        worker_latency=candidate.worker_latency)

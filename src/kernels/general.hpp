@@ -66,6 +66,10 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads);
 // itself on large instances.
 constexpr double kCoarseLoads = 128.0;
 constexpr std::size_t kCoarseGroups = 64;
+// A candidate replaces the joint answer only when faster by more than this, relative: below it
+// the answers are equal up to rounding, which must not decide between them (the backends agree
+// to about 1e-9, paba.testing.BACKEND_RTOL).
+constexpr double kCandidateMargin = 1e-9;
 void best_integer_loads(const Problem& p, Result& out, std::vector<std::size_t>& index);
 
 // ---------------------------------------------------------------------------------------------

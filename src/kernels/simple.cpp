@@ -251,9 +251,9 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads) {
 // scheme's integer loads can then finish sooner. The candidates are the parameter-aware and the
 // sequential schemes' answers (the equal split, and the bandwidth-aware loads of an equal
 // bandwidth split, each with its parameter-aware bandwidth), formed as allocate_general forms
-// them. The first strictly below the joint answer's latency (and the other candidate's)
-// replaces its loads, bandwidth and latencies, so the joint answer is never above theirs, nor,
-// but for the pool's budget margin, above the equal and bandwidth-aware schemes' (the same
+// them. The first faster than the joint answer (and the other candidate) by more than
+// kCandidateMargin replaces its loads, bandwidth and latencies, so the joint answer is never
+// above theirs by more than that, nor above the equal and bandwidth-aware schemes' (the same
 // loads with an equal split of the pool). The relaxed optimum is left as it is.
 void best_integer_loads(const Problem& p, Result& out, std::vector<std::size_t>& index) {
   const Instance in = normalise(p);
@@ -275,7 +275,7 @@ void best_integer_loads(const Problem& p, Result& out, std::vector<std::size_t>&
     if (!parameter_aware(in, x.data(), b.data()).converged) continue;
     for (std::size_t k = 0; k < K; ++k) bandwidth[k] = b[k] * B;
     const double t = latency_of(p, loads->data(), bandwidth.data(), latency.data());
-    if (t < best) {
+    if (t < best * (1.0 - kCandidateMargin)) {
       best = t;
       chosen = loads;
       best_bandwidth.swap(bandwidth);

@@ -26,6 +26,9 @@ from .internal import (
 #: (docs/algorithms.md 3.6).
 COARSE_LOADS = 128.0
 COARSE_GROUPS = 64
+#: A candidate replaces the joint answer only when faster by more than this, relative (below
+#: it the answers are equal up to rounding, which must not decide between them).
+CANDIDATE_MARGIN = 1e-9
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
@@ -103,8 +106,8 @@ def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandw
     """Joint's answer ``res`` against the parameter-aware and the sequential schemes' integer
     answers (docs/algorithms.md 3.6): the equal split and the bandwidth-aware loads of an equal
     bandwidth split, each with its parameter-aware bandwidth, formed as those schemes form them.
-    The first strictly below ``res``'s latency (and the other candidate's) replaces its loads,
-    bandwidth and latencies."""
+    The first faster than ``res`` (and the other candidate) by more than CANDIDATE_MARGIN,
+    relative, replaces its loads, bandwidth and latencies."""
     K, N, L, B = beta.size, n_groups, float(params), float(bandwidth)
     alpha = np.zeros(K) if alpha is None else alpha
     tau = np.zeros(K) if tau is None else tau
@@ -122,7 +125,7 @@ def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandw
             continue
         latency, worker_latency = latency_of(beta, compute, alpha, tau,
                                              loads.astype(np.float64)[group], b * B)
-        if latency < best:
+        if latency < best * (1.0 - CANDIDATE_MARGIN):
             best, chosen = latency, (loads, b * B, worker_latency)
     if chosen is None:
         return res
