@@ -250,7 +250,7 @@ def measure(quick: bool = False, budget: float | None = None) -> Grid:
     budget = (0.02 if quick else 0.25) if budget is None else budget
     families = QUICK_FAMILIES if quick else regimes.FAMILIES
 
-    def run(label, make):
+    def run(make):
         try:
             cell = make()
         except CheckFailed as error:
@@ -264,17 +264,16 @@ def measure(quick: bool = False, budget: float | None = None) -> Grid:
 
     for family in families:
         for K in QUICK_BASIC_SIZES if quick else BASIC_SIZES:
-            run("basic", lambda: basic_cell(family, K, budget))
+            run(lambda: basic_cell(family, K, budget))
     for family in families:
         for K in QUICK_GENERAL_SIZES if quick else GENERAL_SIZES:
             for costs in regimes.COSTS:
                 for grouping in regimes.GROUPINGS:
                     if costs == "none" and grouping == "singletons":
                         continue  # the basic model: the exact method itself
-                    run("general", lambda: general_cell(family, K, costs, grouping, budget))
+                    run(lambda: general_cell(family, K, costs, grouping, budget))
     for grouping in ("singletons", "groups of 1-10"):
-        run("batch", lambda: batch_cell(grouping, QUICK_BATCH_M if quick else BATCH_M,
-                                        10 * budget))
+        run(lambda: batch_cell(grouping, QUICK_BATCH_M if quick else BATCH_M, 10 * budget))
     grid.seconds = time.perf_counter() - started
     return grid
 

@@ -17,7 +17,7 @@ import paba
 import paba._core
 from paba.reference import allocation as reference
 from paba.reference import exact as reference_exact
-from paba.reference.simple import COARSE_GROUPS, COARSE_LOADS
+from paba.reference.allocation import COARSE_GROUPS, COARSE_LOADS
 from paba.testing import CORPUS_NAMES, assert_allocations_close, assert_backends_agree, \
     corpus_instance
 

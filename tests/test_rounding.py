@@ -125,8 +125,8 @@ def _splits(total, parts):
 
 
 def test_joint_against_the_best_integer_split_on_tiny_instances():
-    # docs/algorithms.md 3.6 states these figures (basic instances; with alpha and tau the joint
-    # answer was the best split on every instance tried).
+    # docs/algorithms.md 3.6 states these figures: the best split on 53 of 60 (88.3%), at most
+    # 3.6% slower (3.64%).
     rng = np.random.default_rng(1)
     gaps = []
     for _ in range(60):
@@ -139,8 +139,8 @@ def test_joint_against_the_best_integer_split_on_tiny_instances():
         assert joint >= best * (1 - 1e-12)  # no split beats the exhaustive best
         gaps.append(joint / best - 1)
     gaps = np.array(gaps)
-    assert np.mean(gaps <= 1e-12) >= 0.75
-    assert gaps.max() <= 0.25
+    assert np.mean(gaps <= 1e-12) >= 53 / 60
+    assert gaps.max() <= 0.037
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,6 +13,8 @@ METHOD_NAMES: tuple[str | None, ...]
 STATUS_OK: int
 STATUS_NOT_CONVERGED: int
 STATUS_INFEASIBLE: int
+COARSE_GROUPS: int
+CANDIDATE_MARGIN: float
 WORKER_FAULTS: dict[int, str]
 WORKER_INPUTS: dict[int, str]
 

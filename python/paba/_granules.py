@@ -14,8 +14,8 @@ parameters, so a block's size is a sum of unit sizes, and the sizes differ from 
 3. the schemes that choose bandwidth (parameter-aware, sequential, joint) re-compute it for the
    rounded loads with the parameter-aware step, so loaded workers still finish together;
 4. on at most 64 groups, the joint answer is compared with every other scheme's in the same
-   units (each with its parameter-aware bandwidth) and the fastest kept, so it is never above
-   theirs.
+   units (each with its parameter-aware bandwidth), and one faster by more than 1e-9 replaces
+   it, so it is never above theirs by more than that.
 
 With one size of 1 (a decomposable model, single parameters as units) this is exactly the integer
 rounding every scheme already does, and the allocation is returned unchanged.
@@ -29,17 +29,12 @@ import heapq
 import numpy as np
 
 from ._allocation import Allocation, allocate, evaluate
+from ._core import CANDIDATE_MARGIN, COARSE_GROUPS
 from ._system import System
 from ._validation import MAX_PARAMS, InfeasibleError, describe, readonly
 
 #: Schemes whose bandwidth is fixed before the loads (it is kept after rounding).
 FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
-#: The joint answer in units is compared with the other schemes' on at most this many groups
-#: (the native kernels' kCoarseGroups: docs/algorithms.md 3.6).
-COARSE_GROUPS = 64
-#: A candidate replaces the joint answer only when faster by more than this, relative (the
-#: native kernels' kCandidateMargin: below it, rounding must not decide between equal answers).
-CANDIDATE_MARGIN = 1e-9
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -167,13 +162,16 @@ def round_to_granules(system: System, allocation: Allocation, granules: Granules
     granules : Granules
         The model's unit sizes.
     backend : {"native", "reference"}, optional
-        Backend of the bandwidth re-balance and the latency evaluation.
+        Backend of the bandwidth re-balance and the latency evaluation (and, for a joint
+        allocation on at most 64 groups, of the other schemes it is compared with).
 
     Returns
     -------
     allocation : Allocation
         Loads (parameters per group, each a sum of whole units), bandwidth (Hz) and latency
-        (seconds) after rounding; the relaxed fields, scheme and method are the input's.
+        (seconds) after rounding; the relaxed fields, scheme and method are the input's. A joint
+        allocation on at most 64 groups gets another scheme's loads in units where those finish
+        sooner by more than 1e-9 (docs/algorithms.md 3.6).
     unit_counts : ndarray of int64, shape (N, S)
         Units of each size (``granules.sizes``) in each group's block.
     """
@@ -209,10 +207,7 @@ def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.n
             other = allocate(system, scheme, backend=backend)
         except InfeasibleError:
             continue
-        candidate, candidate_counts = _round(system, other, granules, backend)
-        if scheme in FIXED_BANDWIDTH_SCHEMES:
-            candidate = allocate(system, "parameter_aware", loads=candidate.loads,
-                                 backend=backend)
+        candidate, candidate_counts = _round(system, other, granules, backend, rebalance=True)
         if candidate.latency < best.latency * (1.0 - CANDIDATE_MARGIN):
             best = dataclasses.replace(rounded, loads=candidate.loads,
                                        bandwidth=candidate.bandwidth, latency=candidate.latency,
@@ -221,9 +216,10 @@ def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.n
     return best, counts
 
 
-def _round(system: System, allocation: Allocation, granules: Granules,
-           backend) -> tuple[Allocation, np.ndarray]:
-    """round_to_granules past its checks, without the comparison of the joint answer."""
+def _round(system: System, allocation: Allocation, granules: Granules, backend,
+           rebalance: bool = False) -> tuple[Allocation, np.ndarray]:
+    """round_to_granules past its checks, without the comparison of the joint answer; with
+    ``rebalance``, the bandwidth is re-balanced whatever the scheme."""
     N = system.n_groups
     relaxed = np.asarray(allocation.relaxed_loads, dtype=np.float64)
     sizes, available = granules.sizes, granules.counts
@@ -261,7 +257,7 @@ def _round(system: System, allocation: Allocation, granules: Granules,
                                                loads.astype(np.float64), float(size))))
         counts[n, index[size]] += 1
         loads[n] += size
-    if allocation.scheme in FIXED_BANDWIDTH_SCHEMES:
+    if allocation.scheme in FIXED_BANDWIDTH_SCHEMES and not rebalance:
         latency = evaluate(system, loads, bandwidth, backend=backend)
         rounded = dataclasses.replace(allocation, loads=readonly(loads),
                                       latency=latency.latency,

@@ -33,7 +33,7 @@ cimport cython
 cnp.import_array()
 
 from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Scheme, Status
-from _kernels cimport WorkerCheck, WorkerFault, WorkerInput
+from _kernels cimport WorkerCheck, WorkerFault, WorkerInput, kCandidateMargin, kCoarseGroups
 from _kernels cimport allocate as c_allocate, allocate_batch as c_allocate_batch
 from _kernels cimport check_workers as c_check_workers, evaluate as c_evaluate
 

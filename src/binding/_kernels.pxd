@@ -99,3 +99,9 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
                         BatchResult& result, int n_threads) except +
     double evaluate(const Problem& problem, const double* loads, const double* bandwidth,
                     double* worker_latency) except +
+
+
+# How the joint scheme's integer loads are checked against the two-step schemes' (general.hpp).
+cdef extern from "general.hpp" namespace "paba::detail" nogil:
+    const double kCandidateMargin
+    const size_t kCoarseGroups

@@ -41,3 +41,9 @@ WORKER_INPUTS = {
     <int>WorkerInput.alpha: "alpha",
     <int>WorkerInput.tau: "tau",
 }
+
+#: Joint's integer loads against the two-step schemes' (general.hpp; paba.round_to_granules does
+#: the same in whole units): on at most COARSE_GROUPS groups, a scheme's answer replaces joint's
+#: where it is faster by more than CANDIDATE_MARGIN, relative.
+COARSE_GROUPS = <Py_ssize_t>kCoarseGroups
+CANDIDATE_MARGIN = kCandidateMargin

@@ -2,7 +2,8 @@
 // the instance, picks the method of the joint scheme (the exact method of exact.cpp for the
 // basic model, the screen of screen.cpp for 128 groups and more, Newton of newton.cpp, the
 // nested bisection of bisection.cpp) and turns its relaxed shares into the Result: integer
-// loads (simple.cpp's round_loads), bandwidth in Hz re-balanced for them, latencies.
+// loads (simple.cpp's round_loads), bandwidth in Hz re-balanced for them, latencies; where
+// loads are coarse, joint's integer answer against the two-step schemes' (best_integer_loads).
 // general.hpp lists where each algorithm lives and the normalised units they share; the twin
 // of this file is python/paba/reference/allocation.py.
 #include "paba.hpp"
@@ -39,6 +40,40 @@ void allocate(const Problem& problem, Scheme scheme, const std::int64_t* loads_i
   if (index.size() > detail::kKeptScratch) std::vector<std::size_t>().swap(index);
 }
 
+namespace detail {
+namespace {
+
+// Joint's integer loads against the other schemes' (docs/algorithms.md 3.6). Rounding the
+// relaxed optimum hands out parameters at the relaxed bandwidth; where loads are coarse, another
+// scheme's integer loads can then finish sooner. The candidates are the parameter-aware and the
+// sequential schemes' own answers (allocate_general): the first faster than the joint answer
+// (and the other candidate) by more than kCandidateMargin replaces its loads, bandwidth and
+// latencies, so the joint answer is never above theirs by more than that, nor above the equal
+// and bandwidth-aware schemes' (the same loads with an equal split of the pool). The relaxed
+// optimum is left as it is.
+void best_integer_loads(const Problem& problem, const Options& options, Result& out,
+                        std::vector<std::size_t>& index) {
+  const std::size_t K = problem.n_workers, N = problem.n_groups;
+  std::vector<std::int64_t> loads(N);
+  std::vector<double> relaxed(N), bandwidth(K), latency(K);
+  for (const Scheme scheme : {Scheme::parameter_aware, Scheme::sequential}) {
+    Result r;
+    r.loads = loads.data();
+    r.relaxed_loads = relaxed.data();
+    r.bandwidth = bandwidth.data();
+    r.worker_latency = latency.data();
+    allocate_general(problem, scheme, nullptr, nullptr, options, r, index, nullptr);
+    if (r.status != status_ok || !(r.latency < out.latency * (1.0 - kCandidateMargin))) continue;
+    std::copy(loads.begin(), loads.end(), out.loads);
+    std::copy(bandwidth.begin(), bandwidth.end(), out.bandwidth);
+    std::copy(latency.begin(), latency.end(), out.worker_latency);
+    out.latency = r.latency;
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
 void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
                            const double* bandwidth_in, const Options& options, Result& out,
                            std::vector<std::size_t>& index) {
@@ -67,7 +102,7 @@ void detail::allocate_into(const Problem& problem, Scheme scheme, const std::int
     // Coarse loads: the joint answer is never above another scheme's integer answer.
     if (out.status != status_infeasible && problem.n_groups <= kCoarseGroups &&
         problem.params < kCoarseLoads * static_cast<double>(problem.n_groups))
-      best_integer_loads(problem, out, index);
+      best_integer_loads(problem, options, out, index);
     return;
   }
   allocate_general(problem, scheme, loads_in, bandwidth_in, options, out, index, nullptr);

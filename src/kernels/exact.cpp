@@ -741,7 +741,7 @@ double loaded_latency(const Loaded& c, std::size_t n, double SB) {
 }  // namespace
 
 // S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
-// solve_slack forms them (internal.hpp), over dense arrays of the loaded workers:
+// solve_slack_with reads them (internal.hpp), over dense arrays of the loaded workers:
 // S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
 // a time (the divisions bound the loop) and summed in the same order, so every path gives the
 // same bits. (Declared in internal.hpp: the parameter-aware step of the general problem uses it

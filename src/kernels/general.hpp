@@ -4,14 +4,14 @@
 //
 // Where each algorithm lives (docs/architecture.md, "The kernels"):
 //   simple.cpp        the two-step building blocks: parameter_aware, fixed_rate_loads, rates,
-//                     round_loads, equal_loads; best_integer_loads, joint's coarse integer loads
-//                     against the two-step schemes' (docs/algorithms.md 3.2, 3.3, 3.6);
+//                     round_loads, equal_loads (docs/algorithms.md 3.2, 3.3, 3.6);
 //   price_search.cpp  the joint scheme at a fixed T: prepare, loads_at_price, price_search,
 //                     min_bandwidth (3.5);
 //   bisection.cpp     joint: the nested bisection on T (3.5);
 //   newton.cpp        joint_newton: Newton steps on T with the duality certificate (3.5.1);
 //   screen.cpp        screened_newton: Newton on candidate groups, then the verification (3.5.2);
-//   allocation.cpp    the dispatch: normalise, allocate, evaluate, allocate_general;
+//   allocation.cpp    the dispatch: normalise, allocate, evaluate, allocate_general, and joint's
+//                     coarse integer loads against the two-step schemes' (best_integer_loads);
 //   exact.cpp         the exact method of the basic model (3.7; declared in internal.hpp).
 //
 // Every scheme works on a normalised instance: loads are fractions x_n = L_n / L of the model
@@ -60,17 +60,16 @@ void rates(const Instance& in, const double* b, double* s, double* r);
 void round_loads(const Instance& in, const double* x, double L, const double* s, const double* r,
                  std::int64_t* loads, std::vector<std::size_t>& index, double* value);
 void equal_loads(std::size_t N, double L, std::int64_t* loads);
-// Joint's integer loads are checked against the other schemes' on instances of at most
-// kCoarseGroups groups where params is below kCoarseLoads parameters per group (docs/algorithms.md
-// 3.6): two more parameter-aware steps over every worker, which cost more than the exact method
-// itself on large instances.
+// Joint's integer loads are checked against the parameter-aware and sequential schemes'
+// (allocation.cpp) on instances of at most kCoarseGroups groups where params is below
+// kCoarseLoads parameters per group (docs/algorithms.md 3.6): the two schemes over every worker
+// cost more than the exact method itself on large instances.
 constexpr double kCoarseLoads = 128.0;
 constexpr std::size_t kCoarseGroups = 64;
 // A candidate replaces the joint answer only when faster by more than this, relative: below it
 // the answers are equal up to rounding, which must not decide between them (the backends agree
 // to about 1e-9, paba.testing.BACKEND_RTOL).
 constexpr double kCandidateMargin = 1e-9;
-void best_integer_loads(const Problem& p, Result& out, std::vector<std::size_t>& index);
 
 // ---------------------------------------------------------------------------------------------
 // The joint scheme's inner level (price_search.cpp has its derivation): a group's data at a

@@ -1,8 +1,9 @@
-// Building blocks shared by the kernel files (allocation.cpp, exact.cpp, batch.cpp); not part of
-// the public kernel API (paba.hpp).
+// Building blocks shared by the kernel files (the general solvers, exact.cpp, batch.cpp); not
+// part of the public kernel API (paba.hpp).
 //
-//   solve_slack     the parameter-aware root search on the slack z = T - max_k d_k
-//                   (docs/algorithms.md 3.3), over per-worker accessors, with an optional start;
+//   solve_slack_with the parameter-aware root search on the slack z = T - max_k d_k
+//                   (docs/algorithms.md 3.3), over the caller's sums, with an optional start;
+//   slack_sums      those sums over dense arrays of the loaded workers (exact.cpp);
 //   round_to_total  integer loads from floors (docs/algorithms.md 3.6): O(N) selection in the
 //                   usual case, a heap on the caller's index buffer otherwise; no allocation;
 //   worker_time     one worker's latency (raw units), the formula every latency here uses;
@@ -69,44 +70,20 @@ inline void check_scalars(const Problem& p) {
     throw std::invalid_argument("bandwidth: must be positive and finite");
 }
 
-// Parameter-aware step on the slack (docs/algorithms.md 3.3). Workers k in [0, K) with
-// active(k) finish together at T = dmax + z, where z > 0 solves
-//   F(z) = sum_k num(k) / (z + gap(k)) - 1 = 0,   gap(k) = dmax - d_k >= 0.
-// The steps are Newton steps on 1 / S(z) - 1, S = F + 1 = sum_k num(k) / (z + gap(k)):
+// Parameter-aware step on the slack (docs/algorithms.md 3.3). The loaded workers k finish
+// together at T = dmax + z, where z > 0 solves
+//   F(z) = sum_k num_k / (z + gap_k) - 1 = 0,   gap_k = dmax - d_k >= 0.
+// The steps are Newton steps on 1 / S(z) - 1, S = F + 1 = sum_k num_k / (z + gap_k):
 // z' = z + S (S - 1) / |S'|. 1 / S is linear for one term and concave and increasing for a sum
 // (a harmonic mean of affine terms), so from any point its tangent's root lies at or left of
 // the root: from the left the steps increase monotonically to it, and from a point far left
 // (S >> 1) they grow z by about S times its gap instead of doubling it, as Newton steps on F
 // would. `start` (> 0, optional) is a guess of z, for example from a nearby solution: from its
 // right side one step lands left of the root, and the monotone phase follows. Returns T - dmax
-// in `T`.
-// solve_slack_with runs the same steps on F(z, slope) = S(z) - 1 given as a function (which
-// writes S'(z) magnitude to `slope` when it is not null), for callers that form the sums their
-// own way, in the same order.
+// in `T`. F(z, slope) returns S(z) - 1 and writes |S'(z)| to `slope` when it is not null; the
+// callers form both over dense arrays of the loaded workers (slack_sums).
 template <class Sums>
-RootStats solve_slack_with(Sums F, double numsum, double gapmax, double start = 0.0);
-
-template <class Active, class Num, class Gap>
-RootStats solve_slack(std::size_t K, Active active, Num num, Gap gap, double numsum,
-                      double gapmax, double start = 0.0) {
-  auto F = [&](double z, double* slope) {
-    double s = 0.0, ds = 0.0;
-    for (std::size_t k = 0; k < K; ++k) {
-      if (active(k)) {
-        const double y = z + gap(k);
-        const double q = num(k) / y;
-        s += q;
-        ds += q / y;
-      }
-    }
-    if (slope) *slope = ds;
-    return s - 1.0;
-  };
-  return solve_slack_with(F, numsum, gapmax, start);
-}
-
-template <class Sums>
-RootStats solve_slack_with(Sums F, double numsum, double gapmax, double start) {
+RootStats solve_slack_with(Sums F, double numsum, double gapmax, double start = 0.0) {
   RootStats st;
   double hi = numsum;  // F(hi) <= 0; F(0) = +inf
   double z = 0.0;
@@ -306,7 +283,7 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
 }
 
 // S(z) - 1 of the parameter-aware step over dense arrays of n loaded workers, and S'(z) in
-// `slope` when not null: solve_slack's sums, in the same order and with the same bits
+// `slope` when not null, summed in order (the same bits on every path)
 // (exact.cpp; four quotients at a time where the CPU allows).
 double slack_sums(const double* num, const double* gap, std::size_t n, double z, double* slope);
 

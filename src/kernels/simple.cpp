@@ -11,8 +11,6 @@
 //                      infinite-bandwidth bound (s = e, r = tau).
 //   round_loads        integer loads from floors by round_to_total (internal.hpp): the
 //                      remaining parameters one at a time to the group that finishes first.
-//   best_integer_loads joint's integer loads where loads are coarse: the parameter-aware and
-//                      sequential schemes' answers replace them where one finishes sooner.
 #include "general.hpp"
 
 #include <algorithm>
@@ -26,11 +24,12 @@ namespace detail {
 // ---------------------------------------------------------------------------------------------
 // Parameter-aware bandwidth allocation (docs/algorithms.md 3.3): every loaded worker finishes at
 // T = dmax + z, z the root of sum_k num_k / (z + gap_k) = 1 with num_k = f_k + a_k x_n,
-// d_k = tau_k + e_k x_n, gap_k = dmax - d_k (solve_slack in internal.hpp). Writes the shares b.
+// d_k = tau_k + e_k x_n, gap_k = dmax - d_k (solve_slack_with in internal.hpp). Writes the
+// shares b.
 RootStats parameter_aware(const Instance& in, const double* x, double* b) {
   // The loaded workers' terms, gathered in the order of k into dense arrays (kept per thread):
   // every step of the root search reads them all, four at a time where the CPU allows
-  // (slack_sums), with the sums of solve_slack in the same order, so the same bits.
+  // (slack_sums), summed in the order of k: the same bits on every path.
   thread_local std::vector<double> dense;
   std::size_t m = 0;
   for (std::size_t k = 0; k < in.K; ++k) m += x[in.group[k]] > 0.0 ? 1 : 0;
@@ -244,49 +243,6 @@ void equal_loads(std::size_t N, double L, std::int64_t* loads) {
   const auto total = static_cast<std::int64_t>(L);
   const auto n = static_cast<std::int64_t>(N);
   for (std::int64_t i = 0; i < n; ++i) loads[i] = total / n + (i < total % n ? 1 : 0);
-}
-
-// Joint's integer loads against the other schemes' (docs/algorithms.md 3.6). Rounding the
-// relaxed optimum hands out parameters at the relaxed bandwidth; where loads are coarse, another
-// scheme's integer loads can then finish sooner. The candidates are the parameter-aware and the
-// sequential schemes' answers (the equal split, and the bandwidth-aware loads of an equal
-// bandwidth split, each with its parameter-aware bandwidth), formed as allocate_general forms
-// them. The first faster than the joint answer (and the other candidate) by more than
-// kCandidateMargin replaces its loads, bandwidth and latencies, so the joint answer is never
-// above theirs by more than that, nor above the equal and bandwidth-aware schemes' (the same
-// loads with an equal split of the pool). The relaxed optimum is left as it is.
-void best_integer_loads(const Problem& p, Result& out, std::vector<std::size_t>& index) {
-  const Instance in = normalise(p);
-  const std::size_t K = in.K, N = in.N;
-  const double L = p.params, B = p.bandwidth;
-  std::vector<std::int64_t> equal(N), aware(N);
-  std::vector<double> x(N), b(K), s(K), r(K), bandwidth(K), latency(K), best_bandwidth(K),
-      best_latency(K);
-  equal_loads(N, L, equal.data());
-  std::fill(b.begin(), b.end(), 1.0 / static_cast<double>(K));
-  rates(in, b.data(), s.data(), r.data());
-  const bool aware_ok = std::isfinite(fixed_rate_loads(in, s.data(), r.data(), x.data()).T);
-  if (aware_ok) round_loads(in, x.data(), L, s.data(), r.data(), aware.data(), index, latency.data());
-  double best = out.latency;
-  const std::vector<std::int64_t>* chosen = nullptr;
-  for (const std::vector<std::int64_t>* loads : {&equal, &aware}) {
-    if (loads == &aware && !aware_ok) break;
-    for (std::size_t n = 0; n < N; ++n) x[n] = static_cast<double>((*loads)[n]) / L;
-    if (!parameter_aware(in, x.data(), b.data()).converged) continue;
-    for (std::size_t k = 0; k < K; ++k) bandwidth[k] = b[k] * B;
-    const double t = latency_of(p, loads->data(), bandwidth.data(), latency.data());
-    if (t < best * (1.0 - kCandidateMargin)) {
-      best = t;
-      chosen = loads;
-      best_bandwidth.swap(bandwidth);
-      best_latency.swap(latency);
-    }
-  }
-  if (!chosen) return;
-  std::copy(chosen->begin(), chosen->end(), out.loads);
-  std::copy(best_bandwidth.begin(), best_bandwidth.end(), out.bandwidth);
-  std::copy(best_latency.begin(), best_latency.end(), out.worker_latency);
-  out.latency = best;
 }
 
 }  // namespace detail

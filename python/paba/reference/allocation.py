@@ -20,6 +20,7 @@ from .internal import (
     METHODS,
     SCHEMES,
     STATUS_INFEASIBLE,
+    STATUS_OK,
     latency_of,
     normalise,
     parameter_aware,
@@ -28,14 +29,16 @@ from .internal import (
 )
 from .newton import NewtonReport, joint_newton
 from .screen import SCREEN_MIN, screened_newton
-from .simple import (
-    COARSE_GROUPS,
-    COARSE_LOADS,
-    best_integer_loads,
-    equal_loads,
-    fixed_rate_loads,
-    round_loads,
-)
+from .simple import equal_loads, fixed_rate_loads, round_loads
+
+#: Joint's integer loads are checked against the parameter-aware and sequential schemes' on
+#: instances of at most COARSE_GROUPS groups where params is below COARSE_LOADS parameters per
+#: group (docs/algorithms.md 3.6).
+COARSE_LOADS = 128.0
+COARSE_GROUPS = 64
+#: A candidate replaces the joint answer only when faster by more than this, relative (below
+#: it the answers are equal up to rounding, which must not decide between them).
+CANDIDATE_MARGIN = 1e-9
 
 
 def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
@@ -97,10 +100,25 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         if (res["status"] != STATUS_INFEASIBLE and n_groups <= COARSE_GROUPS
                 and params < COARSE_LOADS * n_groups):
             res = best_integer_loads(beta, compute, alpha, tau, group, n_groups, params,
-                                     bandwidth, res)
+                                     bandwidth, tol, res)
         return res
     return allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
                             loads_in, bandwidth_in, tol, used)
+
+
+def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandwidth, tol,
+                       res: dict) -> dict:
+    """Joint's answer ``res`` against the parameter-aware and the sequential schemes' own
+    answers (docs/algorithms.md 3.6): the first faster than ``res`` (and the other candidate)
+    by more than CANDIDATE_MARGIN, relative, replaces its loads, bandwidth and latencies."""
+    for scheme in ("parameter_aware", "sequential"):
+        other = allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params,
+                                 bandwidth, None, None, tol, None)
+        if other["status"] == STATUS_OK and other["latency"] < res["latency"] * (
+                1.0 - CANDIDATE_MARGIN):
+            res = {**res, "loads": other["loads"], "bandwidth": other["bandwidth"],
+                   "worker_latency": other["worker_latency"], "latency": other["latency"]}
+    return res
 
 
 def allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,

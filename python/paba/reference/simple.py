@@ -9,26 +9,8 @@ import math
 
 import numpy as np
 
-from .internal import (
-    EPS,
-    MAX_BISECTION,
-    Instance,
-    group_latency,
-    latency_of,
-    normalise,
-    parameter_aware,
-    rates,
-    round_to_total,
-)
+from .internal import EPS, MAX_BISECTION, Instance, group_latency, round_to_total
 
-#: Joint's integer loads are checked against the other schemes' on instances of at most
-#: COARSE_GROUPS groups where params is below COARSE_LOADS parameters per group
-#: (docs/algorithms.md 3.6).
-COARSE_LOADS = 128.0
-COARSE_GROUPS = 64
-#: A candidate replaces the joint answer only when faster by more than this, relative (below
-#: it the answers are equal up to rounding, which must not decide between them).
-CANDIDATE_MARGIN = 1e-9
 
 
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
@@ -99,36 +81,3 @@ def round_loads(inst: Instance, x: np.ndarray, L: float, s: np.ndarray,
 def equal_loads(N: int, L: float) -> np.ndarray:
     total = int(L)
     return np.array([total // N + (1 if n < total % N else 0) for n in range(N)], dtype=np.int64)
-
-
-def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-                       res: dict) -> dict:
-    """Joint's answer ``res`` against the parameter-aware and the sequential schemes' integer
-    answers (docs/algorithms.md 3.6): the equal split and the bandwidth-aware loads of an equal
-    bandwidth split, each with its parameter-aware bandwidth, formed as those schemes form them.
-    The first faster than ``res`` (and the other candidate) by more than CANDIDATE_MARGIN,
-    relative, replaces its loads, bandwidth and latencies."""
-    K, N, L, B = beta.size, n_groups, float(params), float(bandwidth)
-    alpha = np.zeros(K) if alpha is None else alpha
-    tau = np.zeros(K) if tau is None else tau
-    group = np.arange(K) if group is None else group
-    inst = normalise(beta, compute, alpha, tau, group, N, params, bandwidth)
-    s, r = rates(inst, np.full(K, 1.0 / K))
-    T, x, _, _ = fixed_rate_loads(inst, s, r)
-    candidates = [equal_loads(N, L)]
-    if np.isfinite(T):
-        candidates.append(round_loads(inst, x, L, s, r))
-    best, chosen = res["latency"], None
-    for loads in candidates:
-        _, b, _, converged = parameter_aware(inst, loads / L)
-        if not converged:
-            continue
-        latency, worker_latency = latency_of(beta, compute, alpha, tau,
-                                             loads.astype(np.float64)[group], b * B)
-        if latency < best * (1.0 - CANDIDATE_MARGIN):
-            best, chosen = latency, (loads, b * B, worker_latency)
-    if chosen is None:
-        return res
-    loads, bandwidth_out, worker_latency = chosen
-    return {**res, "loads": loads.copy(), "bandwidth": bandwidth_out,
-            "worker_latency": worker_latency, "latency": best}
