@@ -34,3 +34,4 @@ def test_kernels_survive_random_and_malformed_input(tmp_path):
     counts = dict(zip(run.stdout.split()[::2], map(int, run.stdout.split()[1::2]), strict=True))
     assert counts["ok"] > 10000 and counts["invalid"] > 1000, run.stdout
     assert counts["checked"] > 1000 and 0 < counts["faults"] < counts["checked"], run.stdout
+    assert counts["rounded"] > 100, run.stdout

@@ -98,3 +98,10 @@ def check_workers(
     bandwidth: float,
     copy: bool = False,
 ) -> tuple[tuple[str, str, int] | None, tuple[npt.NDArray[np.float64], ...] | None]: ...
+def round_up_dense(
+    load: npt.NDArray[np.int64],
+    speed: npt.NDArray[np.float64],
+    R: int,
+    L: float,
+    T: float,
+) -> bool: ...

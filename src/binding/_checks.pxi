@@ -1,5 +1,6 @@
 # Input checks in paba._core (included by _core.pyx): check_workers, the native check of a
-# System's per-worker inputs (check.cpp), and the buffer test it applies to each input.
+# System's per-worker inputs (check.cpp), and the buffer test it applies to each input; and
+# round_up_dense, the exact method's rounding (rounding.cpp) alone, for its tests.
 
 cdef int _acquire(object values, str name, Py_buffer* view) except -1:
     """``values`` as a 1-D, C-contiguous, 8-byte aligned buffer of native doubles, into ``view``
@@ -81,3 +82,21 @@ def check_workers(beta, compute, alpha, tau, double params, double bandwidth, bi
                       _view(block, cnp.NPY_FLOAT64, K, copies + 8 * K))
     return None, tuple([_view(block, cnp.NPY_FLOAT64, K, copies + 8 * K * i)
                         for i in range(given)])
+
+
+def round_up_dense(int64_t[::1] load, const double[::1] speed, int64_t R, double L, double T):
+    """The exact method's O(m) rounding (rounding.cpp) on its own, for the tests: hands ``R``
+    parameters to the slots with floors ``load`` (changed in place) and seconds per parameter
+    ``speed`` by round_to_total's rule, given the relaxed latency ``T`` and model size ``L``.
+    Returns False, leaving ``load`` as it was, where its bounds do not hold."""
+    if load.shape[0] != speed.shape[0]:
+        raise ValueError("speed: must have one entry per slot of load")
+    cdef Py_ssize_t n
+    for n in range(load.shape[0]):
+        if load[n] < 0 or load[n] > 9007199254740992:
+            raise ValueError("load: floors must lie in [0, 2^53]")
+    cdef bint done
+    with nogil:
+        done = c_round_up_dense(<size_t>load.shape[0], R, L, T, &load[0] if load.shape[0] else NULL,
+                                &speed[0] if speed.shape[0] else NULL)
+    return bool(done)

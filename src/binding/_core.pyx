@@ -36,6 +36,7 @@ from _kernels cimport Batch, BatchResult, Method, Options, Problem, Result, Sche
 from _kernels cimport WorkerCheck, WorkerFault, WorkerInput, kCandidateMargin, kCoarseGroups
 from _kernels cimport allocate as c_allocate, allocate_batch as c_allocate_batch
 from _kernels cimport check_workers as c_check_workers, evaluate as c_evaluate
+from _kernels cimport round_up_dense as c_round_up_dense
 
 # One file per concept, in this order: names and status codes, storage, one allocation, batches,
 # input checks.

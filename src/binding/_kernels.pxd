@@ -105,3 +105,9 @@ cdef extern from "paba.hpp" namespace "paba" nogil:
 cdef extern from "general.hpp" namespace "paba::detail" nogil:
     const double kCandidateMargin
     const size_t kCoarseGroups
+
+
+# The exact method's O(m) rounding (rounding.cpp), which paba._core exposes to the tests.
+cdef extern from "internal.hpp" namespace "paba::detail" nogil:
+    bint round_up_dense(size_t m, int64_t R, double L, double T, int64_t* load,
+                        const double* speed) except +

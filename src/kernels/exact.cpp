@@ -995,27 +995,40 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // rounding as well (relaxed_loads_at: in place of b and h, the speed and the load x).
   const double relaxed_latency =
       relaxed_loads_at(p.beta, p.compute, by_id, m, T * L, scale * B, b_of, h_of);
+  // The floors also go to dense scratch in slot order (by_id is active after the probes).
+  thread_local std::vector<std::int64_t> floors;  // scratch, kept for reuse
+  if (floors.size() < m) floors.resize(m);
+  std::int64_t assigned = 0;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = by_id[i];
     const double x = h_of[i];
     out.relaxed_loads[k] = x;
     out.bandwidth[k] = b_of[i];
     const double v = std::floor(x);
-    out.loads[k] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
+    floors[i] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
+    out.loads[k] = floors[i];
+    assigned += floors[i];
   }
   out.relaxed_latency = relaxed_latency;
 
-  // Integer loads of the active workers at the relaxed bandwidth; the rounding's scratch is
-  // index[m..2m) and worker_latency (cleared after).
-  const double* speed = out.bandwidth;
-  round_to_total(
-      m, static_cast<std::int64_t>(L),
-      [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
-      [&](std::size_t i, std::int64_t load) {
-        return load > 0 ? static_cast<double>(load) * speed[active[i]] : 0.0;
-      },
-      active + m, out.worker_latency);
-  std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch (by slot)
+  // Integer loads of the active workers at the relaxed bandwidth: by round_up_dense over the
+  // dense floors and speeds where the slots are in id order, else (or where its bounds fail)
+  // round_to_total, whose scratch is index[m..2m) and worker_latency (cleared after).
+  const std::int64_t R = static_cast<std::int64_t>(L) - assigned;
+  if (by_id == active && R > 0 && round_up_dense(m, R, L, relaxed_latency, floors.data(), b_of)) {
+    for (std::size_t i = 0; i < m; ++i) out.loads[active[i]] = floors[i];
+  } else {
+    const double* speed = out.bandwidth;
+    round_to_total(
+        m, static_cast<std::int64_t>(L),
+        [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
+        [&](std::size_t i, std::int64_t load) {
+          return load > 0 ? static_cast<double>(load) * speed[active[i]] : 0.0;
+        },
+        active + m, out.worker_latency);
+    std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch
+  }
+  if (floors.size() > kKeptScratch) std::vector<std::int64_t>().swap(floors);
 
   // Bandwidth for the integer loads (the parameter-aware step, docs/algorithms.md 3.3) over the
   // loaded workers, started from the relaxed optimum's slack, which the integer loads barely move.

@@ -287,6 +287,14 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
 // (exact.cpp; four quotients at a time where the CPU allows).
 double slack_sums(const double* num, const double* gap, std::size_t n, double z, double* slope);
 
+// The rounding of round_to_total when the floors fall short by R > 0, in O(m) over dense slots
+// (rounding.cpp): load[n] the floor of slot n's relaxed load x_n, speed[n] its seconds per
+// parameter (latency(n, l) = l speed[n]), x_n speed[n] = T (the relaxed latency) for every slot
+// with a finite speed, and sum x = L. Returns false, changing nothing, where its bounds do not
+// hold; the caller then runs round_to_total.
+bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int64_t* load,
+                    const double* speed);
+
 // allocate() with the caller's scratch index vector (reused across the instances of a batch).
 void allocate_into(const Problem& problem, Scheme scheme, const std::int64_t* loads_in,
                    const double* bandwidth_in, const Options& options, Result& result,

@@ -1,6 +1,7 @@
 // Random and malformed instances through every scheme of the C++ kernels, for a build with
 // AddressSanitizer and UndefinedBehaviorSanitizer (tests/test_sanitizers.py). Exits non-zero on
 // a broken invariant; the sanitizers abort on any memory error or undefined behaviour.
+#include "internal.hpp"
 #include "paba.hpp"
 #include <algorithm>
 #include <cmath>
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(12345);
   auto pick = [&](std::vector<double> options) { return options[rng() % options.size()]; };
   std::uniform_real_distribution<double> u(-8, 8);
-  long ok = 0, invalid = 0, infeasible = 0, notconv = 0;
+  long ok = 0, invalid = 0, infeasible = 0, notconv = 0, rounded = 0;
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
   for (int trial = 0; trial < trials; ++trial) {
     std::size_t K = 1 + rng() % 12;
@@ -248,6 +249,51 @@ int main(int argc, char** argv) {
       }
     } catch (const std::invalid_argument&) { ++invalid; }
   }
-  std::printf("ok %ld invalid %ld infeasible %ld not_converged %ld checked %ld faults %ld\n", ok,
-              invalid, infeasible, notconv, checked, faults);
+  // The exact method's rounding alone (rounding.cpp) on floors in [0, 2^53] and any speeds, R,
+  // L and T: it answers with loads that sum to the floors plus R, or changes nothing.
+  for (int trial = 0; trial < trials; ++trial) {
+    const std::size_t m = 1 + rng() % (trial % 50 == 0 ? 40000 : 300);
+    std::vector<std::int64_t> floors(m), load(m);
+    std::vector<double> speed(m);
+    std::int64_t assigned = 0;
+    for (std::size_t n = 0; n < m; ++n) {
+      floors[n] = static_cast<std::int64_t>(pick({0.0, 1.0, 7.0, 1e6, 1e15, 9007199254740992.0}));
+      floors[n] = std::min<std::int64_t>(floors[n], (std::int64_t{1} << 53) / static_cast<std::int64_t>(m));
+      speed[n] = pick({std::pow(10.0, u(rng)), std::pow(10.0, u(rng)), 0.0, nan, inf, 1e-300, 4.9e-324});
+      assigned += floors[n];
+    }
+    std::int64_t R = static_cast<std::int64_t>(pick({1.0, 2.0, 50.0, 1e6, 0.0, -3.0}));
+    double L = pick({1.0, 100.0, 1e9, 9007199254740992.0, 0.5, nan, inf});
+    double T = pick({std::pow(10.0, u(rng)), 1e-300, 1e300, 0.0, -1.0, nan, inf});
+    if (trial % 2 == 0) {  // a relaxed optimum: x = L w / sum w, x speed = T, floors of x
+      L = pick({1.0, 1e3, 1e6, 1e12});
+      T = std::pow(10.0, u(rng));
+      std::vector<double> w(m);
+      double total_w = 0.0;
+      for (std::size_t n = 0; n < m; ++n) total_w += (w[n] = std::pow(10.0, u(rng) / 4));
+      assigned = 0;
+      for (std::size_t n = 0; n < m; ++n) {
+        const double x = L * w[n] / total_w;
+        speed[n] = T / x;
+        floors[n] = static_cast<std::int64_t>(std::floor(x));
+        assigned += floors[n];
+      }
+      R = static_cast<std::int64_t>(L) - assigned;
+    }
+    load = floors;
+    if (paba::detail::round_up_dense(m, R, L, T, load.data(), speed.data())) {
+      std::int64_t total = 0;
+      for (std::size_t n = 0; n < m; ++n) {
+        if (load[n] < floors[n]) { std::printf("rounding took a parameter back\n"); return 1; }
+        total += load[n];
+      }
+      if (total != assigned + R) { std::printf("rounding gave %lld of %lld\n", (long long)(total - assigned), (long long)R); return 1; }
+      ++rounded;
+    } else if (load != floors) {
+      std::printf("rounding failed and changed the loads\n");
+      return 1;
+    }
+  }
+  std::printf("ok %ld invalid %ld infeasible %ld not_converged %ld checked %ld faults %ld rounded %ld\n", ok,
+              invalid, infeasible, notconv, checked, faults, rounded);
 }

@@ -14,8 +14,8 @@ from .internal import (
     latency_of,
     parameter_aware,
     result,
-    round_to_total,
 )
+from .rounding import round_to_total
 
 NEWTON_PASSES = 12
 

@@ -1,6 +1,6 @@
 """NumPy reference twin of ``src/kernels/paba.hpp`` and ``internal.hpp``: the constants, the
 normalised instance, the worker latency and the steps every kernel shares (the parameter-aware
-bandwidth, rounding to integer loads).
+bandwidth).
 
 Everything works in normalised units (see :func:`normalise`):
 
@@ -14,7 +14,6 @@ Everything works in normalised units (see :func:`normalise`):
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,29 +195,6 @@ def rates(inst: Instance, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: float) -> float:
     ks = inst.members(n)
     return float(np.max(share * s[ks] + r[ks], initial=0.0))
-
-
-def round_to_total(loads: np.ndarray, total: int, latency) -> np.ndarray:
-    """From floors to loads summing to `total`: floors that overshoot give back one parameter at a
-    time from the slowest loaded group (ties: lowest id); the remaining parameters go one at a
-    time to the group whose latency after one more parameter is smallest (ties: lowest id).
-    latency(n, m) is group n's latency with m parameters."""
-    loads = loads.copy()
-    assigned = int(loads.sum())
-    while assigned > total:
-        worst = max((n for n in range(loads.size) if loads[n] > 0),
-                    key=lambda n: (latency(n, loads[n]), -n))
-        loads[worst] -= 1
-        assigned -= 1
-    if assigned < total:
-        heap = [(latency(n, loads[n] + 1), n) for n in range(loads.size)]
-        heapq.heapify(heap)
-        while assigned < total:
-            _, n = heapq.heappop(heap)
-            loads[n] += 1
-            assigned += 1
-            heapq.heappush(heap, (latency(n, loads[n] + 1), n))
-    return loads
 
 
 def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,

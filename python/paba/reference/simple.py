@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from .internal import EPS, MAX_BISECTION, Instance, group_latency, round_to_total
+from .internal import EPS, MAX_BISECTION, Instance, group_latency
+from .rounding import round_to_total
 
 
 
