@@ -644,20 +644,6 @@ struct Loaded {
 };
 
 #if defined(PABA_X86_SIMD)
-__attribute__((target("avx"))) std::size_t loaded_terms_avx(const Loaded& c, std::size_t n,
-                                                             double L, double B) {
-  const __m256d vL = _mm256_set1_pd(L), vB = _mm256_set1_pd(B);
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256d x = _mm256_div_pd(_mm256_loadu_pd(c.load + i), vL);
-    const __m256d a = _mm256_div_pd(_mm256_mul_pd(_mm256_loadu_pd(c.beta + i), vL), vB);
-    _mm256_storeu_pd(c.num + i, _mm256_mul_pd(a, x));
-    const __m256d e = _mm256_mul_pd(_mm256_loadu_pd(c.compute + i), vL);
-    _mm256_storeu_pd(c.gap + i, _mm256_mul_pd(e, x));
-  }
-  return i;
-}
-
 __attribute__((target("avx"))) std::size_t loaded_shares_avx(const Loaded& c, std::size_t n,
                                                               double T) {
   const __m256d vT = _mm256_set1_pd(T);
@@ -693,20 +679,6 @@ __attribute__((target("avx"))) std::size_t loaded_latency_avx(const Loaded& c, s
   return i;
 }
 #endif
-
-// num = (beta L / B) x and the work (compute L) x, x = load / L, of each loaded worker: the
-// terms of the parameter-aware step in normalised units, as the reference twin forms them.
-void loaded_terms(const Loaded& c, std::size_t n, double L, double B) {
-  std::size_t i = 0;
-#if defined(PABA_X86_SIMD)
-  if (has_avx()) i = loaded_terms_avx(c, n, L, B);
-#endif
-  for (; i < n; ++i) {
-    const double x = c.load[i] / L;
-    c.num[i] = c.beta[i] * L / B * x;
-    c.gap[i] = c.compute[i] * L * x;
-  }
-}
 
 // The share b = num / (T + gap) of each loaded worker, in place of num.
 void loaded_shares(const Loaded& c, std::size_t n, double T) {
@@ -995,7 +967,10 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // rounding as well (relaxed_loads_at: in place of b and h, the speed and the load x).
   const double relaxed_latency =
       relaxed_loads_at(p.beta, p.compute, by_id, m, T * L, scale * B, b_of, h_of);
-  // The floors also go to dense scratch in slot order (by_id is active after the probes).
+  // The floors go to dense scratch in slot order. With the slots in id order (after the probes)
+  // the rounding reads the speeds in b_of and the bandwidth output stays zero until the
+  // parameter-aware step writes it; after the sorted scan they are written out in its place.
+  const bool in_order = by_id == active;
   thread_local std::vector<std::int64_t> floors;  // scratch, kept for reuse
   if (floors.size() < m) floors.resize(m);
   std::int64_t assigned = 0;
@@ -1003,32 +978,32 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     const std::size_t k = by_id[i];
     const double x = h_of[i];
     out.relaxed_loads[k] = x;
-    out.bandwidth[k] = b_of[i];
+    if (!in_order) out.bandwidth[k] = b_of[i];
     const double v = std::floor(x);
     floors[i] = v > 0.0 ? static_cast<std::int64_t>(std::min(v, L)) : 0;
-    out.loads[k] = floors[i];
     assigned += floors[i];
   }
   out.relaxed_latency = relaxed_latency;
 
   // Integer loads of the active workers at the relaxed bandwidth: by round_up_dense over the
   // dense floors and speeds where the slots are in id order, else (or where its bounds fail)
-  // round_to_total, whose scratch is index[m..2m) and worker_latency (cleared after).
+  // round_to_total over the loads output, whose scratch is index[m..2m) and worker_latency
+  // (cleared after); either way floors[i] ends with the load of active[i].
   const std::int64_t R = static_cast<std::int64_t>(L) - assigned;
-  if (by_id == active && R > 0 && round_up_dense(m, R, L, relaxed_latency, floors.data(), b_of)) {
-    for (std::size_t i = 0; i < m; ++i) out.loads[active[i]] = floors[i];
-  } else {
+  if (!(in_order && R > 0 && round_up_dense(m, R, L, relaxed_latency, floors.data(), b_of))) {
+    for (std::size_t i = 0; i < m; ++i) out.loads[by_id[i]] = floors[i];
     const double* speed = out.bandwidth;
     round_to_total(
         m, static_cast<std::int64_t>(L),
         [&](std::size_t i) -> std::int64_t& { return out.loads[active[i]]; },
         [&](std::size_t i, std::int64_t load) {
-          return load > 0 ? static_cast<double>(load) * speed[active[i]] : 0.0;
+          return load > 0 ? static_cast<double>(load) * (in_order ? b_of[i] : speed[active[i]])
+                          : 0.0;
         },
         active + m, out.worker_latency);
     std::fill(out.worker_latency, out.worker_latency + m, 0.0);  // the rounding's scratch
+    for (std::size_t i = 0; i < m; ++i) floors[i] = out.loads[active[i]];
   }
-  if (floors.size() > kKeptScratch) std::vector<std::int64_t>().swap(floors);
 
   // Bandwidth for the integer loads (the parameter-aware step, docs/algorithms.md 3.3) over the
   // loaded workers, started from the relaxed optimum's slack, which the integer loads barely move.
@@ -1036,9 +1011,9 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // (a x and e x, a = beta L / B, e = compute L, x = load / L): the slack of a compute-bound
   // worker is far smaller than max d, so a different rounding of d would show in its bandwidth.
   // They are formed once, into dense arrays in the order of the loaded workers (num, and work
-  // then gap = dmax - work), since every step of the root search reads them all; the loads (as
-  // doubles), beta and compute of the loaded workers are gathered beside them for the steps that
-  // follow (loaded_terms, loaded_latency: four at a time with AVX, the same operations).
+  // then gap = dmax - work), in the pass that writes the loads out, since every step of the root
+  // search reads them all; the loads (as doubles), beta and compute of the loaded workers are
+  // gathered beside them for loaded_latency (four at a time with AVX, the same operations).
   thread_local std::vector<double> dense;  // scratch, kept for reuse
   if (dense.size() < 5 * m) dense.resize(5 * m);
   Loaded c;
@@ -1048,26 +1023,29 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   c.num = c.compute + m;
   c.gap = c.num + m;
   std::size_t loaded = 0;
+  double dmax = 0.0, numsum = 0.0, dmin = kInf;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t k = active[i];
-    out.bandwidth[k] = 0.0;
-    out.worker_latency[k] = 0.0;
-    if (out.loads[k] > 0) {
-      c.load[loaded] = static_cast<double>(out.loads[k]);
+    const std::int64_t load = floors[i];
+    out.loads[k] = load;
+    if (!in_order) out.bandwidth[k] = 0.0;
+    if (load > 0) {
+      const double x = static_cast<double>(load) / L;
+      const double num = p.beta[k] * L / B * x, work = p.compute[k] * L * x;
+      c.load[loaded] = static_cast<double>(load);
       c.beta[loaded] = p.beta[k];
       c.compute[loaded] = p.compute[k];
+      c.num[loaded] = num;
+      c.gap[loaded] = work;
+      dmax = std::max(dmax, work);
+      dmin = std::min(dmin, work);
+      numsum += num;
       active[loaded++] = k;
     }
   }
-  loaded_terms(c, loaded, L, B);  // num and the work (in gap)
+  if (floors.size() > kKeptScratch) std::vector<std::int64_t>().swap(floors);
   const double* num_of = c.num;
   double* gap_of = c.gap;
-  double dmax = 0.0, numsum = 0.0, dmin = kInf;
-  for (std::size_t i = 0; i < loaded; ++i) {
-    dmax = std::max(dmax, gap_of[i]);
-    dmin = std::min(dmin, gap_of[i]);
-    numsum += num_of[i];
-  }
   for (std::size_t i = 0; i < loaded; ++i) gap_of[i] = dmax - gap_of[i];
   const RootStats st = solve_slack_with(
       [&](double z, double* slope) { return slack_sums(num_of, gap_of, loaded, z, slope); },
