@@ -92,8 +92,9 @@ def round_up_dense(int64_t[::1] load, const double[::1] speed, int64_t R, double
     if load.shape[0] != speed.shape[0]:
         raise ValueError("speed: must have one entry per slot of load")
     cdef Py_ssize_t n
+    cdef int64_t top = (<int64_t>1) << 53
     for n in range(load.shape[0]):
-        if load[n] < 0 or load[n] > 9007199254740992:
+        if load[n] < 0 or load[n] > top:
             raise ValueError("load: floors must lie in [0, 2^53]")
     cdef bint done
     with nogil:
