@@ -320,13 +320,17 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
       out.status = r.status;
       return true;
     }
+    const std::size_t before = candidates.size();
     for (const std::size_t n : found) {
       if (!in_c[n]) {
         in_c[n] = 1;
         candidates.push_back(n);
       }
     }
-    std::sort(candidates.begin(), candidates.end());
+    // Sorted as before: the new ones sorted, then merged into the rest (already in order).
+    const auto added = candidates.begin() + static_cast<std::ptrdiff_t>(before);
+    std::sort(added, candidates.end());
+    std::inplace_merge(candidates.begin(), added, candidates.end());
   }
   return false;
 }
