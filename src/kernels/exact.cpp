@@ -56,6 +56,9 @@ constexpr std::size_t kCutsFrom = 256;    // workers from which the first probe 
 constexpr std::size_t kCutSample = 16;    // the first workers, whose r place the cuts
 constexpr std::size_t kCuts = 2;
 constexpr std::size_t kCutRanks[kCuts] = {1, 6};  // their ranks (from 1) among those
+// Active workers from which round_up_dense rounds (below, round_to_total's selections are as fast:
+// 741 of them 21.1 against 22.6 us a solve, 7,458 239 against 233 us, 75,000 4.70 against 3.35 ms).
+constexpr std::size_t kDenseRoundFrom = 4096;
 
 // Candidate lists hold worker ids as int64 so that they can live in Result::loads (K slots, not
 // written before the relaxed optimum) instead of a K-sized buffer allocated and cleared per call.
@@ -990,7 +993,8 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
   // round_to_total over the loads output, whose scratch is index[m..2m) and worker_latency
   // (cleared after); either way floors[i] ends with the load of active[i].
   const std::int64_t R = static_cast<std::int64_t>(L) - assigned;
-  if (!(in_order && R > 0 && round_up_dense(m, R, L, relaxed_latency, floors.data(), b_of))) {
+  if (!(in_order && R > 0 && m >= kDenseRoundFrom &&
+        round_up_dense(m, R, L, relaxed_latency, floors.data(), b_of))) {
     for (std::size_t i = 0; i < m; ++i) out.loads[by_id[i]] = floors[i];
     const double* speed = out.bandwidth;
     round_to_total(
