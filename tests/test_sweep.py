@@ -364,7 +364,10 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "paba", "sweep", "--workers", "6,12", "--seeds", "0-199",
          "--schemes", "joint", "--iterations", "1500", "--executor", "serial", "--chunk-size",
-         "1", "--no-figures", "--quiet", "--out", str(out)], stderr=subprocess.PIPE, text=True)
+         "1", "--no-figures", "--quiet", "--out", str(out)], stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal delivers it: a SIGINT the test process ignores (a disposition left
+        # by an earlier test; the child would inherit it and never see the signal) is restored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if (out / PROGRESS).exists() and (out / PROGRESS).read_bytes().count(b"\n") >= 1:
@@ -372,5 +375,5 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
         time.sleep(0.005)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    assert process.returncode == 130, (err, signal.getsignal(signal.SIGINT))
     assert "interrupted" in err and "--resume" in err
