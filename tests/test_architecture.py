@@ -44,7 +44,8 @@ def test_the_kernels_never_include_python():
 
 
 def test_the_public_package_type_checks():
-    """mypy over python/paba with the settings of pyproject.toml."""
+    """mypy over python/paba with the settings of pyproject.toml (the bodies of functions
+    without annotations checked too: check_untyped_defs)."""
     pytest.importorskip("mypy")
     result = subprocess.run([sys.executable, "-m", "mypy", "--config-file",
                              str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True,

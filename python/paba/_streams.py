@@ -21,7 +21,7 @@ class Draws:
         self.scheduler = scheduler
         self.streams = scenario.generators()
         self.channel = scenario.channel(self.streams["channel"])
-        self.past = deque(maxlen=scheduler.delay)  # true gains of the last `delay` iterations
+        self.past: deque[np.ndarray] = deque(maxlen=scheduler.delay)  # true gains, last `delay`
         self.start = 0
 
     def __call__(self, n: int):

@@ -79,6 +79,7 @@ def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
         return None
     if fault is not None:
         return None
+    assert copies is not None  # given with copy=True and no fault
     if alpha is None and tau is None:
         return (*copies, None, None, params, bandwidth)
     return (copies[0], copies[1], None if alpha is None else copies[2],
@@ -91,24 +92,26 @@ def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
     layout. Returns them as _fast_inputs does, and the checked groups."""
     values = {"beta": beta, "compute": compute, "alpha": alpha, "tau": tau}
     arrays = {}
-    K = None
+    K: int | None = None
     for slot, name in enumerate(_WORKER_INPUTS):
         if values[name] is None and name in ("alpha", "tau"):
             continue
         array = float_vector(name, values[name], size=K, boolean=False)
         K = array.size
         # Finiteness and sign of this input alone (its range waits for params and bandwidth).
-        alone = [None] * 4
+        alone: list[np.ndarray | None] = [None] * 4
         alone[slot] = array
-        fault = _check_workers(*alone, 1.0, 1.0)[0]
+        fault = _check_workers(alone[0], alone[1], alone[2], alone[3], 1.0, 1.0)[0]
         if fault is not None and fault[0] != "out_of_range":
             raise ValueError(_fault_message(*fault))
         arrays[name] = readonly(array)
+    assert K is not None  # beta and compute are always read
     groups = group_ids(groups, K)
     params = positive_integer("params", params)
     bandwidth = positive_float("bandwidth", bandwidth)
     inputs = [arrays.get(name) for name in _WORKER_INPUTS]
-    fault = _check_workers(*inputs, float(params), bandwidth)[0]
+    fault = _check_workers(inputs[0], inputs[1], inputs[2], inputs[3], float(params),
+                           bandwidth)[0]
     if fault is not None:
         raise ValueError(_fault_message(*fault))
     return (*inputs, params, bandwidth), groups

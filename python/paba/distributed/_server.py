@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .._records import IterationRecord
 from .._scheduler import SchedulerRun
 from .._streams import Draws
 from ..training._partition import trainable_parameters
@@ -316,7 +317,7 @@ class _RunView:
             # SchedulerRun.draw is declared as.
             run.draw = cast(Draws, _Present(run.draw, departed))
         self.inner = run
-        self.last = None
+        self.last: IterationRecord | None = None
 
     def __iter__(self):
         return self
@@ -343,6 +344,7 @@ class ServerTrainer(PartitionedTrainer):
         return super().run(**kwargs)
 
     def block_gradients(self, jobs):
+        assert self._state is not None  # called by step, within a run
         run = self._state["run"]
         return self.link.exchange(self.model, jobs, run.iteration - 1, run.last)
 
@@ -410,6 +412,7 @@ def run_server(args: argparse.Namespace, world_size: int, started: float) -> int
 
     class Trainer(ServerTrainer):
         def block_gradients(self, jobs):
+            assert self._state is not None  # called by step, within a run
             iteration = self._state["run"].iteration - 1
             if injected.get(iteration) == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)

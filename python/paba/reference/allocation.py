@@ -59,7 +59,7 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
     check_scalars(params, bandwidth)
-    if not (isinstance(tol, numbers.Real) and 0.0 < tol < 1.0):
+    if not (isinstance(tol, numbers.Real) and 0.0 < float(tol) < 1.0):
         raise ValueError("tol: must be in (0, 1)")
     if loads_in is not None:
         loads_in = vector("loads", loads_in, np.int64, n_groups)

@@ -45,7 +45,8 @@ def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth
                 previous_loads=None if previous_loads is None else previous_loads[groups]))
         except ValueError as error:
             raise ValueError(f"{error} (instance {i})") from None
-    codes = {None: 0, **{name: code for code, name in enumerate(METHODS) if code}}
+    codes: dict[str | None, int] = {None: 0, **{name: code for code, name in enumerate(METHODS)
+                                                 if code}}
     return {
         **{name: np.concatenate([p[name] for p in parts])
            for name in ("loads", "relaxed_loads", "bandwidth", "worker_latency")},

@@ -49,7 +49,7 @@ class SerialExecutor(cf.Executor):
     reference the other executors' tables are compared with."""
 
     def submit(self, fn, /, *args, **kwargs):
-        future = cf.Future()
+        future: cf.Future = cf.Future()
         try:
             result = fn(*args, **kwargs)
         except BaseException as error:
