@@ -113,15 +113,15 @@ def _calls_on(name: str, system: paba.System, rng: np.random.Generator,
         loads[int(np.argmax(loads))] += system.params - int(loads.sum())
         share = _log_uniform(rng, 0.1, 10.0, system.n_workers)
         bandwidth = share / share.sum() * system.bandwidth * 0.999
+        x, w = loads.copy(), bandwidth.copy()  # this iteration's, bound to the calls below
         yield (f"{name} {backend} parameter_aware loads",
-               lambda b=backend, x=loads.copy(): paba.allocate(system, "parameter_aware",
-                                                               loads=x, backend=b))
+               lambda b=backend, x=x: paba.allocate(system, "parameter_aware", loads=x,
+                                                    backend=b))
         yield (f"{name} {backend} bandwidth_aware bandwidth",
-               lambda b=backend, w=bandwidth.copy(): paba.allocate(system, "bandwidth_aware",
-                                                                   bandwidth=w, backend=b))
+               lambda b=backend, w=w: paba.allocate(system, "bandwidth_aware", bandwidth=w,
+                                                    backend=b))
         yield (f"{name} {backend} evaluate",
-               lambda b=backend, x=loads.copy(), w=bandwidth.copy(): paba.evaluate(
-                   system, x, w, backend=b))
+               lambda b=backend, x=x, w=w: paba.evaluate(system, x, w, backend=b))
 
         def warm(b=backend):
             first = paba.allocate(system, "joint", backend=b)
@@ -153,7 +153,7 @@ def _batch_calls(rng: np.random.Generator) -> Iterator[tuple[str, Callable[[], o
     flat_beta = _log_uniform(rng, 0.1, 100.0, total)
     flat_compute = _log_uniform(rng, 1e-8, 1e-4, total)
     groups = np.concatenate([rng.integers(0, max(1, s // 2), s) for s in sizes])
-    for i, s in enumerate(sizes):  # ids 0..n-1 each used
+    for i in range(len(sizes)):  # ids 0..n-1 each used
         part = groups[offsets[i]:offsets[i + 1]]
         _, part[:] = np.unique(part, return_inverse=True)
     for backend in BACKENDS:

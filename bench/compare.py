@@ -898,7 +898,7 @@ def report(args, rows, general, batch, memories, regime, figure, started, others
         cells = row["cells"]
         paba_time = seconds_of(cells.get("paba"))
 
-        def over(name, invert=False):
+        def over(name, invert=False, cells=cells, paba_time=paba_time):
             other = seconds_of(cells.get(name))
             if paba_time is None or other is None:
                 return "-"

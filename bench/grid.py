@@ -264,16 +264,18 @@ def measure(quick: bool = False, budget: float | None = None) -> Grid:
 
     for family in families:
         for K in QUICK_BASIC_SIZES if quick else BASIC_SIZES:
-            run(lambda: basic_cell(family, K, budget))
+            run(lambda family=family, K=K: basic_cell(family, K, budget))
     for family in families:
         for K in QUICK_GENERAL_SIZES if quick else GENERAL_SIZES:
             for costs in regimes.COSTS:
                 for grouping in regimes.GROUPINGS:
                     if costs == "none" and grouping == "singletons":
                         continue  # the basic model: the exact method itself
-                    run(lambda: general_cell(family, K, costs, grouping, budget))
+                    run(lambda family=family, K=K, costs=costs, grouping=grouping:
+                        general_cell(family, K, costs, grouping, budget))
     for grouping in ("singletons", "groups of 1-10"):
-        run(lambda: batch_cell(grouping, QUICK_BATCH_M if quick else BATCH_M, 10 * budget))
+        run(lambda grouping=grouping:
+            batch_cell(grouping, QUICK_BATCH_M if quick else BATCH_M, 10 * budget))
     grid.seconds = time.perf_counter() - started
     return grid
 
@@ -420,7 +422,7 @@ def plot(grid: Grid, path: Path) -> bool:
     columns = 3
     rows = math.ceil(len(targets) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
-    for ax, target in zip(axes.flat, targets):
+    for ax, target in zip(axes.flat, targets, strict=False):  # spare axes are hidden
         families = list(dict.fromkeys(c.family for c in grid.cells if c.kind == target.kind))
         for family in families:
             points = {}

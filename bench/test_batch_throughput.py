@@ -22,12 +22,12 @@ K = 100
 CHECKED = 20  # instances checked against the reference, one by one
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def instances(M: int):
     return batch_instances(K, M)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def single_thread(M: int):
     return paba.allocate_batch(*instances(M), n_threads=1)
 

@@ -29,7 +29,7 @@ GENERAL_RTOL = 1e-8        # paba against the bisection at tol 1e-12: 10 times t
 NUMPY_GENERAL_RTOL = 1e-6  # numpy_general_joint against the same (it agrees to about 1e-12)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def solved(n_workers: int, groups: bool):
     """(system, relaxed latency of the bisection at tol 1e-12), once per session."""
     system = general_instance(n_workers, groups)

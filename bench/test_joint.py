@@ -32,7 +32,7 @@ METHODS = {  # name: (method, backend)
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def solved(K: int, method: str, backend: str):
     """(system, allocation) of the benchmark instance of K workers, solved once per session."""
     system = instance(K)

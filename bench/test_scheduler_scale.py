@@ -10,6 +10,7 @@ import numpy as np
 
 import paba
 
+
 def test_scheduler_joint_10000_iterations_1000_workers(benchmark):
     iterations = 100 if benchmark.disabled else 10_000
     scenario = paba.Scenario.default(n_workers=1000, params=10**8, seed=1)

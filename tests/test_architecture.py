@@ -53,6 +53,16 @@ def test_the_public_package_type_checks():
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
+def test_ruff_passes():
+    """ruff over the source, the tests and the benchmarks with the rules of pyproject.toml
+    (pyflakes, bugbear, pyupgrade, isort)."""
+    command = shutil.which("ruff")
+    assert command, "ruff is part of the test extra"
+    result = subprocess.run([command, "check", "python", "tests", "bench"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
 # Every option with choices takes them from a tuple of the library, so that a new scheme or mode
 # reaches the command line without a second list.
 OPTION_TUPLES = [paba.SCHEMES, BACKENDS, FADING, tuple(f for f in FADING if f != "none"),

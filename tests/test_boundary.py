@@ -92,7 +92,7 @@ def build(size, dtype, layout_name, readonly) -> paba.System:
     return paba.System(**inputs(size, dtype, layout_name, readonly), **scalars(dtype))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def baseline_system(size: int) -> paba.System:
     data = DATA[size]
     return paba.System(beta=np.array(data["beta"], dtype=np.float64),
@@ -103,7 +103,7 @@ def baseline_system(size: int) -> paba.System:
                        params=PARAMS, bandwidth=POOL)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def baseline_allocation(size: int, backend: str, scheme: str, given: bool) -> paba.Allocation:
     kwargs = {}
     if given and scheme == "parameter_aware":
@@ -272,7 +272,7 @@ def test_array_likes(size):
 HUGE = [10**9, 2**53 - 1, 2**53]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def huge_allocation(size: int, params: int, scheme: str, backend: str) -> paba.Allocation:
     return paba.allocate(baseline_system(size).replace(params=params), scheme, backend=backend)
 

@@ -48,7 +48,7 @@ def phi(system, T):
     return problem.value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cvxpy_joint_latency(name, rtol=1e-7):
     system = INSTANCES[name]
     hi = paba.allocate(system, "equal").relaxed_latency  # feasible

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 import paba
 from paba.testing import CORPUS_NAMES, assert_backends_agree, corpus_instance
-
 from strategies import systems
 
 

@@ -26,8 +26,8 @@ pytest.importorskip("sklearn")
 import paba
 from paba.cli import build_parser
 from paba.distributed._common import FAULT_VARIABLE, build_data, hosting
-from paba.training import train
 from paba.studies.accuracy import GRANULARITY, run_accuracy_study, study_options
+from paba.training import train
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="process tests run on Linux")

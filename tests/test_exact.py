@@ -18,9 +18,12 @@ import paba._core
 from paba.reference import allocation as reference
 from paba.reference import exact as reference_exact
 from paba.reference.allocation import COARSE_GROUPS, COARSE_LOADS
-from paba.testing import CORPUS_NAMES, assert_allocations_close, assert_backends_agree, \
-    corpus_instance
-
+from paba.testing import (
+    CORPUS_NAMES,
+    assert_allocations_close,
+    assert_backends_agree,
+    corpus_instance,
+)
 from strategies import systems
 
 RTOL = 1e-9
@@ -638,13 +641,13 @@ def test_cut_start_saves_passes_and_native_follows_the_twin(monkeypatch):
     native = [paba.allocate(system, "joint") for system in systems_]
     twin = [paba.allocate(system, "joint", backend="reference") for system in systems_]
     assert [a.iterations for a in native] == [a.iterations for a in twin]
-    for a, b in zip(native, twin):
+    for a, b in zip(native, twin, strict=True):
         assert_allocations_close(a, b, rtol=1e-9)
     # Without the cuts (the twin's start from every worker alone) the same answers take more
     # passes: 46 against 32 over these cells when this test was written.
     monkeypatch.setattr(reference_exact, "CUTS_FROM", reference_exact.SAMPLE_FROM)
     plain = [paba.allocate(system, "joint", backend="reference") for system in systems_]
-    for a, b in zip(twin, plain):
+    for a, b in zip(twin, plain, strict=True):
         assert_same_answer(a, b)
     assert sum(a.iterations for a in twin) < sum(a.iterations for a in plain)
 

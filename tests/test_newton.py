@@ -13,7 +13,6 @@ from hypothesis import given, settings
 
 import paba
 from paba.testing import CORPUS_NAMES, assert_allocations_close, corpus_instance
-
 from strategies import systems
 
 RTOL = 1e-9  # against the nested bisection at tol=1e-12 (issue 10)

@@ -4,8 +4,9 @@ batch) agreeing, records and validation (docs/scenarios.md)."""
 
 
 import numpy as np
-import paba
 import pytest
+
+import paba
 from paba._records import phase_latencies
 
 #: Integer rounding lets the joint scheme's latency exceed its relaxed optimum by about one

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 import paba
 from paba.testing import CORPUS_NAMES, corpus_instance
-
 from strategies import systems
 
 RTOL = 1e-9

@@ -11,10 +11,11 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-import paba
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import paba
 from paba import _core
 from paba.reference import allocation as reference
 from paba.testing import assert_allocations_close

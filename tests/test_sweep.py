@@ -16,8 +16,9 @@ import sys
 import time
 
 import numpy as np
-import paba
 import pytest
+
+import paba
 from paba import cli
 from paba.studies.sweep import TIMING_COLUMNS, Sweep, scenario_seed
 from paba.studies.sweep._report import PROGRESS

@@ -21,7 +21,6 @@ from .price_search import (
 )
 from .simple import equal_loads, fixed_rate_loads
 
-
 TRUST_LOADS = 1e-10  # Newton's loads may end above its T by this, relative
 FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
 CERTIFY = 1e-10  # Newton's latency is certified within this, relative

@@ -12,7 +12,6 @@ import numpy as np
 
 from .internal import EPS, MAX_BISECTION, MAX_NEWTON, Instance
 
-
 JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
 
 
@@ -113,7 +112,7 @@ def participation_threshold(inst: Instance, n: int, T: float, hint: float = 0.0)
         # the largest member root. Newton steps from the largest (H >= 0 there) move left
         # monotonically.
         roots = [member_threshold(float(inst.a[k]), float(inst.e[k]), float(inst.f[k]),
-                                  float(uk)) for k, uk in zip(ks, u)]
+                                  float(uk)) for k, uk in zip(ks, u, strict=True)]
         least, largest = min(roots), max(roots)
         lo = min(least, U)
         x = largest if 0.0 < largest < U else lo + 0.5 * (hi - lo)

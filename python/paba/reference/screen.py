@@ -12,7 +12,6 @@ from .internal import STATUS_INFEASIBLE, normalise
 from .newton import NewtonReport
 from .price_search import prepare, takes_load
 
-
 # Screening (docs/algorithms.md 3.5.2): the Newton method solves a few candidate groups, then
 # verifies the others at the latency and price it found.
 SCREEN_MIN = 128  # groups; fewer are solved whole

@@ -13,7 +13,6 @@ from .internal import EPS, MAX_BISECTION, Instance, group_latency
 from .rounding import round_to_total
 
 
-
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
                 with_slope: bool = False):
     """x_n(T) = min over members of [(T - r_k) / s_k]^+ (s_k = inf: the group takes nothing),
