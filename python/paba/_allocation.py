@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _backend
-from ._core import METHODS, SCHEMES, STATUS_INFEASIBLE, STATUS_OK
+
+# Re-exported: the rest of the package reads METHODS and SCHEMES here.
+from ._core import METHODS as METHODS
+from ._core import SCHEMES as SCHEMES
+from ._core import STATUS_INFEASIBLE, STATUS_OK
 from ._core import allocate_system as _allocate_system
 from ._system import System
 from ._validation import InfeasibleError, describe, float_array, int_array, readonly, tolerance
@@ -73,13 +77,13 @@ class Latency(NamedTuple):
     worker_latency: np.ndarray
 
 
-def _check_system(system) -> System:
+def _check_system(system: Any) -> System:
     if not isinstance(system, System):
         raise ValueError(f"system: must be a paba.System, got {type(system).__name__}")
     return system
 
 
-def _check_loads(system: System, loads, *, integral: bool) -> np.ndarray:
+def _check_loads(system: System, loads: Any, *, integral: bool) -> np.ndarray:
     if integral:
         values = int_array("loads", loads, size=system.n_groups)
     else:
@@ -96,7 +100,7 @@ def _check_loads(system: System, loads, *, integral: bool) -> np.ndarray:
     return values
 
 
-def _check_bandwidth(system: System, bandwidth) -> np.ndarray:
+def _check_bandwidth(system: System, bandwidth: Any) -> np.ndarray:
     values = float_array("bandwidth", bandwidth, size=system.n_workers, nonnegative=True)
     if values.sum() > system.bandwidth * (1 + 1e-9):
         raise ValueError(
@@ -117,7 +121,7 @@ _INFEASIBLE = ("bandwidth: no group has bandwidth for all of its members, so no 
                "load")
 
 
-def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
+def _check_previous(system: System, scheme: str, previous: Any) -> np.ndarray:
     if scheme != "joint":
         raise ValueError("previous: only the 'joint' scheme takes a warm start")
     if not isinstance(previous, Allocation):
@@ -135,7 +139,7 @@ def _check_previous(system: System, scheme: str, previous) -> np.ndarray:
 
 
 def allocate(system: System, scheme: str = "joint", *, backend: str | None = None,
-             tol: float = 1e-9, loads=None, bandwidth=None, method: str = "auto",
+             tol: float = 1e-9, loads: Any = None, bandwidth: Any = None, method: str = "auto",
              previous: Allocation | None = None) -> Allocation:
     """Allocate parameters and bandwidth for one iteration.
 
@@ -190,7 +194,8 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     # unknown scheme or method, a method for another scheme, a backend to resolve).
     if (tol is _TOL and loads is None and bandwidth is None and previous is None
             and type(system) is System):
-        allocation = _allocate_system(system._kernel, scheme, method, backend, Allocation)
+        allocation: Allocation = _allocate_system(system._kernel, scheme, method, backend,
+                                                  Allocation)
         if allocation is not NotImplemented:
             if allocation is None:
                 raise InfeasibleError(_INFEASIBLE)
@@ -244,7 +249,8 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
 _TOL = (allocate.__kwdefaults__ or {})["tol"]
 
 
-def evaluate(system: System, loads, bandwidth, *, backend: str | None = None) -> Latency:
+def evaluate(system: System, loads: Any, bandwidth: Any, *,
+             backend: str | None = None) -> Latency:
     """Latency of any allocation.
 
     Parameters

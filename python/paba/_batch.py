@@ -5,12 +5,13 @@ a thread pool with the GIL released."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import _backend
-from ._allocation import SCHEMES, Allocation, _check_method
-from ._core import METHOD_NAMES, STATUS_OK
+from ._allocation import Allocation, _check_method
+from ._core import METHOD_NAMES, SCHEMES, STATUS_OK
 from ._validation import describe, per_instance, readonly, tolerance
 from ._validation import n_threads as n_threads_check
 
@@ -60,7 +61,7 @@ class BatchAllocation:
     relaxed_latency: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
-    method: tuple
+    method: tuple[str | None, ...]
     offsets: np.ndarray
     group_offsets: np.ndarray
     scheme: str
@@ -97,7 +98,7 @@ class BatchAllocation:
                 f"converged={int(self.converged.sum())}/{len(self)})")
 
 
-def _float_array(name: str, values) -> np.ndarray:
+def _float_array(name: str, values: Any) -> np.ndarray:
     """values as a C-contiguous float64 array of its own shape (0-D stays 0-D)."""
     try:
         array = np.asarray(values, dtype=np.float64)
@@ -106,7 +107,7 @@ def _float_array(name: str, values) -> np.ndarray:
     return array if array.ndim == 0 else np.ascontiguousarray(array)
 
 
-def _per_worker(name: str, values, shape: tuple) -> np.ndarray:
+def _per_worker(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
     """A per-worker input as flat contiguous float64. Its values are checked by the kernels
     (each worker's seconds must lie in the ranges of docs/algorithms.md 2.1, which excludes NaN,
     infinities and non-positive beta or compute), with errors that name the argument and the
@@ -117,7 +118,8 @@ def _per_worker(name: str, values, shape: tuple) -> np.ndarray:
     return array.reshape(-1)
 
 
-def _groups(values, shape: tuple, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _groups(values: Any, shape: tuple[int, ...],
+            offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group ids shaped like beta, as flat contiguous int64, and the group offsets they imply.
 
     Instance i gets N_i = (its largest id) + 1 groups, clipped to [1, K_i] so that the outputs
@@ -148,7 +150,7 @@ def _groups(values, shape: tuple, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     return flat, group_offsets
 
 
-def _method_names(codes: np.ndarray) -> tuple:
+def _method_names(codes: np.ndarray) -> tuple[str | None, ...]:
     """The method name of each instance, from the kernels' codes: one tuple repetition where
     every instance took the same method (the usual batch: 20,000 names in microseconds instead
     of milliseconds)."""
@@ -157,9 +159,10 @@ def _method_names(codes: np.ndarray) -> tuple:
     return tuple(METHOD_NAMES[code] for code in codes.tolist())
 
 
-def allocate_batch(beta, compute, params, bandwidth, *, scheme: str = "joint",
-                   method: str = "auto", alpha=None, tau=None, groups=None, offsets=None,
-                   previous=None, n_threads: int = 1, tol: float = 1e-9,
+def allocate_batch(beta: Any, compute: Any, params: Any, bandwidth: Any, *,
+                   scheme: str = "joint", method: str = "auto", alpha: Any = None,
+                   tau: Any = None, groups: Any = None, offsets: Any = None,
+                   previous: Any = None, n_threads: int = 1, tol: float = 1e-9,
                    backend: str | None = None) -> BatchAllocation:
     """Solve many instances with one scheme, on a pool of threads.
 

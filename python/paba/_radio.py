@@ -10,6 +10,7 @@ scheduler) builds on the same numbers, and on the radio formulas below, written 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def spectral_efficiency(power_dbm: float, gain, bandwidth: float,
     return result
 
 
-def seconds_hz_per_bit(efficiency_down, efficiency_up):
+def seconds_hz_per_bit(efficiency_down: Any, efficiency_up: Any) -> Any:
     """Download and upload time of one bit over one hertz, 1/e_down + 1/e_up (seconds x Hz):
     a worker's communication cost per parameter is beta = q (1/e_down + 1/e_up) and its fixed
     communication alpha = s (1/e_down + 1/e_up) for q bits per parameter and s side bits

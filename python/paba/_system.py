@@ -4,6 +4,8 @@ object."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,8 @@ def _fault_message(fault: str, name: str, worker: int) -> str:
             f"(worker {worker})")
 
 
-def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
+def _fast_inputs(beta: Any, compute: Any, alpha: Any, tau: Any, params: Any,
+                 bandwidth: Any) -> tuple[Any, ...] | None:
     """The checked, read-only float64 copies of the per-worker inputs and the scalars, from one
     native pass that checks while it copies, when every input is a float64 array that it can read
     as it is (1-D, C-contiguous, aligned, native byte order) and every check passes; else None,
@@ -86,7 +89,9 @@ def _fast_inputs(beta, compute, alpha, tau, params, bandwidth):
             None if tau is None else copies[-1], params, bandwidth)
 
 
-def _inputs_in_order(beta, compute, alpha, tau, params, bandwidth, groups):
+def _inputs_in_order(beta: Any, compute: Any, alpha: Any, tau: Any, params: Any,
+                     bandwidth: Any,
+                     groups: Any) -> tuple[tuple[Any, ...], tuple[np.ndarray | None, int]]:
     """Every input checked in the order of the arguments, each in full before the next (the
     first fault raises, as it comes); the per-worker arrays converted from any real dtype and
     layout. Returns them as _fast_inputs does, and the checked groups."""
@@ -168,7 +173,8 @@ class System:
     _kernel: SystemArrays
     _params: int
 
-    def __init__(self, beta, compute, params, bandwidth, groups=None, alpha=None, tau=None):
+    def __init__(self, beta: Any, compute: Any, params: Any, bandwidth: Any, groups: Any = None,
+                 alpha: Any = None, tau: Any = None) -> None:
         # The usual call (no groups or fixed costs, valid float64 arrays): checked and copied
         # in one native call, which sets the slots as below.
         if (groups is None and alpha is None and tau is None
@@ -203,9 +209,10 @@ class System:
             n_groups, float(params), bandwidth))
 
     @classmethod
-    def from_radio(cls, efficiency_down, efficiency_up, cpu_frequency, samples, params,
-                   bandwidth, *, cycles_per_parameter=20.0, bits_per_parameter=32.0,
-                   groups=None, side_bits=None, tau=None) -> System:
+    def from_radio(cls, efficiency_down: Any, efficiency_up: Any, cpu_frequency: Any,
+                   samples: Any, params: Any, bandwidth: Any, *,
+                   cycles_per_parameter: Any = 20.0, bits_per_parameter: Any = 32.0,
+                   groups: Any = None, side_bits: Any = None, tau: Any = None) -> System:
         """Build a System from radio and compute profiles (docs/algorithms.md section 2).
 
         Parameters
@@ -272,13 +279,13 @@ class System:
                 raise ValueError(f"{sources[name]}: derived {name}: {rest.strip()}") from None
             raise
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("System is immutable; build a new one (see System.replace)")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("System is immutable")
 
-    def replace(self, **changes) -> System:
+    def replace(self, **changes: Any) -> System:
         """A new System with some fields changed (same names as the constructor)."""
         beta, compute = self._kernel.beta, self._kernel.compute
         fields = dict(beta=beta, compute=compute, params=self._params,
@@ -291,7 +298,7 @@ class System:
         fields.update(changes)
         return System(**fields)
 
-    def _default(self, name: str, make) -> np.ndarray:
+    def _default(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
         """The array in slot `name`, created read-only on first use when it was not given."""
         value = getattr(self, name, None)
         if value is None:
@@ -319,7 +326,7 @@ class System:
         return (f"System(n_workers={self.n_workers}, n_groups={self.n_groups}, "
                 f"params={self.params}, bandwidth={self.bandwidth:g} Hz)")
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, System):
             return NotImplemented
         return (self._params == other._params and self.bandwidth == other.bandwidth

@@ -5,8 +5,13 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
 
 MAX_PARAMS = 2**53  # integers above this are not exact in float64, the kernels' arithmetic
 MAX_SEED = 2**32 - 1  # scikit-learn's random_state takes 32-bit seeds
@@ -25,7 +30,7 @@ NOT_POSITIVE = "{}: every entry must be positive"
 NEGATIVE = "{}: every entry must be non-negative"
 
 
-def real_array(name: str, value, expected: str, what: str = "real numbers",
+def real_array(name: str, value: Any, expected: str, what: str = "real numbers",
                kinds: str = "iuf") -> np.ndarray:
     """``value`` as an array (no copy where none is needed) whose dtype kind is in ``kinds``;
     the messages say it must be ``expected`` (when it cannot be an array) and hold ``what``."""
@@ -38,7 +43,7 @@ def real_array(name: str, value, expected: str, what: str = "real numbers",
     return array
 
 
-def _real_vector(name: str, value, size: int | None, what: str, boolean: bool) -> np.ndarray:
+def _real_vector(name: str, value: Any, size: int | None, what: str, boolean: bool) -> np.ndarray:
     """``value`` as an array, checked to be 1-D, of a real (or, with ``boolean``, boolean) dtype,
     of ``size``."""
     original = real_array(name, value, f"a 1-D array of {what}", what,
@@ -50,7 +55,7 @@ def _real_vector(name: str, value, size: int | None, what: str, boolean: bool) -
     return original
 
 
-def float_vector(name: str, value, *, size: int | None = None, allow_empty: bool = False,
+def float_vector(name: str, value: Any, *, size: int | None = None, allow_empty: bool = False,
                  boolean: bool = True) -> np.ndarray:
     """A fresh, writeable, contiguous float64 copy of a 1-D array of real numbers (boolean ones
     too, unless ``boolean`` is False), its values not yet checked."""
@@ -61,7 +66,7 @@ def float_vector(name: str, value, *, size: int | None = None, allow_empty: bool
     return array
 
 
-def float_array(name: str, value, *, size: int | None = None, positive: bool = False,
+def float_array(name: str, value: Any, *, size: int | None = None, positive: bool = False,
                 nonnegative: bool = False, allow_empty: bool = False,
                 boolean: bool = True) -> np.ndarray:
     """A read-only, contiguous float64 copy of a 1-D array of finite real numbers."""
@@ -75,7 +80,8 @@ def float_array(name: str, value, *, size: int | None = None, positive: bool = F
     return readonly(array)
 
 
-def int_array(name: str, value, *, size: int | None = None, boolean: bool = True) -> np.ndarray:
+def int_array(name: str, value: Any, *, size: int | None = None,
+              boolean: bool = True) -> np.ndarray:
     """A read-only, contiguous int64 copy of a 1-D array of integers (integral floats pass;
     boolean ones too, unless ``boolean`` is False)."""
     original = _real_vector(name, value, size, "integers", boolean)
@@ -94,12 +100,12 @@ def readonly(array: np.ndarray) -> np.ndarray:
     """A read-only view of an array that nobody else holds: since its base is read-only too, the
     view cannot be made writeable again (``flags.writeable = True`` raises)."""
     array.flags.writeable = False
-    view = array.view()
+    view: np.ndarray = array.view()
     view.flags.writeable = False
     return view
 
 
-def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
+def positive_integer(name: str, value: Any, *, maximum: int = MAX_PARAMS) -> int:
     """A Python int in [1, maximum]; integral floats are accepted, booleans are not."""
     if type(value) is int and 1 <= value <= maximum:  # the usual case, without the ABC checks
         return value
@@ -116,7 +122,7 @@ def positive_integer(name: str, value, *, maximum: int = MAX_PARAMS) -> int:
     return result
 
 
-def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+def integer(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
     """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: must be an integer, got {describe(value)}")
@@ -128,7 +134,7 @@ def integer(name: str, value, *, minimum: int, maximum: int | None = None) -> in
     return result
 
 
-def positive_float(name: str, value) -> float:
+def positive_float(name: str, value: Any) -> float:
     if type(value) is float and 0.0 < value < math.inf:  # the usual case, without the ABC checks
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -143,14 +149,14 @@ def positive_float(name: str, value) -> float:
     return result
 
 
-def tolerance(name: str, value) -> float:
+def tolerance(name: str, value: Any) -> float:
     result = positive_float(name, value)
     if not 1e-15 <= result <= 0.1:
         raise ValueError(f"{name}: must be in [1e-15, 0.1], got {describe(value)}")
     return result
 
 
-def describe(value, limit: int = 60) -> str:
+def describe(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for error messages: never fails, even for an
     integer too long for ``str`` or an object whose ``repr`` raises."""
     try:
@@ -163,7 +169,7 @@ def describe(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def real_number(name: str, value) -> float:
+def real_number(name: str, value: Any) -> float:
     """``value`` as a Python float: a real number (not a boolean) within float64's range (NaN and
     infinity pass through, for the caller's own bounds); an integer too large for float64 is a
     ValueError, not an OverflowError."""
@@ -175,7 +181,7 @@ def real_number(name: str, value) -> float:
         raise ValueError(f"{name}: {describe(value)} is too large for float64") from None
 
 
-def integer_in(name: str, value, *, minimum: int, maximum: int) -> int:
+def integer_in(name: str, value: Any, *, minimum: int, maximum: int) -> int:
     """``value`` as a Python int in [minimum, maximum]; booleans and floats are refused, and an
     integer of any size gets a short message."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -186,7 +192,7 @@ def integer_in(name: str, value, *, minimum: int, maximum: int) -> int:
     return result
 
 
-def boolean(name: str, value) -> bool:
+def boolean(name: str, value: Any) -> bool:
     """``value`` when it is a bool (Python's or NumPy's); anything else, ``"no"`` or 0 included, is
     refused, since its truth value is not what its writer meant."""
     if not isinstance(value, (bool, np.bool_)):
@@ -194,14 +200,14 @@ def boolean(name: str, value) -> bool:
     return bool(value)
 
 
-def callback(name: str, value):
+def callback(name: str, value: Any) -> Any:
     """``value`` when it is None or callable."""
     if value is not None and not callable(value):
         raise ValueError(f"{name}: must be callable or None, got {describe(value)}")
     return value
 
 
-def output_directory(name: str, path, files=()):
+def output_directory(name: str, path: Any, files: Iterable[str] = ()) -> Path:
     """Create the directory ``path`` (with its parents) where needed and check, before any work is
     done, that files can be written in it and that none of ``files`` (names inside it) is a
     directory. Returns it as a :class:`pathlib.Path`; any failure is a ValueError naming
@@ -235,7 +241,7 @@ def output_directory(name: str, path, files=()):
     return directory
 
 
-def choice(name: str, value, options) -> str:
+def choice(name: str, value: Any, options: Any) -> str:
     """``value`` when it is one of the strings ``options`` (an array or any other object is refused
     without being compared element by element)."""
     if not isinstance(value, str) or value not in options:
@@ -243,7 +249,7 @@ def choice(name: str, value, options) -> str:
     return value
 
 
-def count(name: str, value, maximum: int = MAX_PARAMS) -> int:
+def count(name: str, value: Any, maximum: int = MAX_PARAMS) -> int:
     """A positive integer up to ``maximum`` as a Python int; integral floats pass, booleans do
     not, and a number of any size gets a short message (the safe twin of positive_integer)."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_,
@@ -255,14 +261,14 @@ def count(name: str, value, maximum: int = MAX_PARAMS) -> int:
     return integer_in(name, value, minimum=1, maximum=maximum)
 
 
-def plain_differences(there, here, prefix: str = "", limit: int = 5) -> list[str]:
+def plain_differences(there: Any, here: Any, prefix: str = "", limit: int = 5) -> list[str]:
     """Where two structures of plain data (dicts, lists, tuples, str, int, float, bool, None)
     differ, as ``"key: X there, Y here"`` lines (at most ``limit``). Types must match exactly,
     so that a hostile value (a tensor, an array) is a difference, never an element-wise
     comparison."""
     out: list[str] = []
 
-    def walk(a, b, key: str) -> None:
+    def walk(a: Any, b: Any, key: str) -> None:
         if len(out) >= limit:
             return
         if type(a) is not type(b):
@@ -297,13 +303,13 @@ def plain_differences(there, here, prefix: str = "", limit: int = 5) -> list[str
     return out
 
 
-def exactly(value, expected) -> bool:
+def exactly(value: Any, expected: Any) -> bool:
     """``value == expected`` for a plain ``expected`` (str, int, ...), never comparing an array
     element by element: the types must match first."""
     return type(value) is type(expected) and value == expected
 
 
-def real(name: str, value, *, low: float | None = None, high: float | None = None,
+def real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
          low_open: bool = False, high_open: bool = False) -> float:
     """A finite real number (not a boolean) as a Python float, within the bounds given: ``low``
     and ``high`` included unless ``low_open`` / ``high_open``."""
@@ -326,29 +332,30 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
     return result
 
 
-def fraction(name: str, value) -> float:
+def fraction(name: str, value: Any) -> float:
     """A real number strictly between 0 and 1."""
     return real(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
-def seed(name: str, value, maximum: int | None = MAX_SEED) -> int:
+def seed(name: str, value: Any, maximum: int | None = MAX_SEED) -> int:
     """A seed: an integer in [0, maximum] (2**32 - 1 unless said; None: any non-negative integer,
     as ``numpy.random.SeedSequence`` takes)."""
     return integer(name, value, minimum=0, maximum=maximum)
 
 
-def n_threads(name: str, value) -> int:
+def n_threads(name: str, value: Any) -> int:
     """A number of native threads: an integer in [1, 1024]."""
     return integer_in(name, value, minimum=1, maximum=MAX_THREADS)
 
 
-def option(parse, check, **bounds):
+def option(parse: Callable[[str], Any], check: Callable[..., Any],
+           **bounds: Any) -> Callable[[str], Any]:
     """An argparse ``type`` made of a validator of this module: the text is ``parse``d (``int`` or
     ``float``) and checked with ``check(name, value, **bounds)``; a failure is argparse's error,
     which names the option, with the check's message."""
     import argparse
 
-    def convert(text: str):
+    def convert(text: str) -> Any:
         try:
             value = parse(text)
         except ValueError:
@@ -363,7 +370,7 @@ def option(parse, check, **bounds):
     return convert
 
 
-def group_ids(groups, K: int) -> tuple[np.ndarray | None, int]:
+def group_ids(groups: Any, K: int) -> tuple[np.ndarray | None, int]:
     """Group ids of K workers checked (``groups``: ids 0..N-1, every group non-empty) as int64,
     and the number of groups N; (None, K) for one worker per group."""
     if groups is None:
@@ -380,7 +387,7 @@ def group_ids(groups, K: int) -> tuple[np.ndarray | None, int]:
     return groups, n_groups
 
 
-def per_instance(name: str, values, M: int, *, integral: bool) -> np.ndarray:
+def per_instance(name: str, values: Any, M: int, *, integral: bool) -> np.ndarray:
     """One positive finite number per instance of a batch of M (a scalar is broadcast), as
     contiguous float64; with ``integral``, integers in [1, 2**53]."""
     try:
