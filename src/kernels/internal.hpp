@@ -6,6 +6,8 @@
 //   slack_sums      those sums over dense arrays of the loaded workers (exact.cpp);
 //   round_to_total  integer loads from floors (docs/algorithms.md 3.6): O(N) selection in the
 //                   usual case, a heap on the caller's index buffer otherwise; no allocation;
+//   round_up_dense  the same rounding in two passes for the exact method's many loaded workers
+//                   (rounding.cpp);
 //   worker_time     one worker's latency (raw units), the formula every latency here uses;
 //   latency_of      per-worker latencies of given loads and bandwidth in raw units;
 //   check_seconds   the range checks of a worker's normalised seconds, with their messages.
