@@ -28,7 +28,7 @@ import heapq
 
 import numpy as np
 
-from ._allocation import Allocation, allocate, evaluate
+from ._allocation import SCHEMES, Allocation, allocate, evaluate
 from ._core import CANDIDATE_MARGIN, COARSE_GROUPS
 from ._system import System
 from ._validation import MAX_PARAMS, InfeasibleError, describe, readonly
@@ -202,7 +202,9 @@ def _against_the_other_schemes(system: System, rounded: Allocation, counts: np.n
     CANDIDATE_MARGIN replaces its loads, bandwidth and latencies (and unit counts). So joint in
     units is never above another scheme in units by more than that."""
     best = rounded
-    for scheme in ("equal", "bandwidth_aware", "parameter_aware", "sequential"):
+    for scheme in SCHEMES:
+        if scheme == "joint":
+            continue
         try:
             other = allocate(system, scheme, backend=backend)
         except InfeasibleError:
