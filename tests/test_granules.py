@@ -51,17 +51,20 @@ def check_rounded(system, allocation, rounded, counts, granules):
     # are handed out on top. Joint's answer in units may be another scheme's allocation rounded
     # to the same units, where that is faster (at most COARSE_GROUPS groups; docs/algorithms.md
     # 3.6): then these hold for that allocation's relaxed loads.
-    sources = [np.asarray(allocation.relaxed_loads)]
-    if scheme == "joint" and N <= _core.COARSE_GROUPS:
-        sources += [np.asarray(paba.allocate(system, other).relaxed_loads)
-                    for other in paba.SCHEMES if other != "joint"]
+    def sources():  # the input's relaxed loads first; the others only where it needs them
+        yield allocation.relaxed_loads
+        if scheme == "joint" and N <= _core.COARSE_GROUPS:
+            for other in paba.SCHEMES:
+                if other != "joint":
+                    yield paba.allocate(system, other).relaxed_loads
 
     def rounded_from(relaxed):
+        relaxed = np.asarray(relaxed)
         if not np.all(np.abs(rounded.loads - relaxed) <= N * int(sizes[0])):
             return False
         return sizes.size > 1 or bool(np.all(counts[:, 0] >= np.floor(relaxed / int(sizes[0]))))
 
-    assert any(rounded_from(relaxed) for relaxed in sources)
+    assert any(rounded_from(relaxed) for relaxed in sources())
 
 
 # -- Granules ---------------------------------------------------------------------------------

@@ -369,12 +369,17 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
         # Ctrl-C as a terminal delivers it: a SIGINT the test process ignores (a disposition left
         # by an earlier test; the child would inherit it and never see the signal) is restored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if (out / PROGRESS).exists() and (out / PROGRESS).read_bytes().count(b"\n") >= 1:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if (out / PROGRESS).exists() and (out / PROGRESS).read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:  # ends the sweep it started, whatever happened above
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
     assert process.returncode == 130, (err, signal.getsignal(signal.SIGINT))
     assert "interrupted" in err and "--resume" in err
