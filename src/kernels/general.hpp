@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "internal.hpp"
@@ -170,6 +171,10 @@ struct InnerWork {
   std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
   std::vector<double> single_a, single_e, single_f, single_tau;   // the members' data, likewise
   bool any_fixed = false;
+  // Groups whose participation a branch of the certificate settles (newton.cpp), applied by
+  // prepare: +1 takes part at its own cost (no chord, so no threshold and no jump), -1 takes no
+  // load at any price. Empty outside the certificate's branches.
+  std::vector<std::pair<std::size_t, int>> forced;
   explicit InnerWork(const Instance& in) {
     for_each([](auto& v) { take_scratch(v); });
     for (auto* v : {&threshold, &cut, &z, &x_hi, &z_hi}) v->assign(in.N, 0.0);
@@ -250,7 +255,8 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best);
 
 // What a Newton solve of a screened instance (its candidate groups only) tells the screen
 // (docs/algorithms.md 3.5.2): the last latency read and its price, and, with fixed costs, the
-// certificate's latency and price. `plain` is false where the solve did not end on Newton's own
+// certificate's latency and the least price of its branches' bounds (a group outside that is
+// off there is off at every branch's price). `plain` is false where the solve did not end on Newton's own
 // answer (untrusted loads, a failed certificate, or the start kept); the screen then solves the
 // whole instance instead, and the solve stops there.
 struct NewtonReport {

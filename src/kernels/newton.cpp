@@ -2,8 +2,10 @@
 // 1 / G*(T) around a warm-started price search (price_search.cpp), inside a bracket [lo, hi]
 // whose invariant is G*(lo) > 1 >= G*(hi) (hi feasible, its loads kept), started at the better
 // two-step allocation; with fixed costs the answer is certified by weak duality on the convex
-// envelope of every group's cost (envelope_excludes), else the nested bisection (bisection.cpp)
-// runs too and the better answer is kept. Mirrored by python/paba/reference/newton.py.
+// envelope of every group's cost, split into branches where a group sits at its jump
+// (certificate), and a branch that finishes earlier is solved in turn; where the certificate
+// cannot decide, the nested bisection (bisection.cpp) runs too and the better answer is kept.
+// Mirrored by python/paba/reference/newton.py.
 #include "general.hpp"
 
 #include <algorithm>
@@ -56,24 +58,34 @@ double price_guess(const Instance& in, double T, const double* x) {
   return std::isfinite(sum) ? sum : 0.0;
 }
 
-// A certificate that no allocation finishes by T (docs/algorithms.md 3.5.1), by weak duality on
-// the convex envelope of every group's cost: for any price lambda = sigma^-2, an allocation that
-// carries the model by T needs at least
-//   D = lambda + sum_n min_x (env_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
+// What one branch of the certificate finds at T (docs/algorithms.md 3.5.1).
+enum class Verdict {
+  excluded,  // no allocation of the branch finishes by T
+  feasible,  // an allocation of the branch finishes by T (its loads in x)
+  branch,    // the bound does not decide: a group sits at its jump (*jump)
+  unknown,   // the bound cannot be read
+};
+
+// The branch's bound, by weak duality on the convex envelope of every free group's cost (a group
+// the branch forces in prices its own cost, one forced out none; work.forced): for any price
+// lambda = sigma^-2, an allocation of the branch that carries the model by T needs at least
+//   D = lambda + sum_n min_x (c_n(x) - lambda x) = sum_n G_n(x_n) + lambda (1 - sum_n x_n)
 // of the pool, x_n(sigma) the loads of the price pass (a group at its cut adds 0 at 0 or at its
-// threshold). The price taken is the one the search at T finds (the best bound), from sigma.
-// True when D exceeds 1 by more than its rounding (the loads limit - rate sigma cancel to eps
-// times limit + slack). x, z: N doubles of scratch.
-bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sigma, double* x,
-                       double* z, double* price_out) {
+// threshold; a group forced in adds G_n(0) = sum_k f_k / u_k where it has no load). The price
+// taken is the one the search at T finds (the best bound), from sigma. Excluded when D exceeds 1
+// by more than its rounding (the loads limit - rate sigma cancel to eps times limit + slack);
+// feasible when the search's own loads fit the pool. x, z: N doubles of scratch.
+Verdict branch_bound(const Instance& in, double T, InnerWork& work, double sigma, double* x,
+                     double* z, double* price_out, std::size_t* jump) {
   prepare(in, T, work);
   double price = sigma;
   const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, nullptr);
-  // Unlimited bandwidth too little is a certificate of its own, without a price (0): it speaks
-  // for the groups of this instance only, so a screen cannot extend it (docs/algorithms.md 3.5.2).
+  // Unlimited bandwidth too little excludes the branch without a price (0): it speaks for the
+  // groups of this instance only, so a screen cannot extend it (docs/algorithms.md 3.5.2).
   *price_out = std::isfinite(inner.bandwidth) ? price : 0.0;
-  if (!std::isfinite(inner.bandwidth)) return true;  // unlimited bandwidth is too little
-  if (!(price > 0.0)) return false;
+  if (!std::isfinite(inner.bandwidth)) return Verdict::excluded;
+  if (inner.bandwidth <= 1.0) return Verdict::feasible;
+  if (!(price > 0.0)) return Verdict::unknown;
   loads_at_price(in, T, price, work, x, z);
   const double lambda = 1.0 / (price * price);
   double G = 0.0, load = 0.0, scale = 0.0;
@@ -83,9 +95,158 @@ bool envelope_excludes(const Instance& in, double T, InnerWork& work, double sig
     load += x[n];
     scale += x[n] + z[n];
   }
+  for (const auto& [n, side] : work.forced) {
+    if (side < 0 || x[n] > 0.0) continue;
+    for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
+      const std::size_t k = in.member[i];
+      G += in.f[k] / (T - in.tau[k]);
+    }
+  }
   const double D = G + lambda * (1.0 - load);
   const double rounding = 16.0 * kEps * (G + lambda * scale + 1.0);
-  return D - rounding > 1.0;
+  if (D - rounding > 1.0) return Verdict::excluded;
+  // The gap of the bound: the first group whose load jumps at this price.
+  for (std::size_t n = 0; n < in.N; ++n) {
+    if (x[n] > 0.0 && !work.lazy[n] && work.threshold[n] > 0.0 && price == work.cut[n]) {
+      *jump = n;
+      return Verdict::branch;
+    }
+  }
+  return Verdict::unknown;
+}
+
+constexpr int kMaxBranches = 32;  // bounds read per certificate
+constexpr int kMaxRounds = 8;     // improvements found by the certificate per solve
+
+// The certificate that no allocation finishes by T (docs/algorithms.md 3.5.1): the bound of
+// branch_bound over every participating set, split where a group sits at its jump into the
+// branches with it forced out and forced in, depth first (out first). Excluded: every branch is,
+// and *price_out is the least price of their bounds (0 where one had none). Feasible: a branch
+// carries the model by T; work.forced is that branch, x its loads and *price_out their price.
+// Unknown: a bound could not be read, or more than kMaxBranches were needed.
+Verdict certificate(const Instance& in, double T, InnerWork& work, double sigma, double* x,
+                    double* z, double* price_out) {
+  std::vector<std::vector<std::pair<std::size_t, int>>> open(1);
+  double least = kInf;
+  for (int read = 0; !open.empty(); ++read) {
+    if (read == kMaxBranches) {
+      work.forced.clear();
+      return Verdict::unknown;
+    }
+    work.forced = std::move(open.back());
+    open.pop_back();
+    double price = 0.0;
+    std::size_t jump = 0;
+    const Verdict verdict = branch_bound(in, T, work, sigma, x, z, &price, &jump);
+    if (verdict == Verdict::excluded) {
+      least = std::min(least, price);
+      continue;
+    }
+    if (verdict == Verdict::feasible) {
+      *price_out = price;
+      return verdict;
+    }
+    if (verdict == Verdict::unknown) {
+      work.forced.clear();
+      return verdict;
+    }
+    open.push_back(work.forced);
+    open.back().emplace_back(jump, 1);
+    open.push_back(work.forced);
+    open.back().emplace_back(jump, -1);
+  }
+  work.forced.clear();
+  *price_out = least;
+  return Verdict::excluded;
+}
+
+// G* falls by more than this many times its steepest slope read at the bracket's ends across
+// the bracket: a jump lies inside (G* is convex and decreasing where it is continuous).
+constexpr double kJumpSlope = 8.0;
+// Newton steps shrinking by a ratio of magnitude in this range, twice within 10%, converge
+// linearly.
+constexpr double kSteadyLo = 0.1, kSteadyHi = 0.9;
+
+// Safeguarded Newton steps on T from T (feasible: x_best are loads that carry the model by it)
+// and the price sigma, with x as scratch; returns the least feasible T found, its loads in
+// x_best, and the last T read and its price. With at_jumps (fixed costs, answers certified),
+// the steps stop where the bracket holds a jump of G*: a group's load jumps there, so no
+// crossing of G* = 1 exists to converge to, and the certificate's branches take over from the
+// feasible end (docs/algorithms.md 3.5.1).
+double newton_steps(const Instance& in, InnerWork& work, double T, double sigma, double* x_best,
+                    double* x, RootStats& st, double* last_T, double* last_price,
+                    bool at_jumps) {
+  double lo = 0.0, hi = T, step = kInf, step_before = kInf;
+  double G_lo = kInf, Q_lo = 0.0, G_hi = kInf, Q_hi = 0.0;
+  double d_before = 0.0, r_before = 0.0;  // the last Newton step and its ratio to the one before
+  bool newton_before = false;
+  *last_price = sigma;
+  *last_T = T;
+  st.converged = false;
+  for (int it = 0; it < kMaxBisection; ++it) {
+    ++st.iterations;
+    prepare(in, T, work);
+    OuterSums sums;
+    double price = sigma;
+    const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, &sums);
+    const double G = inner.bandwidth;
+    *last_price = price;
+    *last_T = T;
+    if (G <= 1.0) {
+      hi = T;
+      G_hi = G;
+      Q_hi = sums.Q;
+      std::copy(x, x + in.N, x_best);
+    } else {
+      lo = T;
+      G_lo = G;
+      Q_lo = sums.Q;
+    }
+    if (at_jumps && lo > 0.0 && std::isfinite(G_lo) && std::isfinite(G_hi) &&
+        G_lo - G_hi > kJumpSlope * std::max(Q_lo, Q_hi) * (hi - lo)) {
+      st.converged = true;  // hi and its loads: the feasible side of the jump
+      break;
+    }
+    double next = std::isfinite(G) && sums.Q > 0.0 ? T + G * (G - 1.0) / sums.Q : kInf;
+    const bool newton = next > lo && next < hi;
+    // G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
+    if (std::fabs(next - T) <= 64.0 * kEps * T) {
+      std::copy(x, x + in.N, x_best);  // converged: T is the root up to rounding
+      st.converged = inner.converged;
+      break;
+    }
+    // Where G* has a kink at the root (a load or a slack reaching 0 there, or a group's cut),
+    // Newton steps shrink by a steady ratio r instead of quadratically, from one side (r > 0)
+    // or alternating (r < 0); two ratios within 10% of each other take the sum of the
+    // geometric series of steps, d / (1 - r), when it stays inside the bracket.
+    const double d = next - T;
+    const double r = newton && newton_before ? d / d_before : 0.0;
+    if (std::fabs(r) > kSteadyLo && std::fabs(r) < kSteadyHi &&
+        std::fabs(r - r_before) <= 0.1 * std::fabs(r)) {
+      const double ahead = T + d / (1.0 - r);
+      if (ahead > lo && ahead < hi) next = ahead;
+    }
+    newton_before = newton;
+    d_before = d;
+    r_before = r;
+    // Bisect when the step leaves the bracket or is not below half the step before last.
+    if (!newton || std::fabs(next - T) > 0.5 * step_before) {
+      next = lo + 0.5 * (hi - lo);
+    }
+    step_before = step;
+    step = std::fabs(next - T);
+    if (!(hi - lo > 2.0 * kEps * hi) || !(next > lo && next < hi)) {
+      st.converged = true;
+      break;
+    }
+    sigma = price;
+    if (std::isfinite(G) && sums.slope < 0.0) {
+      const double moved = price - sums.drift / sums.slope * (next - T);
+      if (moved > 0.0) sigma = moved;
+    }
+    T = next;
+  }
+  return hi;
 }
 
 }  // namespace
@@ -105,51 +266,9 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   std::vector<double> x_start(x_best, x_best + in.N);
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
-  double T = T_start;
-  double lo = 0.0, hi = T_start, sigma = price_guess(in, T, x_best), step = kInf,
-         step_before = kInf, last_price = sigma, last_T = T;
-  st.converged = false;
-  for (int it = 0; it < kMaxBisection; ++it) {
-    ++st.iterations;
-    prepare(in, T, work);
-    OuterSums sums;
-    double price = sigma;
-    const InnerResult inner = price_search(in, T, x.data(), work, sigma, kInf, &price, &sums);
-    const double G = inner.bandwidth;
-    last_price = price;
-    last_T = T;
-    if (G <= 1.0) {
-      hi = T;
-      std::copy(x.begin(), x.end(), x_best);
-    } else {
-      lo = T;
-    }
-    double next = std::isfinite(G) && sums.Q > 0.0 ? T + G * (G - 1.0) / sums.Q : kInf;
-    const bool newton = next > lo && next < hi;
-    // G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
-    if (std::fabs(next - T) <= 64.0 * kEps * T) {
-      std::copy(x.begin(), x.end(), x_best);  // converged: T is the root up to rounding
-      st.converged = inner.converged;
-      break;
-    }
-    // Bisect when the step leaves the bracket or is not below half the step before last.
-    if (!newton || std::fabs(next - T) > 0.5 * step_before) {
-      next = lo + 0.5 * (hi - lo);
-    }
-    step_before = step;
-    step = std::fabs(next - T);
-    if (!(hi - lo > 2.0 * kEps * hi) || !(next > lo && next < hi)) {
-      st.converged = true;
-      break;
-    }
-    sigma = price;
-    if (std::isfinite(G) && sums.slope < 0.0) {
-      const double moved = price - sums.drift / sums.slope * (next - T);
-      if (moved > 0.0) sigma = moved;
-    }
-    T = next;
-  }
-  st.T = hi;
+  double last_T = T_start, last_price = 0.0;
+  st.T = newton_steps(in, work, T_start, price_guess(in, T_start, x_best), x_best, x.data(), st,
+                      &last_T, &last_price, certify);
   // The loads' own latency (with their parameter-aware bandwidth) must match T. A load
   // limit - rate sigma of a worker whose compute is negligible beside its communication cancels
   // to eps times its limit, which can be far above the load; where that shows, the loads are
@@ -160,7 +279,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     report->T = last_T;
     report->sigma = last_price;
   }
-  if (!(loads.T <= hi * (1.0 + kTrustLoads))) {
+  if (!(loads.T <= st.T * (1.0 + kTrustLoads))) {
     if (report) {
       report->plain = false;
       return st;
@@ -172,27 +291,60 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     loads = parameter_aware(in, x_best, b);
   }
   // With fixed costs the participating set is chosen by a heuristic, so G* can jump and need not
-  // fall monotonically: Newton steps may settle on another crossing of G* = 1 than the
-  // bisection's midpoints reach (random instances found answers up to 10 times the
-  // bisection's). The nested bisection runs too and the better answer is kept, so this method
-  // is never above it; without fixed costs G* is monotone and Newton's root is the bisection's.
-  const double T_c = loads.T * (1.0 - kCertify);
+  // fall monotonically: Newton steps may settle on another crossing of G* = 1 than the optimum
+  // (random instances found answers up to 10 times the bisection's). The certificate at
+  // T_c = T (1 - 1e-10) either shows that no allocation finishes by T_c, or finds a branch that
+  // does, from which Newton steps with that branch's participation find a better answer, whose
+  // certificate is read in turn. Where it cannot decide, the nested bisection runs too and the
+  // better answer is kept.
+  double T_c = loads.T * (1.0 - kCertify);
   double price_c = 0.0;
-  if (certify &&
-      !envelope_excludes(in, T_c, work, last_price, x.data(), work.z_hi.data(), &price_c)) {
-    if (report) {
-      report->plain = false;
-      return st;
-    }
-    std::vector<double> x_bisection(in.N), b_bisection(in.K);
-    const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
-    st.iterations += bisection.iterations;
-    const RootStats other = parameter_aware(in, x_bisection.data(), b_bisection.data());
-    if (other.T < loads.T) {
-      std::copy(x_bisection.begin(), x_bisection.end(), x_best);
-      std::copy(b_bisection.begin(), b_bisection.end(), b);
+  if (certify) {
+    bool certified = false;
+    std::vector<double> x_round, b_round;
+    for (int round = 0; round <= kMaxRounds; ++round) {
+      T_c = loads.T * (1.0 - kCertify);
+      const Verdict verdict =
+          certificate(in, T_c, work, last_price, x.data(), work.z_hi.data(), &price_c);
+      certified = verdict == Verdict::excluded;
+      if (verdict != Verdict::feasible || round == kMaxRounds) break;
+      // x carries the model by T_c with the branch's participation (work.forced).
+      x_round.assign(x.begin(), x.end());
+      b_round.resize(in.K);
+      RootStats more;
+      double T_round = 0.0;
+      const double hi = newton_steps(in, work, T_c, price_c, x_round.data(), x.data(), more,
+                                     &T_round, &last_price, true);
+      st.iterations += more.iterations;
+      work.forced.clear();
+      const RootStats other = parameter_aware(in, x_round.data(), b_round.data());
+      if (!(other.T <= hi * (1.0 + kTrustLoads)) || !(other.T < loads.T)) break;
+      std::copy(x_round.begin(), x_round.end(), x_best);
+      std::copy(b_round.begin(), b_round.end(), b);
       loads = other;
-      st.T = bisection.T;
+      st.T = hi;
+      st.converged = more.converged;
+      if (report) {
+        report->T = T_round;
+        report->sigma = last_price;
+      }
+    }
+    work.forced.clear();
+    if (!certified) {
+      if (report) {
+        report->plain = false;
+        return st;
+      }
+      std::vector<double> x_bisection(in.N), b_bisection(in.K);
+      const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
+      st.iterations += bisection.iterations;
+      const RootStats other = parameter_aware(in, x_bisection.data(), b_bisection.data());
+      if (other.T < loads.T) {
+        std::copy(x_bisection.begin(), x_bisection.end(), x_best);
+        std::copy(b_bisection.begin(), b_bisection.end(), b);
+        loads = other;
+        st.T = bisection.T;
+      }
     }
   }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is

@@ -286,6 +286,24 @@ void prepare(const Instance& in, double T, InnerWork& work) {
     if (!possible) work.threshold[n] = kInf;
     else if (!fixed) work.threshold[n] = 0.0;
   }
+  // A branch's groups (newton.cpp): one taking part prices its own convex cost, so its load
+  // falls continuously to 0 at rho_n(0) (threshold 0); one left out has no load at any price.
+  for (const auto& [n, side] : work.forced) {
+    const auto at = std::lower_bound(work.single.begin(), work.single.end(), n);
+    const bool single = at != work.single.end() && *at == n;
+    const std::size_t i = single ? static_cast<std::size_t>(at - work.single.begin()) : 0;
+    double c = -1.0;
+    if (side > 0 && work.cut[n] >= 0.0) {
+      work.threshold[n] = 0.0;
+      c = single ? limit[i] / rate[i] : work.cut[n];  // rho_n(0); a lazy group holds it
+    }
+    work.lazy[n] = 0;
+    work.cut[n] = c;
+    if (single) {
+      cut[i] = c;
+      threshold[i] = work.threshold[n];
+    }
+  }
 }
 
 namespace {

@@ -167,9 +167,13 @@ class Prepared:
     lazy: np.ndarray
 
 
-def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepared:
+def prepare(inst: Instance, T: float, previous: Prepared | None = None,
+            forced: tuple[tuple[int, int], ...] = ()) -> Prepared:
     """The groups' data at T; the thresholds of groups of several members start from their
-    values in `previous` (the T prepared before), as the native InnerWork keeps them."""
+    values in `previous` (the T prepared before), as the native InnerWork keeps them. `forced`:
+    the groups whose participation a branch of the certificate settles (newton.py), as
+    (group, side) pairs: side +1 takes part at its own cost (threshold 0, its load falling
+    continuously to 0 at rho_n(0)), -1 takes no load at any price."""
     N = inst.n_groups
     any_fixed = bool(np.any(inst.f > 0.0))
     hints = previous.threshold if previous is not None else np.zeros(N)
@@ -198,6 +202,17 @@ def prepare(inst: Instance, T: float, previous: Prepared | None = None) -> Prepa
         cut[n] = 1.0 / math.sqrt(marginal0)  # rho_n(0), as group_at_price tests it
         if np.any(inst.f[ks] > 0.0):
             lazy[n], threshold[n] = True, hints[n]  # settled when a price below cut is read
+    for group, side in forced:
+        g = int(group)
+        c = -1.0
+        if side > 0 and cut[g] >= 0.0:
+            threshold[g] = 0.0
+            if sizes[g] == 1:
+                i = int(np.searchsorted(single, g))
+                c = float(limit[i] / rate[i])  # rho_n(0)
+            else:
+                c = float(cut[g])  # rho_n(0), set above
+        lazy[g], cut[g] = False, c
     return Prepared(T, threshold, cut, single, several, limit, rate, lazy)
 
 
