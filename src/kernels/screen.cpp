@@ -25,7 +25,7 @@ namespace detail {
 
 namespace {
 
-constexpr int kScreenRounds = 4;            // then the whole instance is solved
+constexpr int kScreenRounds = 16;           // then the whole instance is solved
 constexpr std::size_t kScreenSample = 1024; // keys read to place the first candidates' cut-off
 
 // The workers of some groups (full ids, ascending) as a Problem of their own, group ids
@@ -320,7 +320,20 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
       out.status = r.status;
       return true;
     }
+    // A round whose candidates were far too few ends far above the optimum, where many more
+    // groups pass than carry load there: beyond twice the candidates, only half of those that
+    // pass join (at least twice the candidates), those with the least keys (the basic model's
+    // order).
     const std::size_t before = candidates.size();
+    if (found.size() > 2 * before) {
+      const std::size_t keep = std::max(2 * before, found.size() / 2);
+      const auto less = [keys](std::size_t i, std::size_t j) {
+        return keys[i] < keys[j] || (keys[i] == keys[j] && i < j);
+      };
+      std::nth_element(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(keep),
+                       found.end(), less);
+      found.resize(keep);
+    }
     for (const std::size_t n : found) {
       if (!in_c[n]) {
         in_c[n] = 1;

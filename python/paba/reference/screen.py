@@ -15,7 +15,7 @@ from .price_search import prepare, takes_load
 # Screening (docs/algorithms.md 3.5.2): the Newton method solves a few candidate groups, then
 # verifies the others at the latency and price it found.
 SCREEN_MIN = 128  # groups; fewer are solved whole
-SCREEN_ROUNDS = 4  # then the whole instance is solved
+SCREEN_ROUNDS = 16  # then the whole instance is solved
 SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
 SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
 
@@ -125,5 +125,12 @@ def screened_newton(beta, compute, alpha, tau, group, N, params, bandwidth, solv
             worker_latency[workers] = r["worker_latency"]
             return {**r, "loads": loads, "relaxed_loads": relaxed, "bandwidth": bandwidth_out,
                     "worker_latency": worker_latency, "iterations": iterations}
+        # A round whose candidates were far too few ends far above the optimum, where many
+        # more groups pass than carry load there: beyond twice the candidates, only half of those
+        # that pass join (at least twice the candidates), those with the least keys (the basic
+        # model's order).
+        if found.size > 2 * candidates.size:
+            keep = max(2 * candidates.size, found.size // 2)
+            found = found[np.lexsort((found, keys[found]))[:keep]]
         in_c[found] = True
     return None
