@@ -10,11 +10,12 @@ normalised units are those of :mod:`.internal`."""
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .bisection import joint
-from .check import check_call, check_scalars, vector
+from .check import check_call, check_scalars, required, vector
 from .exact import NEWTON_PASSES, allocate_exact, exact_applies
 from .internal import (
     METHODS,
@@ -41,17 +42,20 @@ COARSE_GROUPS = 64
 CANDIDATE_MARGIN = 1e-9
 
 
-def evaluate(beta, compute, alpha, tau, group, n_groups, loads, bandwidth):
+def evaluate(beta: Any, compute: Any, alpha: Any, tau: Any, group: Any, n_groups: Any,
+             loads: Any, bandwidth: Any) -> tuple[float, np.ndarray]:
     """Per-worker latencies (seconds) of loads (parameters per group) and bandwidth (Hz); alpha,
     tau and group may be None (zero; one worker per group)."""
     beta, compute, alpha, tau, group = check_call(beta, compute, alpha, tau, group, n_groups)
-    load = vector("loads", loads, np.float64, n_groups)
-    bandwidth = vector("bandwidth", bandwidth, np.float64, beta.size)
+    load = required("loads", loads, np.float64, n_groups)
+    bandwidth = required("bandwidth", bandwidth, np.float64, beta.size)
     return latency_of(beta, compute, alpha, tau, load if group is None else load[group],
                       bandwidth)
-def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-             loads_in=None, bandwidth_in=None, tol=1e-9, method="auto", previous_loads=None,
-             exact_passes=NEWTON_PASSES, screen=True):
+def allocate(scheme: Any, beta: Any, compute: Any, alpha: Any, tau: Any, group: Any,
+             n_groups: Any, params: Any, bandwidth: Any, loads_in: Any = None,
+             bandwidth_in: Any = None, tol: Any = 1e-9, method: Any = "auto",
+             previous_loads: Any = None, exact_passes: int = NEWTON_PASSES,
+             screen: bool = True) -> dict[str, Any]:
     """Solve one instance; returns a dict with the fields of the native result. alpha, tau and
     group may be None (zero; one worker per group). Checks a direct call as the native binding
     does, with its messages. screen (tests only): False solves a Newton instance whole."""
@@ -61,6 +65,7 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
     check_scalars(params, bandwidth)
     if not (isinstance(tol, numbers.Real) and 0.0 < float(tol) < 1.0):
         raise ValueError("tol: must be in (0, 1)")
+    tol = float(tol)
     if loads_in is not None:
         loads_in = vector("loads", loads_in, np.int64, n_groups)
         if np.any(loads_in < 0):
@@ -96,24 +101,30 @@ def allocate(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwid
             if res is None:
                 res = allocate_general(scheme, beta, compute, alpha, tau, group, n_groups,
                                        params, bandwidth, loads_in, bandwidth_in, tol, used)
+        assert res is not None  # without a report the solve always answers
         # Coarse loads: the joint answer is never above another scheme's integer answer.
         if (res["status"] != STATUS_INFEASIBLE and n_groups <= COARSE_GROUPS
                 and params < COARSE_LOADS * n_groups):
             res = best_integer_loads(beta, compute, alpha, tau, group, n_groups, params,
                                      bandwidth, tol, res)
         return res
-    return allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-                            loads_in, bandwidth_in, tol, used)
+    res = allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
+                           loads_in, bandwidth_in, tol, used)
+    assert res is not None  # without a report the solve always answers
+    return res
 
 
-def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandwidth, tol,
-                       res: dict) -> dict:
+def best_integer_loads(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                       tau: np.ndarray | None, group: np.ndarray | None, n_groups: int,
+                       params: float, bandwidth: float, tol: float,
+                       res: dict[str, Any]) -> dict[str, Any]:
     """Joint's answer ``res`` against the parameter-aware and the sequential schemes' own
     answers (docs/algorithms.md 3.6): the first faster than ``res`` (and the other candidate)
     by more than CANDIDATE_MARGIN, relative, replaces its loads, bandwidth and latencies."""
     for scheme in ("parameter_aware", "sequential"):
         other = allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params,
                                  bandwidth, None, None, tol, None)
+        assert other is not None  # without a report the solve always answers
         if other["status"] == STATUS_OK and other["latency"] < res["latency"] * (
                 1.0 - CANDIDATE_MARGIN):
             res = {**res, "loads": other["loads"], "bandwidth": other["bandwidth"],
@@ -121,8 +132,11 @@ def best_integer_loads(beta, compute, alpha, tau, group, n_groups, params, bandw
     return res
 
 
-def allocate_general(scheme, beta, compute, alpha, tau, group, n_groups, params, bandwidth,
-                     loads_in, bandwidth_in, tol, used, report: NewtonReport | None = None):
+def allocate_general(scheme: str, beta: np.ndarray, compute: np.ndarray,
+                     alpha: np.ndarray | None, tau: np.ndarray | None, group: np.ndarray | None,
+                     n_groups: int, params: float, bandwidth: float, loads_in: Any,
+                     bandwidth_in: Any, tol: float, used: str | None,
+                     report: NewtonReport | None = None) -> dict[str, Any] | None:
     """allocate past its checks and its choice of method; with a report (a screened instance),
     None where the Newton solve was not plain."""
     K = beta.size

@@ -3,6 +3,8 @@ by one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .allocation import allocate
@@ -10,9 +12,10 @@ from .check import check_groups
 from .internal import METHODS
 
 
-def allocate_batch(scheme, offsets, beta, compute, alpha, tau, params, bandwidth,
-                   previous_loads=None, tol=1e-9, method="auto", n_threads=1, group=None,
-                   group_offsets=None):
+def allocate_batch(scheme: Any, offsets: Any, beta: Any, compute: Any, alpha: Any, tau: Any,
+                   params: Any, bandwidth: Any, previous_loads: Any = None, tol: Any = 1e-9,
+                   method: Any = "auto", n_threads: Any = 1, group: Any = None,
+                   group_offsets: Any = None) -> dict[str, Any]:
     """Solve the instances one by one (instance i owns the workers offsets[i]:offsets[i + 1] and,
     with group ids local to each instance, the groups group_offsets[i]:group_offsets[i + 1] of
     the per-group arrays); returns a dict of concatenated arrays, as the native batch does.

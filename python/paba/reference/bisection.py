@@ -10,7 +10,7 @@ from .price_search import min_bandwidth
 from .simple import equal_loads, fixed_rate_loads
 
 
-def joint(inst: Instance, L: float, tol: float):
+def joint(inst: Instance, L: float, tol: float) -> tuple[float, np.ndarray, int, bool]:
     """Bisection on T between the unlimited-bandwidth bound and the equal-bandwidth latency.
 
     Invariant: the pool cannot carry the model by lo; it can by hi, with loads x_best.

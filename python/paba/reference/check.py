@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
 
-def vector(name: str, value, dtype, size=None, optional=False):
+def vector(name: str, value: Any, dtype: type[np.generic], size: int | None = None,
+           optional: bool = False) -> np.ndarray | None:
     """A direct call's array argument as a 1-D array of dtype (None where optional)."""
     if value is None:
         if optional:
@@ -27,14 +29,26 @@ def vector(name: str, value, dtype, size=None, optional=False):
     return array.astype(dtype, copy=False)
 
 
-def check_call(beta, compute, alpha, tau, group, n_groups):
+def required(name: str, value: Any, dtype: type[np.generic],
+             size: int | None = None) -> np.ndarray:
+    """A direct call's array argument that must be given (see vector)."""
+    array = vector(name, value, dtype, size)
+    assert array is not None  # vector raises for a missing required array
+    return array
+
+
+Checked = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
+
+
+def check_call(beta: Any, compute: Any, alpha: Any, tau: Any, group: Any,
+               n_groups: Any) -> Checked:
     """The checks of the native binding (paba._core) on a direct call, with its messages: sizes,
     the number of groups and the group ids. Returns the arrays as float64/int64."""
-    beta = vector("beta", beta, np.float64)
+    beta = required("beta", beta, np.float64)
     K = beta.size
     if K == 0:
         raise ValueError("beta: needs at least one worker")
-    compute = vector("compute", compute, np.float64)
+    compute = required("compute", compute, np.float64)
     if compute.size != K:
         raise ValueError("compute: must have one entry per worker (the length of beta)")
     alpha = vector("alpha", alpha, np.float64, optional=True)
@@ -57,10 +71,10 @@ def check_call(beta, compute, alpha, tau, group, n_groups):
     return beta, compute, alpha, tau, group
 
 
-def check_scalars(params, bandwidth) -> None:
+def check_scalars(params: Any, bandwidth: Any) -> None:
     """params and bandwidth as the kernels check them (paba.hpp, check_scalars)."""
     if not (isinstance(params, numbers.Real) and 1.0 <= float(params) <= 2.0**53
-            and float(params) == math.floor(params)):
+            and float(params) == math.floor(float(params))):
         raise ValueError("params: must be an integer in [1, 2**53]")
     if not (isinstance(bandwidth, numbers.Real) and 0.0 < float(bandwidth) < math.inf):
         raise ValueError("bandwidth: must be positive and finite")

@@ -4,6 +4,7 @@ model (one worker per group, alpha = tau = 0; docs/algorithms.md 3.7)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from .rounding import round_to_total
 NEWTON_PASSES = 12
 
 
-def exact_applies(beta, alpha, tau, group, n_groups) -> bool:
+def exact_applies(beta: np.ndarray, alpha: np.ndarray | None, tau: np.ndarray | None,
+                  group: np.ndarray | None, n_groups: int) -> bool:
     """One worker per group (worker k in group k) and no fixed costs."""
     K = beta.size
     return (n_groups == K
@@ -54,7 +56,7 @@ def sampled_start(d: np.ndarray, w: np.ndarray, stride: int) -> float:
 
 
 def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None,
-                max_passes: int = NEWTON_PASSES):
+                max_passes: int = NEWTON_PASSES) -> tuple[float, float, int, np.ndarray]:
     """The root of F(s) = sum_k [r_k (s - r_k)]^+ / e_k = 1 (w = r / e), searched as
     delta = s - min r on the offsets d = r - min r. Each pass reads the candidates at a probe
     delta and gives the Newton point next = (1 + sum w d) / sum w of its active set (never left
@@ -127,7 +129,9 @@ def exact_price(r: np.ndarray, w: np.ndarray, previous_active: np.ndarray | None
     return r_min, float(roots[np.argmax(roots <= nxt)]), passes, candidates
 
 
-def allocate_exact(beta, compute, params, bandwidth, previous_loads, max_passes=NEWTON_PASSES):
+def allocate_exact(beta: np.ndarray, compute: np.ndarray, params: float, bandwidth: float,
+                   previous_loads: np.ndarray | None,
+                   max_passes: int = NEWTON_PASSES) -> dict[str, Any]:
     """The exact method: price, relaxed optimum, integer loads, bandwidth for them (the same steps
     as the native kernel). Returns the result dict."""
     L, B = float(params), float(bandwidth)

@@ -15,6 +15,7 @@ Everything works in normalised units (see :func:`normalise`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,12 +71,14 @@ class Instance:
     def members(self, n: int) -> np.ndarray:
         return self.member[self.offset[n] : self.offset[n + 1]]
 
-    def group_reduce(self, ufunc, values: np.ndarray) -> np.ndarray:
+    def group_reduce(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
         """Reduce a per-worker array over each group's members (groups are never empty)."""
-        return ufunc.reduceat(values[self.member], self.offset[:-1])
+        reduced: np.ndarray = ufunc.reduceat(values[self.member], self.offset[:-1])
+        return reduced
 
 
-def check_ranges(a, e, f=None, tau=None) -> None:
+def check_ranges(a: np.ndarray, e: np.ndarray, f: np.ndarray | None = None,
+                 tau: np.ndarray | None = None) -> None:
     """The normalised seconds must lie in SECONDS_RANGE (alpha / B and tau in [0, its top]), as the
     native normalise() checks them, with its messages (first offending worker, beta before
     compute, before alpha, before tau)."""
@@ -95,7 +98,8 @@ def check_ranges(a, e, f=None, tau=None) -> None:
         raise ValueError(rules[first[1]][2])
 
 
-def normalise(beta, compute, alpha, tau, group, n_groups, params, bandwidth) -> Instance:
+def normalise(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray, tau: np.ndarray,
+              group: Any, n_groups: int, params: float, bandwidth: float) -> Instance:
     L, B = float(params), float(bandwidth)
     with np.errstate(over="ignore", under="ignore"):  # out of range is reported below
         check_ranges(beta * L / B, compute * L, alpha / B, tau)
@@ -134,9 +138,9 @@ def parameter_aware(inst: Instance, x: np.ndarray,
     dmax = d.max()
     gap = dmax - d
 
-    def F(z):
+    def F(z: float) -> tuple[float, float]:
         q = num / (z + gap)
-        return q.sum() - 1.0, (q / (z + gap)).sum()
+        return float(q.sum()) - 1.0, float((q / (z + gap)).sum())
 
     iterations = 0
     hi = num.sum()
@@ -197,8 +201,9 @@ def group_latency(inst: Instance, n: int, s: np.ndarray, r: np.ndarray, share: f
     return float(np.max(share * s[ks] + r[ks], initial=0.0))
 
 
-def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_latency, iterations,
-           converged, method) -> dict:
+def result(loads: np.ndarray, relaxed_loads: np.ndarray, bandwidth: np.ndarray,
+           worker_latency: np.ndarray, latency: float, relaxed_latency: float, iterations: int,
+           converged: bool, method: str | None) -> dict[str, Any]:
     """The result dict of the native binding's allocate."""
     return {"loads": loads, "bandwidth": bandwidth, "latency": latency,
             "relaxed_latency": relaxed_latency, "relaxed_loads": relaxed_loads,
@@ -209,7 +214,9 @@ def result(loads, relaxed_loads, bandwidth, worker_latency, latency, relaxed_lat
 METHODS = ("auto", "exact", "bisection", "newton")
 
 
-def latency_of(beta, compute, alpha, tau, load, bandwidth):
+def latency_of(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+               tau: np.ndarray | None, load: np.ndarray,
+               bandwidth: np.ndarray) -> tuple[float, np.ndarray]:
     """The latency and the per-worker latencies T_k = L_k (beta_k / B_k + c_k) + alpha_k / B_k +
     tau_k (seconds) of per-worker loads L_k and bandwidths B_k (Hz): 0 without load, infinite
     with load and no bandwidth; alpha and tau may be None (zero). The model's one formula of the

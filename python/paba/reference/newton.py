@@ -27,7 +27,7 @@ FALLBACK_TOL = 1e-12  # tol of the bisection that replaces untrusted loads
 CERTIFY = 1e-10  # Newton's latency is certified within this, relative
 
 
-def two_step_start(inst: Instance, L: float, lean: bool = False):
+def two_step_start(inst: Instance, L: float, lean: bool = False) -> tuple[float, np.ndarray]:
     """The two-step schemes' allocations, each with its parameter-aware bandwidth: the
     bandwidth-aware loads of an equal split (sequential) and the equal integer split
     (parameter-aware). Returns (T, x) of the better one: the Newton method's start and its
@@ -67,8 +67,12 @@ MAX_BRANCHES = 32  # bounds read per certificate
 MAX_ROUNDS = 8  # improvements found by the certificate per solve
 
 
-def branch_bound(inst: Instance, T: float, sigma: float, forced: tuple[tuple[int, int], ...],
-                 previous: Prepared | None = None):
+Forced = tuple[tuple[int, int], ...]  # (group, +1 in or -1 out) of a certificate's branch
+
+
+def branch_bound(inst: Instance, T: float, sigma: float, forced: Forced,
+                 previous: Prepared | None = None
+                 ) -> tuple[str, float, np.ndarray, int, Prepared]:
     """One branch of the certificate at T (docs/algorithms.md 3.5.1), by weak duality on the
     convex envelope of every free group's cost (a group the branch forces in prices its own cost,
     one forced out none): for any price lambda = sigma^-2, an allocation of the branch that
@@ -108,7 +112,8 @@ def branch_bound(inst: Instance, T: float, sigma: float, forced: tuple[tuple[int
     return UNKNOWN, price, x, -1, prep
 
 
-def certificate(inst: Instance, T: float, sigma: float, previous: Prepared | None = None):
+def certificate(inst: Instance, T: float, sigma: float, previous: Prepared | None = None
+                ) -> tuple[str, float, np.ndarray | None, Forced, Prepared | None]:
     """Whether any allocation finishes by T (docs/algorithms.md 3.5.1): the bound of
     :func:`branch_bound` over every participating set, split where a group sits at its jump into
     the branches with it forced out and forced in, depth first (out first). Returns (verdict,
@@ -116,7 +121,7 @@ def certificate(inst: Instance, T: float, sigma: float, previous: Prepared | Non
     (0 where one had none); FEASIBLE when a branch carries the model by T, with its price, loads
     and forcing; UNKNOWN when a bound cannot be read or more than MAX_BRANCHES are needed. Each
     branch's prepare starts from the one before (`previous` first), as the native InnerWork."""
-    open_: list[tuple[tuple[int, int], ...]] = [()]
+    open_: list[Forced] = [()]
     least = math.inf
     read = 0
     while open_:
@@ -158,8 +163,8 @@ STEADY = (0.1, 0.9)  # Newton steps shrinking by a ratio of magnitude in this ra
 
 
 def newton_steps(inst: Instance, T: float, sigma: float, x_best: np.ndarray,
-                 forced: tuple[tuple[int, int], ...] = (), prep: Prepared | None = None,
-                 at_jumps: bool = False):
+                 forced: Forced = (), prep: Prepared | None = None, at_jumps: bool = False
+                 ) -> tuple[float, np.ndarray, int, bool, float, float, Prepared | None]:
     """Safeguarded Newton steps on T from T (feasible: x_best carries the model by it) and the
     price sigma: T' = T + G (G - 1) / Q, a Newton step on 1 / G*(T), with each G*(T) from the
     price search warm-started at the previous price moved along the price condition; bisection
@@ -221,7 +226,8 @@ def newton_steps(inst: Instance, T: float, sigma: float, x_best: np.ndarray,
     return hi, x_best, iterations, converged, last_T, last_price, prep
 
 
-def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None):
+def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
+                 ) -> tuple[float, np.ndarray, int, bool]:
     """The joint scheme by Newton steps on T (docs/algorithms.md 3.5.1, :func:`newton_steps`),
     started at the better two-step allocation; with fixed costs, certified (:func:`certificate`),
     with Newton steps from every better branch the certificate finds, and with fixed costs the
@@ -265,6 +271,7 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None):
             certified = verdict == EXCLUDED
             if verdict != FEASIBLE or round_ == MAX_ROUNDS:
                 break
+            assert x is not None  # a feasible branch comes with its loads
             hi, x_round, more, round_converged, T_round, last_price, prep = newton_steps(
                 inst, T_c, price_c, x, forced, prep, at_jumps=True)
             iterations += more

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 
@@ -238,7 +239,12 @@ def takes_load(inst: Instance, prep: Prepared, sigma: float) -> tuple[np.ndarray
     return (sigma < prep.cut) | (jumps & (sigma == prep.cut)), jumps
 
 
-def loads_at_price(inst: Instance, prep: Prepared, sigma: float):
+Pass = tuple[np.ndarray, np.ndarray, float, float, float, float, float]
+#: (G, Q, slope, drift): the outer Newton step's sums (outer_sums)
+Sums = tuple[float, float, float, float]
+
+
+def loads_at_price(inst: Instance, prep: Prepared, sigma: float) -> Pass:
     """One pass of the price search at sigma: loads x_n, slacks z_n = U_n - x_n, and the sums
     (value = sum x - 1, slope = d sum / d sigma, next_cut: least cut of a loaded group,
     prev_cut: largest cut of a group without load, drop: the load that leaves just past
@@ -275,7 +281,7 @@ def group_bandwidth(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> f
     return float(np.where(xk > 0, b, 0.0).sum())
 
 
-def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray):
+def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray) -> Sums:
     """(G, Q, slope, drift) at loads x with slacks z (docs/algorithms.md 3.5.1): the bandwidth
     share the loads need, Q = sum_k b_k / y_k = -dG/dT at fixed loads, and sum_n dx_n/dsigma and
     sum_n dx_n/dT along the price condition G_n'(x_n; T) = sigma^-2."""
@@ -300,8 +306,15 @@ def outer_sums(inst: Instance, T: float, x: np.ndarray, z: np.ndarray):
     return G, Q, slope, drift
 
 
+@overload
 def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
-                 with_sums: bool = False):
+                 with_sums: Literal[True]) -> tuple[float, np.ndarray, bool, float, Sums]: ...
+@overload
+def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
+                 with_sums: Literal[False] = ...
+                 ) -> tuple[float, np.ndarray, bool, float, Sums | None]: ...
+def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
+                 with_sums: bool = False) -> tuple[float, np.ndarray, bool, float, Sums | None]:
     """Least bandwidth share that carries the whole model by T, its loads, convergence, the
     price found and (with_sums) the outer step's sums.
 
@@ -324,7 +337,7 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     if sigma == 0.0 and not value > 0.0:
         return infeasible
 
-    def record():
+    def record() -> None:
         if value >= 0.0:
             state.update(lo=sigma, value_lo=value, next_cut_lo=next_cut, have_lo=True,
                          at_jump=value - drop < 0.0)
@@ -408,7 +421,8 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     return group_bandwidth(inst, T, x, z), x, converged, sigma, None
 
 
-def min_bandwidth(inst: Instance, T: float, previous: Prepared | None = None):
+def min_bandwidth(inst: Instance, T: float, previous: Prepared | None = None
+                  ) -> tuple[float, np.ndarray, bool, Prepared]:
     """The inner level of the nested bisection: the price search from sigma = 0 inside
     [0, sigma_hi], beyond which no group takes load. Returns (needed, x, converged, the
     prepared T); `previous`: the T prepared before (see prepare)."""

@@ -10,11 +10,13 @@ give exactly the loads of this heap, which the tests check.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 import numpy as np
 
 
-def round_to_total(loads: np.ndarray, total: int, latency) -> np.ndarray:
+def round_to_total(loads: np.ndarray, total: int,
+                   latency: Callable[[int, int], float]) -> np.ndarray:
     """From floors to loads summing to `total`: floors that overshoot give back one parameter at a
     time from the slowest loaded group (ties: lowest id); the remaining parameters go one at a
     time to the group whose latency after one more parameter is smallest (ties: lowest id).
@@ -23,15 +25,15 @@ def round_to_total(loads: np.ndarray, total: int, latency) -> np.ndarray:
     assigned = int(loads.sum())
     while assigned > total:
         worst = max((n for n in range(loads.size) if loads[n] > 0),
-                    key=lambda n: (latency(n, loads[n]), -n))
+                    key=lambda n: (latency(n, int(loads[n])), -n))
         loads[worst] -= 1
         assigned -= 1
     if assigned < total:
-        heap = [(latency(n, loads[n] + 1), n) for n in range(loads.size)]
+        heap = [(latency(n, int(loads[n]) + 1), n) for n in range(loads.size)]
         heapq.heapify(heap)
         while assigned < total:
             _, n = heapq.heappop(heap)
             loads[n] += 1
             assigned += 1
-            heapq.heappush(heap, (latency(n, loads[n] + 1), n))
+            heapq.heappush(heap, (latency(n, int(loads[n]) + 1), n))
     return loads

@@ -5,6 +5,8 @@ latency and price found."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,13 @@ SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
 SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
 
 
-def take_groups(beta, compute, alpha, tau, group, N, groups):
+Subset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None,
+               np.ndarray | None]
+
+
+def take_groups(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                tau: np.ndarray | None, group: np.ndarray | None, N: int,
+                groups: np.ndarray) -> Subset:
     """The workers of `groups` (ascending ids) as an instance of their own: (their ids, beta,
     compute, alpha, tau, group ids renumbered in the order of `groups` or None)."""
     if group is None:
@@ -35,7 +43,10 @@ def take_groups(beta, compute, alpha, tau, group, N, groups):
             sub_group)
 
 
-def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size, at):
+def screen_violators(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                     tau: np.ndarray | None, group: np.ndarray | None, N: int, params: float,
+                     bandwidth: float, in_c: np.ndarray, size: np.ndarray | None,
+                     at: Sequence[tuple[float, float]]) -> np.ndarray | None:
     """The groups outside the candidates (in_c) that take load at the price sigma of the latency
     T, for each (T, sigma) of `at` (ascending ids): a test on every member first, rho_k(0) > sigma,
     that is (L / B) sigma^2 (beta_k u_k + compute_k alpha_k) < u_k^2 (u_k = T - tau_k > 0; a group
@@ -70,7 +81,10 @@ def screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_
     return passing[on]
 
 
-def screened_newton(beta, compute, alpha, tau, group, N, params, bandwidth, solve):
+def screened_newton(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                    tau: np.ndarray | None, group: np.ndarray | None, N: int, params: float,
+                    bandwidth: float,
+                    solve: Callable[..., dict[str, Any] | None]) -> dict[str, Any] | None:
     """The Newton method on the candidate groups, verified on the others; None where the whole
     instance is to be solved instead. The first candidates: the groups whose key (beta, or the
     sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), or

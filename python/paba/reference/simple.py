@@ -6,6 +6,7 @@ fixed per-worker rates, their root T (``fixed_rate_loads``), integer loads from 
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
@@ -13,8 +14,14 @@ from .internal import EPS, MAX_BISECTION, Instance, group_latency
 from .rounding import round_to_total
 
 
+@overload
 def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
-                with_slope: bool = False):
+                with_slope: Literal[False] = ...) -> np.ndarray: ...
+@overload
+def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
+                with_slope: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
+                with_slope: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """x_n(T) = min over members of [(T - r_k) / s_k]^+ (s_k = inf: the group takes nothing),
     and, with_slope, dx_n/dT: 1 / s of the binding member (the first at the minimum), 0 without
     load."""
@@ -29,7 +36,8 @@ def group_loads(inst: Instance, s: np.ndarray, r: np.ndarray, T: float,
     return loads, np.where(least > 0.0, 1.0 / s[binding], 0.0)
 
 
-def fixed_rate_loads(inst: Instance, s: np.ndarray, r: np.ndarray):
+def fixed_rate_loads(inst: Instance, s: np.ndarray,
+                     r: np.ndarray) -> tuple[float, np.ndarray, int, bool]:
     """Solve sum_n x_n(T) = 1. Returns (T, x, iterations, converged); T = inf when impossible.
 
     Without fixed terms, the closed form; otherwise Newton steps on the piecewise linear,
