@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 import paba
 from paba import _core
 from paba.reference import allocation as reference
+from paba.reference import screen
 from paba.testing import assert_allocations_close
 
 RTOL = 1e-9
 SCREEN_MIN = reference.SCREEN_MIN  # paba's kScreenMin (general.hpp), the same number
+ESTIMATE_FROM = screen.ESTIMATE_FROM  # screen.cpp's kEstimateFrom, the same number
 LONG = int(os.environ.get("PABA_NEWTON_EXAMPLES", "0"))
 
 
@@ -209,6 +211,28 @@ def test_first_candidates_far_too_few(per_worker):
     twin = solve(system, "reference")
     assert screened.status == whole.status == 0
     assert int(np.count_nonzero(screened.relaxed_loads)) > K // 4
+    assert screened.relaxed_latency <= whole.relaxed_latency * (1 + RTOL)
+    assert screened.iterations == twin.iterations
+    assert_allocations_close(screened, twin, rtol=RTOL, load_slack=1)
+
+
+@pytest.mark.parametrize("per_worker", [0.5e6, 5e6])
+def test_first_candidates_from_a_sample(per_worker):
+    """From 2,048 groups the first candidates include the groups with load at the latency and
+    price of a solve of every s-th group (docs/algorithms.md 3.5.2): here a quarter of the
+    workers carry load, far more than the candidates by key, and one round suffices. The answer
+    is the whole instance's, and the twin takes the same rounds and steps."""
+    K = 2500
+    cell = paba.static_cell(K, params=10**6, bandwidth=per_worker * K, seed=2)
+    rng = np.random.default_rng([2, K])
+    side_bits = np.exp(rng.uniform(math.log(2000.0), math.log(8000.0), K))
+    system = cell.replace(alpha=side_bits * cell.beta / 32.0, tau=rng.uniform(0.0, 0.01, K))
+    assert system.n_groups >= ESTIMATE_FROM
+    screened = solve(system)
+    whole = solve(system, screen=False)
+    twin = solve(system, "reference")
+    assert screened.status == whole.status == 0
+    assert int(np.count_nonzero(screened.relaxed_loads)) > K // 8
     assert screened.relaxed_latency <= whole.relaxed_latency * (1 + RTOL)
     assert screened.iterations == twin.iterations
     assert_allocations_close(screened, twin, rtol=RTOL, load_slack=1)

@@ -27,6 +27,12 @@ namespace {
 
 constexpr int kScreenRounds = 16;           // then the whole instance is solved
 constexpr std::size_t kScreenSample = 1024; // keys read to place the first candidates' cut-off
+// From this many groups, a solve of every s-th group (s = N / kEstimateGroups, the model and
+// the pool scaled by the same share) estimates the optimum's latency and price, and the groups
+// that take load there join the first candidates; kEstimateMargin widens the estimate.
+constexpr std::size_t kEstimateFrom = 2048;
+constexpr std::size_t kEstimateGroups = 512;
+constexpr double kEstimateMargin = 0.05;
 
 // The workers of some groups (full ids, ascending) as a Problem of their own, group ids
 // renumbered in that order and workers kept in their order.
@@ -229,6 +235,34 @@ bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
   return true;
 }
 
+// The first candidates' estimate (kEstimateFrom groups or more): the groups that take load at
+// the latency and price of a solve of every s-th group, with the model and the pool scaled by
+// the same share (so each worker's a_k, and the price, keep their scale), widened by
+// kEstimateMargin: (T (1 + m), sigma (1 - m)). Appends them (ascending, outside in_c) to
+// `found`; adds nothing where the sample's solve does not end on Newton's own answer.
+void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_c,
+                         const std::vector<std::size_t>& size, bool fixed,
+                         std::vector<std::int64_t>& slot, std::vector<std::size_t>& found) {
+  const std::size_t N = p.n_groups, stride = N / kEstimateGroups;
+  std::vector<std::size_t> sample;
+  for (std::size_t n = 0; n < N; n += stride) sample.push_back(n);
+  Subset sub;
+  take_groups(p, sample, slot, sub);
+  const double share = static_cast<double>(sample.size()) / static_cast<double>(N);
+  sub.problem.params = std::max(1.0, std::round(p.params * share));
+  sub.problem.bandwidth = p.bandwidth * (sub.problem.params / p.params);
+  const Instance in = normalise(sub.problem);
+  std::vector<double> x(in.N), b(in.K);
+  bool converged = false;
+  NewtonReport report;
+  report.fixed = fixed;
+  joint_newton(in, sub.problem.params, x.data(), b.data(), &converged, &report);
+  if (!report.plain || !std::isfinite(report.T) || !(report.sigma > 0.0)) return;
+  const double at[1][2] = {{report.T * (1.0 + kEstimateMargin),
+                            report.sigma * (1.0 - kEstimateMargin)}};
+  screen_violators(p, in_c, size, at, 1, slot, found);
+}
+
 }  // namespace
 
 bool screened_newton(const Problem& p, const Options& options, Result& out,
@@ -274,10 +308,21 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
     candidates.resize(m);
   }
   std::vector<std::int64_t> slot(p.group ? N : 0, -1);
+  std::vector<std::size_t> found;
+  if (N >= kEstimateFrom) {
+    estimate_candidates(p, in_c, size, fixed, slot, found);
+    for (const std::size_t n : found) in_c[n] = 1;
+    if (!found.empty()) {
+      const std::size_t before = candidates.size();
+      candidates.insert(candidates.end(), found.begin(), found.end());
+      std::inplace_merge(candidates.begin(),
+                         candidates.begin() + static_cast<std::ptrdiff_t>(before),
+                         candidates.end());
+    }
+  }
   Subset sub;
   std::vector<std::int64_t> loads;
   std::vector<double> relaxed, bandwidth, worker_latency;
-  std::vector<std::size_t> found;
   long iterations = 0;
   for (int round = 0; round < kScreenRounds; ++round) {
     if (candidates.size() >= N) return false;

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .internal import STATUS_INFEASIBLE, normalise
-from .newton import NewtonReport
+from .newton import NewtonReport, joint_newton
 from .price_search import prepare, takes_load
 
 # Screening (docs/algorithms.md 3.5.2): the Newton method solves a few candidate groups, then
@@ -20,6 +20,12 @@ SCREEN_MIN = 128  # groups; fewer are solved whole
 SCREEN_ROUNDS = 16  # then the whole instance is solved
 SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
 SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
+#: From ESTIMATE_FROM groups, a solve of every s-th group (s = N // ESTIMATE_GROUPS) estimates the
+#: optimum's latency and price (widened by ESTIMATE_MARGIN); its groups with load join the first
+#: candidates.
+ESTIMATE_FROM = 2048
+ESTIMATE_GROUPS = 512
+ESTIMATE_MARGIN = 0.05
 
 
 Subset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None,
@@ -81,6 +87,32 @@ def screen_violators(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | 
     return passing[on]
 
 
+def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                        tau: np.ndarray | None, group: np.ndarray | None, N: int,
+                        params: float, bandwidth: float, in_c: np.ndarray,
+                        size: np.ndarray | None, fixed: bool) -> np.ndarray:
+    """The groups (outside in_c, ascending) that take load at the latency and price of a solve
+    of every s-th group, s = N // ESTIMATE_GROUPS, with the model and the pool scaled by the same
+    share (so that each worker's a_k, and the price, keep their scale), widened by
+    ESTIMATE_MARGIN: (T (1 + m), sigma (1 - m)). None where the sample's solve does not end on
+    Newton's own answer."""
+    sample = np.arange(0, N, N // ESTIMATE_GROUPS)
+    _, b, e, a, ta, g = take_groups(beta, compute, alpha, tau, group, N, sample)
+    L = max(1.0, math.floor(params * (sample.size / N) + 0.5))  # as std::round
+    B = bandwidth * (L / params)
+    K = b.size
+    inst = normalise(b, e, np.zeros(K) if a is None else a, np.zeros(K) if ta is None else ta,
+                     np.arange(K) if g is None else g, sample.size, L, B)
+    report = NewtonReport(fixed=fixed)
+    joint_newton(inst, L, report)
+    if not (report.plain and math.isfinite(report.T) and report.sigma > 0.0):
+        return np.zeros(0, dtype=np.int64)
+    at = [(report.T * (1.0 + ESTIMATE_MARGIN), report.sigma * (1.0 - ESTIMATE_MARGIN))]
+    found = screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size,
+                             at)
+    return np.zeros(0, dtype=np.int64) if found is None else found
+
+
 def screened_newton(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
                     tau: np.ndarray | None, group: np.ndarray | None, N: int, params: float,
                     bandwidth: float,
@@ -110,6 +142,9 @@ def screened_newton(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | N
         rank = first * count // N
     cutoff = float(np.partition(keys[: count * stride : stride], rank)[rank])
     in_c = keys <= cutoff
+    if N >= ESTIMATE_FROM:
+        in_c[estimate_candidates(beta, compute, alpha, tau, group, N, params, bandwidth, in_c,
+                                 size, fixed)] = True
     iterations = 0
     for _ in range(SCREEN_ROUNDS):
         candidates = np.flatnonzero(in_c)
