@@ -165,7 +165,7 @@ Verdict certificate(const Instance& in, double T, InnerWork& work, double sigma,
 constexpr double kJumpSlope = 8.0;
 // Newton steps shrinking by a ratio of magnitude in this range, twice within 10%, converge
 // linearly.
-constexpr double kSteadyLo = 0.1, kSteadyHi = 0.9;
+constexpr double kSteadyLo = 0.01, kSteadyHi = 0.9;
 
 // Safeguarded Newton steps on T from T (feasible: x_best are loads that carry the model by it)
 // and the price sigma, with x as scratch; returns the least feasible T found, its loads in

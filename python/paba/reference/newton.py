@@ -159,7 +159,7 @@ class NewtonReport:
 
 
 JUMP_SLOPE = 8.0  # G* falls by more than this times its steepest slope read: a jump inside
-STEADY = (0.1, 0.9)  # Newton steps shrinking by a ratio of magnitude in this range, twice
+STEADY = (0.01, 0.9)  # Newton steps shrinking by a ratio of magnitude in this range, twice
 
 
 def newton_steps(inst: Instance, T: float, sigma: float, x_best: np.ndarray,
