@@ -114,12 +114,14 @@ int main(int argc, char** argv) {
       ++ok;
     } catch (const std::invalid_argument&) { ++invalid; }
   }
-  // The Newton method's screen (128 groups or more): random instances with groups and fixed
-  // costs over wide ranges, some with one malformed worker (a value or a group id) or a group
-  // without members, screened and whole.
+  // The Newton method's screen (128 groups or more; every 16th instance 2,048 or more, where a
+  // solve of a sample of the groups places the first candidates): random instances with groups
+  // and fixed costs over wide ranges, some with one malformed worker (a value or a group id) or
+  // a group without members, screened and whole.
   for (int trial = 0; trial < trials / 40; ++trial) {
-    const std::size_t K = 128 + rng() % 400;
-    const std::size_t N = rng() % 2 ? K : 128 + rng() % (K - 127);
+    const std::size_t least = trial % 16 == 0 ? 2048 : 128;
+    const std::size_t K = least + rng() % 400;
+    const std::size_t N = rng() % 2 ? K : least + rng() % (K - least + 1);
     std::vector<double> beta(K), compute(K), alpha(K), tau(K), rl(N), ob(K), wl(K);
     std::vector<std::int64_t> group(K), out_loads(N);
     for (std::size_t k = 0; k < K; ++k) {
