@@ -169,3 +169,21 @@ def test_no_reference_to_documents_outside_the_repository():
     if pattern.search((ROOT / "README.md").read_text()):
         offenders.append("README.md")
     assert not offenders, offenders
+
+
+def test_importing_paba_imports_no_study():
+    """The root exports paba.Sweep from the sweep's engine (paba._sweep), which sits below the
+    studies: importing paba loads no module of paba.studies, paba.training or paba.cli, and
+    neither pandas nor Dask."""
+    code = ("import sys, paba; print(sorted(m for m in sys.modules if m.split('.')[0] == 'paba' "
+            "and m.split('.')[1:2] in (['studies'], ['training'], ['cli'], ['distributed']) "
+            "or m in ('pandas', 'dask', 'distributed')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+    import paba
+    from paba._sweep import Sweep
+    from paba.studies import sweep
+
+    assert paba.Sweep is Sweep is sweep.Sweep

@@ -20,9 +20,9 @@ import pytest
 
 import paba
 from paba import cli
+from paba._sweep._table import arrays, to_table
 from paba.studies.sweep import TIMING_COLUMNS, Sweep, scenario_seed
 from paba.studies.sweep._report import PROGRESS
-from paba.studies.sweep._table import arrays, to_table
 
 pd = pytest.importorskip("pandas")
 
@@ -80,7 +80,7 @@ def test_native_threads_one_per_task():
 def test_structured_array_without_pandas(monkeypatch, serial_table):
     monkeypatch.setitem(sys.modules, "pandas", None)
     sweep = Sweep(**SMALL)
-    from paba.studies.sweep._runner import execute
+    from paba._sweep._runner import execute
     table = to_table(sweep, execute(sweep, "serial"))
     assert isinstance(table, np.ndarray) and table.dtype.names == tuple(serial_table.columns)
     np.testing.assert_array_equal(table["median_latency_s"],
@@ -223,6 +223,20 @@ def test_cli_matches_the_python_table(tmp_path, serial_table):
                      "--resume"]) == 0
     assert json.loads((again / "summary.json").read_text())["timing"]["units_run"] == 0
     _same_files(out, again)
+
+
+def test_run_to_writes_the_table_of_run(tmp_path, serial_table):
+    """paba.studies.sweep.run_to: the output directory of a paba.Sweep from Python, its
+    results.csv the table of Sweep.run."""
+    from paba.studies.sweep import run_to
+
+    out = tmp_path / "sweep"
+    summary = run_to(paba.Sweep(**SMALL), out, "serial", figures=False)
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["size"]["rows"] == len(serial_table)
+    rows = _read_csv(out / "results.csv")
+    assert [float(r["median_latency_s"]) for r in rows] == \
+        serial_table["median_latency_s"].tolist()
 
 
 def test_config_file_gives_the_same_sweep(tmp_path):

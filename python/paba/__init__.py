@@ -14,6 +14,7 @@ from ._granules import Granules, round_to_granules
 from ._records import History, IterationRecord
 from ._scenario import Scenario, static_cell
 from ._scheduler import Scheduler, SchedulerRun
+from ._sweep import Sweep
 from ._system import System
 from ._validation import InfeasibleError
 
@@ -24,11 +25,3 @@ __all__ = ["METHODS", "SCHEMES", "Allocation", "BatchAllocation", "Granules", "H
            "SchedulerRun", "Sweep", "System", "allocate", "allocate_batch", "evaluate",
            "round_to_granules", "static_cell", "__version__"]
 
-
-def __getattr__(name: str):
-    # paba.Sweep is imported on first use: importing paba stays as cheap as before.
-    if name == "Sweep":
-        from .studies.sweep import Sweep
-
-        return Sweep
-    raise AttributeError(f"module 'paba' has no attribute {name!r}")

@@ -213,7 +213,7 @@ def read_config(path: str) -> dict:
 
 def build_sweep(args: argparse.Namespace):
     """The Sweep and the run settings from the options and the config file (options win)."""
-    from ._model import DEFAULT_ITERATIONS, Sweep
+    from ..._sweep._model import DEFAULT_ITERATIONS, Sweep
 
     config: dict[str, Any] = {"axes": {}}
     if args.config is not None:
@@ -352,7 +352,7 @@ def _dask_executor(address: str | None, jobs: int | None):
 
 def main(args: argparse.Namespace) -> int:
     from ..._validation import output_directory
-    from ._report import PROGRESS, check_directory, output_files, run_to_directory
+    from ._report import PROGRESS, check_directory, output_files, run_to
 
     sweep, run = build_sweep(args)
     out = run["out"]
@@ -372,7 +372,7 @@ def main(args: argparse.Namespace) -> int:
             # The directory and the resume check come first: a cluster starts in seconds.
             check_directory(sweep, out, args.resume)
             executor, close = _dask_executor(run["address"], run["jobs"])
-        summary = run_to_directory(sweep, out, executor, chunk_size=run["chunk_size"],
+        summary = run_to(sweep, out, executor, chunk_size=run["chunk_size"],
                                    resume=args.resume, figures=not args.no_figures,
                                    progress=False if args.quiet else None)
     except KeyboardInterrupt:

@@ -21,8 +21,16 @@ from typing import Any
 import numpy as np
 
 from ... import __version__
+from ..._sweep._table import (
+    TIMING_COLUMNS,
+    Journal,
+    arrays,
+    columns,
+    read_csv,
+    write_csv,
+    write_parquet,
+)
 from ..._validation import output_directory
-from ._table import TIMING_COLUMNS, Journal, arrays, columns, read_csv, write_csv, write_parquet
 
 #: Files of the output directory (figures: one heatmap, one figure per varying axis).
 RESULTS_CSV = "results.csv"
@@ -356,10 +364,13 @@ def check_directory(sweep, out, resume: bool) -> bool:
     return held
 
 
-def run_to_directory(sweep, out, executor=None, *, chunk_size=None, resume: bool = False,
-                     figures: bool = True, progress=None) -> dict:
-    """Run ``sweep`` and write its files into ``out``; with ``resume``, skip the (cell, seed)
-    units that ``out`` already holds. Returns summary.json's content.
+def run_to(sweep, out, executor=None, *, chunk_size=None, resume: bool = False,
+           figures: bool = True, progress=None) -> dict:
+    """Run ``sweep`` (a :class:`paba.Sweep`) and write its directory ``out``: results.csv,
+    results.parquet (with pyarrow), summary.json, report.md, the figures and sweep.json
+    (docs/sweeps.md section 4). With ``resume``, the (cell, seed) units that ``out`` already
+    holds are not run again. ``executor``, ``chunk_size`` and ``progress`` as for
+    :meth:`paba.Sweep.run`. Returns summary.json's content.
 
     Every check comes before any work: the sweep's cells, the directory, and (with ``resume``)
     that ``out`` holds this same sweep. While it runs, ``sweep.json`` holds the definition and
@@ -367,7 +378,7 @@ def run_to_directory(sweep, out, executor=None, *, chunk_size=None, resume: bool
     order and ``progress.jsonl`` is removed, so that an interrupted and resumed sweep ends with
     the same files as one that ran through (up to the wall-clock solve times and ``timing``).
     """
-    from ._runner import execute
+    from ..._sweep._runner import execute
 
     started = time.perf_counter()
     sweep.check()

@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..._scenario import Scenario
-from ..._scheduler import Scheduler
-from ..._validation import describe
+from .._scenario import Scenario
+from .._scheduler import Scheduler
+from .._validation import describe
 
 #: Tasks in flight at once, per worker of the executor (at least 64 in all).
 IN_FLIGHT_PER_WORKER = 4

@@ -3,9 +3,9 @@ values, and the values each string axis takes."""
 
 from __future__ import annotations
 
-from ..._allocation import METHODS
-from ..._scenario import FADING
-from ..._scheduler import CSI_MODES, JITTER_DISTRIBUTIONS
+from .._allocation import METHODS
+from .._scenario import FADING
+from .._scheduler import CSI_MODES, JITTER_DISTRIBUTIONS
 
 #: Settings a cell can vary, with the type of their values: Scenario fields, then Scheduler
 #: options. Units are those of Scenario and Scheduler (``bandwidth`` in Hz).

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..._allocation import SCHEMES
-from ..._scenario import Scenario
-from ..._scheduler import Scheduler
-from ..._validation import describe
+from .._allocation import SCHEMES
+from .._scenario import Scenario
+from .._scheduler import Scheduler
+from .._validation import describe
 from ._axes import AXES, CHOICES, SCENARIO_AXES, SCHEDULER_AXES
 
 #: Scheduler options of the base that no cell may vary and no base may set: the sweep fixes
@@ -338,23 +338,11 @@ class Sweep:
         Returns
         -------
         pandas.DataFrame, or a NumPy structured array without pandas
-            One row per cell, seed and scheme (:data:`paba.studies.sweep.RESULT_COLUMNS`), sorted by
-            (cell, seed, scheme) in the sweep's order.
+            One row per cell, seed and scheme (the columns of docs/sweeps.md section 4), sorted
+            by (cell, seed, scheme) in the sweep's order.
         """
         from ._runner import execute
         from ._table import to_table
 
         results = execute(self, executor, chunk_size=chunk_size, progress=progress)
         return to_table(self, results)
-
-    def run_to(self, out, executor=None, *, chunk_size: int | None = None,
-               resume: bool = False, figures: bool = True, progress=None) -> dict:
-        """Run the sweep and write its directory ``out``: results.csv, results.parquet (with
-        pyarrow), summary.json, report.md, the figures and sweep.json (docs/sweeps.md section
-        4). With ``resume``, the (cell, seed) units already written there are not run again.
-        ``executor``, ``chunk_size`` and ``progress`` as for :meth:`run`. Returns summary.json's
-        content."""
-        from ._report import run_to_directory
-
-        return run_to_directory(self, out, executor, chunk_size=chunk_size, resume=resume,
-                                figures=figures, progress=progress)
