@@ -222,3 +222,21 @@ def test_fixed_costs_reach_the_best_participating_set(system):
         newton = paba.allocate(system, "joint", method="newton", backend=backend)
         assert newton.relaxed_latency <= best * (1 + RTOL), backend
         assert newton.relaxed_latency >= best * (1 - RTOL), backend
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_one_group_is_the_parameter_aware_bandwidth_of_the_whole_model(fixed, backend):
+    """One group of every worker (a plain federated round): the group carries the whole model,
+    so the joint optimum is the parameter-aware bandwidth of that load, found in one step
+    (docs/algorithms.md 3.5.1), and the bisection agrees."""
+    rng = np.random.default_rng(7)
+    K = 300
+    cell = paba.static_cell(K, params=10**6, bandwidth=10e6 * K / 20, seed=7)
+    system = cell.replace(groups=np.zeros(K, dtype=np.int64),
+                          alpha=rng.uniform(0.0, 5e3, K) if fixed else None,
+                          tau=rng.uniform(0.0, 0.01, K) if fixed else None)
+    newton = check_against_bisection(system, backend)
+    assert newton.iterations == 1
+    assert newton.loads.tolist() == [10**6]
+    aware = paba.allocate(system, "parameter_aware", loads=[10**6], backend=backend)
+    assert newton.relaxed_latency == pytest.approx(aware.latency, rel=1e-12)

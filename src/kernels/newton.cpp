@@ -256,6 +256,18 @@ double newton_steps(const Instance& in, InnerWork& work, double T, double sigma,
 RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
                        bool* b_converged, NewtonReport* report) {
   RootStats st;
+  // One group (a plain federated round: every worker trains the whole model): its load is the
+  // whole model, and the optimum is the parameter-aware bandwidth of that load (3.3), with
+  // fixed costs too (the one group must take part). One root search, counted as one step.
+  if (in.N == 1) {
+    x_best[0] = 1.0;
+    const RootStats loads = parameter_aware(in, x_best, b);
+    *b_converged = loads.converged;
+    st.T = loads.T;
+    st.iterations = 1;
+    st.converged = loads.converged;
+    return st;
+  }
   InnerWork work(in);
   // A screened instance certifies its answer whenever the whole instance has fixed costs, so
   // that the certificate covers the groups left out too (docs/algorithms.md 3.5.2).

@@ -233,6 +233,12 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
     with Newton steps from every better branch the certificate finds, and with fixed costs the
     start kept if it is better. Returns (T, x, iterations, converged). With a report (a screened
     instance), stops where the answer is not Newton's own (report.plain False)."""
+    if inst.n_groups == 1:
+        # One group (a plain federated round): its load is the whole model, and the optimum is
+        # the parameter-aware bandwidth of that load, fixed costs or not. One step.
+        x_one = np.ones(1)
+        T_one, _, _, one_converged = parameter_aware(inst, x_one)
+        return T_one, x_one, 1, one_converged
     any_fixed = bool(np.any(inst.f > 0.0))
     certify = any_fixed or (report is not None and report.fixed)
     T_start, x_start = two_step_start(inst, L, lean=report is not None)
