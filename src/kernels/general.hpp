@@ -165,7 +165,7 @@ void give_scratch(std::vector<T>& v) {
 }
 
 struct InnerWork {
-  std::vector<double> threshold, cut, z, x_hi, z_hi;  // per group
+  std::vector<double> threshold, cut, z, z_hi;  // per group
   std::vector<unsigned char> lazy;                     // per group: cut is rho_n(0) (settle)
   std::vector<std::size_t> single, several;            // group ids with one member, and more
   std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
@@ -177,7 +177,7 @@ struct InnerWork {
   std::vector<std::pair<std::size_t, int>> forced;
   explicit InnerWork(const Instance& in) {
     for_each([](auto& v) { take_scratch(v); });
-    for (auto* v : {&threshold, &cut, &z, &x_hi, &z_hi}) v->assign(in.N, 0.0);
+    for (auto* v : {&threshold, &cut, &z, &z_hi}) v->assign(in.N, 0.0);
     lazy.assign(in.N, 0);
     single.clear();
     several.clear();
@@ -205,7 +205,7 @@ struct InnerWork {
  private:
   template <class F>
   void for_each(F f) {
-    for (auto* v : {&threshold, &cut, &z, &x_hi, &z_hi, &limit, &rate, &single_cut,
+    for (auto* v : {&threshold, &cut, &z, &z_hi, &limit, &rate, &single_cut,
                     &single_threshold, &single_a, &single_e, &single_f, &single_tau}) {
       f(*v);
     }

@@ -25,12 +25,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace paba {
 namespace detail {
 
 namespace {
+
+// A pass after one whose sum was within this of 1 writes its loads (price_search).
+constexpr double kEndgame = 1e-3;
 
 // A group of several members (one-member groups are in closed form in prepare and
 // loads_at_price: x = limit - rate sigma).
@@ -384,6 +388,19 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
 
 namespace {
 
+// Group n's load at sigma, as loads_at_price finds it (prepared T).
+double load_at(const Instance& in, std::size_t n, double T, double sigma, InnerWork& work) {
+  if (in.offset[n + 1] - in.offset[n] == 1) {
+    const auto at = std::lower_bound(work.single.begin(), work.single.end(), n);
+    const auto i = static_cast<std::size_t>(at - work.single.begin());
+    const bool on = on_at(sigma, work.single_cut[i], work.single_threshold[i] > 0.0);
+    return on ? std::max(work.limit[i] - work.rate[i] * sigma, 0.0) : 0.0;
+  }
+  const double c = cut_at(in, n, T, sigma, work);
+  const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
+  return on_at(sigma, c, jumps) ? group_at_price_convex(in, n, T, sigma).x : 0.0;
+}
+
 OuterSums outer_sums(const Instance& in, double T, const double* x, const double* z) {
   OuterSums sums;
   for (std::size_t n = 0; n < in.N; ++n) {
@@ -434,6 +451,11 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   double step = kInf, step_before = kInf;
   bool have_lo = false, at_jump = false;
   int fallbacks = 0;
+  // Passes near the root write their loads (x, work.z) as they read them: the search usually
+  // ends on such a point, whose loads then need no pass of their own. formed: the sigma they
+  // are for (NaN: none).
+  double* z = work.z.data();
+  double formed = std::numeric_limits<double>::quiet_NaN();
   PricePass pass = loads_at_price(in, T, sigma, work);
   if (sigma == 0.0 && !(pass.value > 0.0)) return res;  // even unlimited bandwidth is too little
   auto record = [&]() {
@@ -481,8 +503,10 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     }
     step_before = step;
     step = std::fabs(next - sigma);
+    const bool endgame = std::fabs(pass.value) <= kEndgame;
     sigma = next;
-    pass = loads_at_price(in, T, sigma, work);
+    pass = endgame ? loads_at_price(in, T, sigma, work, x, z) : loads_at_price(in, T, sigma, work);
+    if (endgame) formed = sigma;
     if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
     record();
     if (std::fabs(pass.value) <= 4.0 * kEps) { res.converged = true; break; }
@@ -491,8 +515,8 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   // rounding; with them the root can lie at a jump, and then the lo side is taken and trimmed.
   // A last point well below the root is never scaled up: where the sum falls from above 1 to far
   // below it within the resolution of sigma (near-tied, communication-bound workers), its loads
-  // may all be zero; the lo side, at or above 1, is scaled down instead. The search kept only
-  // sums; the loads of the point taken are formed once here.
+  // may all be zero; the lo side, at or above 1, is scaled down instead. The loads of the point
+  // taken are formed here unless a pass near the root wrote them for that very point.
   double surplus = pass.value;
   if (have_lo && (pass.value < -kJumpTolerance ||
                   (work.any_fixed && !(std::fabs(pass.value) <= kJumpTolerance)))) {
@@ -500,12 +524,14 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     sigma = lo;
   }
   if (at_jump) hi = std::nextafter(lo, kInf);
-  double* z = work.z.data();
-  loads_at_price(in, T, sigma, work, x, z);
+  if (!(formed == sigma)) loads_at_price(in, T, sigma, work, x, z);
   if (work.any_fixed && surplus > 4.0 * kEps && std::isfinite(hi)) {
-    loads_at_price(in, T, hi, work, work.x_hi.data(), work.z_hi.data());
+    // The groups with load at sigma that have none at hi give back the surplus, in order. Each
+    // group's load at hi is the one a pass at hi would find (load_at), read only for the groups
+    // the loop reaches: every lazy group whose bound lies above hi lies above lo too, and the
+    // search, having read lo, settled it, so such a pass would change nothing else either.
     for (std::size_t n = 0; n < in.N && surplus > 0.0; ++n) {
-      if (x[n] > 0.0 && work.x_hi[n] == 0.0) {  // jumped in between lo and hi
+      if (x[n] > 0.0 && load_at(in, n, T, hi, work) == 0.0) {  // jumped in between lo and hi
         const double cut = std::min(surplus, x[n]);
         x[n] -= cut;
         z[n] += cut;

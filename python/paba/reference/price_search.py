@@ -325,6 +325,9 @@ def price_search(inst: Instance, prep: Prepared, sigma: float, hi: float,
     point and a bisection in turn. The root lies at a jump when the sum at lo is at least 1 and
     falls below 1 just past lo. Then the bandwidth of the loads found (or the lo side's, when the
     root is at a jump: the groups that jumped give back the excess), scaled to sum to exactly 1.
+    (The native search saves two passes that change no result: passes after one within 1e-3 of
+    the root write their loads, which the end then reuses when it takes that point, and the
+    loads at hi are read only for the groups the trimming reaches.)
     """
     T = prep.T
     any_fixed = bool(np.any(inst.f > 0.0))
