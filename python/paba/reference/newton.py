@@ -241,7 +241,11 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
         return T_one, x_one, 1, one_converged
     any_fixed = bool(np.any(inst.f > 0.0))
     certify = any_fixed or (report is not None and report.fixed)
-    T_start, x_start = two_step_start(inst, L, lean=report is not None)
+    # With fixed costs the answer is certified (or the two-step schemes are solved after all,
+    # below), so one-member groups start lean, as a screened instance does (newton.cpp says why
+    # groups of several members do not).
+    lean = report is not None or (certify and inst.n_groups == inst.n_workers)
+    T_start, x_start = two_step_start(inst, L, lean=lean)
     # The start is a feasible latency: it bounds the optimum from above. Where the price search
     # at it finds no participating set that fits the pool (fixed costs), the start is kept.
     T_found, x_best, iterations, converged, last_T, last_price, prep = newton_steps(
@@ -295,6 +299,12 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
             iterations += more
             if parameter_aware(inst, x_bisection)[0] < T_loads:
                 T_found, x_best = T_bisection, x_bisection
+            # Uncertified, the answer is kept below the two-step schemes' (docs/algorithms.md 4),
+            # which the lean start did not solve.
+            x_two = two_step_start(inst, L)[1]
+            T_two = parameter_aware(inst, x_two)[0]
+            if T_two < parameter_aware(inst, x_best)[0]:
+                T_found, x_best = T_two, x_two
     if report is not None:
         report.T_c, report.sigma_c = T_c, price_c
     # With fixed costs the participating set is a heuristic's choice: keep the start if it is
