@@ -312,10 +312,11 @@ def memory_child(K: int, case: str) -> None:
         alpha, tau, groups = k.alpha, k.tau, k.groups
         peer = numpy_general_joint(system.beta, system.compute, system.params,
                                    system.bandwidth, groups, alpha, tau)
-        error = relative(native.relaxed_latency, peer)
-        if not error <= NUMPY_GENERAL_RTOL:
+        # Not above the peer; below it where the certificate's branches found a better
+        # participating set than the convex envelope's (docs/algorithms.md 3.5.1).
+        if not native.relaxed_latency <= peer * (1.0 + NUMPY_GENERAL_RTOL):
             raise CheckFailed(f"K={K} general memory solve vs numpy_general_joint: relaxed "
-                              f"latency {native.relaxed_latency!r} vs {peer!r}")
+                              f"latency {native.relaxed_latency!r} above {peer!r}")
         del native
 
         def solve():
@@ -530,9 +531,11 @@ def measure_general_size(K: int, case: str, groups: bool, budget: float, row: di
     paba_first = time.perf_counter() - start
     row.update(method=result.method, iterations=int(result.iterations),
                paba_error=relative(result.relaxed_latency, expected.relaxed_latency))
+    # Not above the bisection; below it where the certificate's branches found a better
+    # participating set (docs/algorithms.md 3.5.1).
     check_true(f"K={K} general ({case}) paba vs bisection at tol {CHECK_TOL:g}",
-               row["paba_error"] <= GENERAL_RTOL,
-               f"relaxed latency {result.relaxed_latency!r} vs {expected.relaxed_latency!r}")
+               result.relaxed_latency <= expected.relaxed_latency * (1.0 + GENERAL_RTOL),
+               f"relaxed latency {result.relaxed_latency!r} above {expected.relaxed_latency!r}")
     start = time.perf_counter()
     peer = numpy_general_joint(*arrays)
     numpy_first = time.perf_counter() - start
@@ -1057,9 +1060,11 @@ def method_section(args, rows, general) -> list[str]:
         f"latency and loads against the exact method (rtol {EXACT_RTOL:g}); native nested "
         f"bisection against the exact optimum (relaxed latency within {EXACT_RTOL:g} relative) "
         f"and against the reference bisection where that runs (rtol {BISECTION_RTOL:g}, loads "
-        "one parameter apart); on the general instances, paba's relaxed latency against "
-        f"`method=\"bisection\", tol={CHECK_TOL:g}` (rtol {GENERAL_RTOL:g}: ten times the "
-        f"default tol) and numpy_general_joint against the same (rtol {NUMPY_GENERAL_RTOL:g}); "
+        "one parameter apart); on the general instances, paba's relaxed latency not above "
+        f"`method=\"bisection\", tol={CHECK_TOL:g}` by more than {GENERAL_RTOL:g} (ten times "
+        "the default tol; below it where the certificate's branches found a better "
+        "participating set) and numpy_general_joint against the same (rtol "
+        f"{NUMPY_GENERAL_RTOL:g}); "
         f"cvxpy's basic T* against the exact method (rtol {CVXPY_RTOL:g}); cvxpy's general "
         f"latency at most {CVXPY_GENERAL_ABOVE:g} above paba's (its bisection's resolution and "
         f"Clarabel's accuracy) and at most {CVXPY_GENERAL_BELOW:g} below it (a lower bound: "

@@ -353,27 +353,22 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
         report->plain = false;
         return st;
       }
-      std::vector<double> x_bisection(in.N), b_bisection(in.K);
-      const RootStats bisection = joint(in, L, kFallbackTol, x_bisection.data());
-      st.iterations += bisection.iterations;
-      const RootStats other = parameter_aware(in, x_bisection.data(), b_bisection.data());
-      if (other.T < loads.T) {
-        std::copy(x_bisection.begin(), x_bisection.end(), x_best);
-        std::copy(b_bisection.begin(), b_bisection.end(), b);
+      // Other loads, with their parameter-aware bandwidth, replace the answer where faster.
+      std::vector<double> x_other(in.N), b_other(in.K);
+      const auto keep_if_faster = [&](double T_found) {
+        const RootStats other = parameter_aware(in, x_other.data(), b_other.data());
+        if (!(other.T < loads.T)) return;
+        std::copy(x_other.begin(), x_other.end(), x_best);
+        std::copy(b_other.begin(), b_other.end(), b);
         loads = other;
-        st.T = bisection.T;
-      }
+        st.T = T_found;
+      };
+      const RootStats bisection = joint(in, L, kFallbackTol, x_other.data());
+      st.iterations += bisection.iterations;
+      keep_if_faster(bisection.T);
       // Uncertified, the answer is kept below the two-step schemes' (docs/algorithms.md 4),
       // which the lean start did not solve.
-      std::vector<double> x_two(in.N), b_two(in.K);
-      two_step_start(in, L, work.any_fixed, x_two.data(), false);
-      const RootStats two = parameter_aware(in, x_two.data(), b_two.data());
-      if (two.T < loads.T) {
-        std::copy(x_two.begin(), x_two.end(), x_best);
-        std::copy(b_two.begin(), b_two.end(), b);
-        loads = two;
-        st.T = two.T;
-      }
+      keep_if_faster(two_step_start(in, L, work.any_fixed, x_other.data(), false));
     }
   }
   // With fixed costs the participating set is a heuristic's choice: keep the start if it is
