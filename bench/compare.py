@@ -103,7 +103,9 @@ FLOOR_K = 10**6         # the end-to-end comparison with the floor
 LIMIT_S = 60.0          # skip a solve estimated to take longer (reference, cvxpy)
 CVXPY_TRY_S = 180.0     # cvxpy is still tried (with a LIMIT_S timeout) up to this estimate
 
-CVXPY_RTOL = 1e-4       # cvxpy's basic T* against the exact method
+CVXPY_RTOL = 1e-4       # cvxpy's basic T* at most this below the exact method's
+# and at most this above it: Clarabel's accuracy, which falls with size (1.6e-4 at 10^6 workers)
+CVXPY_BASIC_ABOVE = 1e-3
 EXACT_RTOL = 1e-9       # exact against bisection, relaxed latency
 BISECTION_RTOL = 1e-8   # native against reference bisection: 10 tol (paba.testing)
 CHECK_TOL = 1e-12       # tol of the bisection every general answer is checked against
@@ -203,7 +205,7 @@ def cvxpy_task(K: int, case: str, expected: float, budget: float) -> dict:
     latency = solve()
     first = time.perf_counter() - start
     error = latency / expected - 1.0
-    ok = (abs(error) <= CVXPY_RTOL if case == "basic"
+    ok = (-CVXPY_RTOL <= error <= CVXPY_BASIC_ABOVE if case == "basic"
           else -CVXPY_GENERAL_BELOW <= error <= CVXPY_GENERAL_ABOVE)
     out = {"latency": float(latency), "error": float(error), "first": first, "ok": bool(ok)}
     if ok:  # time only a checked answer
@@ -1065,7 +1067,9 @@ def method_section(args, rows, general) -> list[str]:
         "the default tol; below it where the certificate's branches found a better "
         "participating set) and numpy_general_joint against the same (rtol "
         f"{NUMPY_GENERAL_RTOL:g}); "
-        f"cvxpy's basic T* against the exact method (rtol {CVXPY_RTOL:g}); cvxpy's general "
+        f"cvxpy's basic T* at most {CVXPY_RTOL:g} below the exact method's (lower would be a "
+        f"better allocation than the optimum) and at most {CVXPY_BASIC_ABOVE:g} above it "
+        "(Clarabel's accuracy, which falls with size); cvxpy's general "
         f"latency at most {CVXPY_GENERAL_ABOVE:g} above paba's (its bisection's resolution and "
         f"Clarabel's accuracy) and at most {CVXPY_GENERAL_BELOW:g} below it (a lower bound: "
         "what the relaxation's chord saves); the batch's first instances against the reference "
