@@ -261,6 +261,7 @@ RootStats joint(const Instance& in, double L, double tol, double* x_best);
 // whole instance instead, and the solve stops there.
 struct NewtonReport {
   bool fixed = false;  // in: the whole instance has fixed communication (certify)
+  bool estimate = false;  // in: T and sigma only (the screen's estimate): no certificate
   bool plain = true;
   double T = 0.0, sigma = 0.0, T_c = 0.0, sigma_c = 0.0;
 };

@@ -292,11 +292,12 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // to eps times its limit, which can be far above the load; where that shows, the loads are
   // not to be trusted, and the nested bisection (whose feasibility test reads slacks only)
   // solves the instance instead.
-  RootStats loads = parameter_aware(in, x_best, b);
   if (report) {
     report->T = last_T;
     report->sigma = last_price;
+    if (report->estimate) return st;  // the screen's estimate reads T and sigma only
   }
+  RootStats loads = parameter_aware(in, x_best, b);
   if (!(loads.T <= st.T * (1.0 + kTrustLoads))) {
     if (report) {
       report->plain = false;

@@ -31,7 +31,7 @@ constexpr std::size_t kScreenSample = 1024; // keys read to place the first cand
 // the pool scaled by the same share) estimates the optimum's latency and price, and the groups
 // that take load there join the first candidates; kEstimateMargin widens the estimate.
 constexpr std::size_t kEstimateFrom = 2048;
-constexpr std::size_t kEstimateGroups = 512;
+constexpr std::size_t kEstimateGroups = 256;
 constexpr double kEstimateMargin = 0.05;
 
 // The workers of some groups (full ids, ascending) as a Problem of their own, group ids
@@ -256,6 +256,7 @@ void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_
   bool converged = false;
   NewtonReport report;
   report.fixed = fixed;
+  report.estimate = true;
   joint_newton(in, sub.problem.params, x.data(), b.data(), &converged, &report);
   if (!report.plain || !std::isfinite(report.T) || !(report.sigma > 0.0)) return;
   const double at[1][2] = {{report.T * (1.0 + kEstimateMargin),

@@ -151,6 +151,7 @@ class NewtonReport:
     fixed communication, so the answer is certified."""
 
     fixed: bool = False
+    estimate: bool = False  # in: T and sigma only (the screen's estimate): no certificate
     plain: bool = True
     T: float = 0.0
     sigma: float = 0.0
@@ -257,6 +258,8 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
     # only) solves the instance instead.
     if report is not None:
         report.T, report.sigma = last_T, last_price
+        if report.estimate:  # the screen's estimate reads T and sigma only
+            return T_found, x_best, iterations, converged
     T_loads = parameter_aware(inst, x_best)[0]
     if not T_loads <= T_found * (1.0 + TRUST_LOADS):
         if report is not None:

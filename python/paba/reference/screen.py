@@ -24,7 +24,7 @@ SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened a
 #: optimum's latency and price (widened by ESTIMATE_MARGIN); its groups with load join the first
 #: candidates.
 ESTIMATE_FROM = 2048
-ESTIMATE_GROUPS = 512
+ESTIMATE_GROUPS = 256
 ESTIMATE_MARGIN = 0.05
 
 
@@ -103,7 +103,7 @@ def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray
     K = b.size
     inst = normalise(b, e, np.zeros(K) if a is None else a, np.zeros(K) if ta is None else ta,
                      np.arange(K) if g is None else g, sample.size, L, B)
-    report = NewtonReport(fixed=fixed)
+    report = NewtonReport(fixed=fixed, estimate=True)
     joint_newton(inst, L, report)
     if not (report.plain and math.isfinite(report.T) and report.sigma > 0.0):
         return np.zeros(0, dtype=np.int64)
