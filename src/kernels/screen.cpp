@@ -33,6 +33,7 @@ constexpr std::size_t kScreenSample = 1024; // keys read to place the first cand
 constexpr std::size_t kEstimateFrom = 2048;
 constexpr std::size_t kEstimateGroups = 256;
 constexpr double kEstimateMargin = 0.05;
+constexpr std::size_t kEstimateLeast = 2;  // loaded groups of the sample that make an estimate
 
 // The workers of some groups (full ids, ascending) as a Problem of their own, group ids
 // renumbered in that order and workers kept in their order.
@@ -239,9 +240,11 @@ bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
 // the latency and price of a solve of every s-th group, with the model and the pool scaled by
 // the same share (so each worker's a_k, and the price, keep their scale), widened by
 // kEstimateMargin: (T (1 + m), sigma (1 - m)). Appends them (ascending, outside in_c) to
-// `found`; adds nothing where the sample's solve does not end on Newton's own answer.
+// `found`; adds nothing where the sample's solve does not end on Newton's own answer, or where
+// its loaded groups, each standing for s, are fewer than kEstimateLeast or not more than the
+// `first` candidates by key.
 void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_c,
-                         const std::vector<std::size_t>& size, bool fixed,
+                         const std::vector<std::size_t>& size, bool fixed, std::size_t first,
                          std::vector<std::int64_t>& slot, std::vector<std::size_t>& found) {
   const std::size_t N = p.n_groups, stride = N / kEstimateGroups;
   std::vector<std::size_t> sample;
@@ -259,6 +262,11 @@ void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_
   report.estimate = true;
   joint_newton(in, sub.problem.params, x.data(), b.data(), &converged, &report);
   if (!report.plain || !std::isfinite(report.T) || !(report.sigma > 0.0)) return;
+  // Few groups with load in the sample: the first candidates by key hold them already (and an
+  // estimate from a handful of groups is rough), so none join.
+  std::size_t loaded = 0;
+  for (const double load : x) loaded += load > 0.0 ? 1 : 0;
+  if (loaded < kEstimateLeast || !(loaded * stride > first)) return;
   const double at[1][2] = {{report.T * (1.0 + kEstimateMargin),
                             report.sigma * (1.0 - kEstimateMargin)}};
   screen_violators(p, in_c, size, at, 1, slot, found);
@@ -311,7 +319,7 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
   std::vector<std::int64_t> slot(p.group ? N : 0, -1);
   std::vector<std::size_t> found;
   if (N >= kEstimateFrom) {
-    estimate_candidates(p, in_c, size, fixed, slot, found);
+    estimate_candidates(p, in_c, size, fixed, first, slot, found);
     for (const std::size_t n : found) in_c[n] = 1;
     if (!found.empty()) {
       const std::size_t before = candidates.size();

@@ -26,6 +26,7 @@ SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened a
 ESTIMATE_FROM = 2048
 ESTIMATE_GROUPS = 256
 ESTIMATE_MARGIN = 0.05
+ESTIMATE_LEAST = 2  # loaded groups of the sample that make an estimate
 
 
 Subset = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None,
@@ -90,12 +91,13 @@ def screen_violators(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | 
 def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
                         tau: np.ndarray | None, group: np.ndarray | None, N: int,
                         params: float, bandwidth: float, in_c: np.ndarray,
-                        size: np.ndarray | None, fixed: bool) -> np.ndarray:
+                        size: np.ndarray | None, fixed: bool, first: int) -> np.ndarray:
     """The groups (outside in_c, ascending) that take load at the latency and price of a solve
     of every s-th group, s = N // ESTIMATE_GROUPS, with the model and the pool scaled by the same
     share (so that each worker's a_k, and the price, keep their scale), widened by
     ESTIMATE_MARGIN: (T (1 + m), sigma (1 - m)). None where the sample's solve does not end on
-    Newton's own answer."""
+    Newton's own answer, or where its loaded groups, each standing for s, are fewer than
+    ESTIMATE_LEAST or not more than the ``first`` candidates by key (which hold them already)."""
     sample = np.arange(0, N, N // ESTIMATE_GROUPS)
     _, b, e, a, ta, g = take_groups(beta, compute, alpha, tau, group, N, sample)
     L = max(1.0, math.floor(params * (sample.size / N) + 0.5))  # as std::round
@@ -104,8 +106,11 @@ def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray
     inst = normalise(b, e, np.zeros(K) if a is None else a, np.zeros(K) if ta is None else ta,
                      np.arange(K) if g is None else g, sample.size, L, B)
     report = NewtonReport(fixed=fixed, estimate=True)
-    joint_newton(inst, L, report)
+    x = joint_newton(inst, L, report)[1]
     if not (report.plain and math.isfinite(report.T) and report.sigma > 0.0):
+        return np.zeros(0, dtype=np.int64)
+    loaded = int(np.count_nonzero(x > 0.0))
+    if loaded < ESTIMATE_LEAST or not loaded * (N // ESTIMATE_GROUPS) > first:
         return np.zeros(0, dtype=np.int64)
     at = [(report.T * (1.0 + ESTIMATE_MARGIN), report.sigma * (1.0 - ESTIMATE_MARGIN))]
     found = screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size,
@@ -144,7 +149,7 @@ def screened_newton(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | N
     in_c = keys <= cutoff
     if N >= ESTIMATE_FROM:
         in_c[estimate_candidates(beta, compute, alpha, tau, group, N, params, bandwidth, in_c,
-                                 size, fixed)] = True
+                                 size, fixed, first)] = True
     iterations = 0
     for _ in range(SCREEN_ROUNDS):
         candidates = np.flatnonzero(in_c)
