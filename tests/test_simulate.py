@@ -212,3 +212,21 @@ def test_progress_bar():
     bar.update(10)
     bar.close()
     assert quiet.getvalue() == ""
+
+
+def test_reduction_against_equal_is_defined_once():
+    """The studies' reports and the sweep's table read one definition (paba._records.reduction):
+    1 - value / baseline, None (a NaN in the sweep's float column) where either latency is not
+    finite and positive."""
+    import math
+
+    from paba._records import reduction
+    from paba._sweep._runner import _reduction
+    from paba.studies import _report
+
+    assert _report.reduction is reduction
+    assert reduction(0.75, 1.0) == pytest.approx(0.25)
+    assert reduction(1.0, 0.0) is None and reduction(math.inf, 1.0) is None
+    assert reduction(1.0, math.nan) is None
+    assert _reduction(0.75, 1.0) == reduction(0.75, 1.0)
+    assert math.isnan(_reduction(1.0, math.inf))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,15 @@ from ._allocation import Allocation
 #: Elements (iterations x workers) per chunk of the batch path: bounds its working memory to a
 #: few tens of MB whatever the run's size.
 CHUNK_ELEMENTS = 1 << 20
+
+
+def reduction(value: float, baseline: float) -> float | None:
+    """A latency's reduction against a baseline (the equal scheme's), ``1 - value / baseline``;
+    None where either is not a finite positive latency. The one definition every study and the
+    sweep's table use."""
+    if not (math.isfinite(value) and math.isfinite(baseline)) or baseline <= 0:
+        return None
+    return 1.0 - value / baseline
 
 
 def phase_latencies(loads, bandwidth, efficiency_down, efficiency_up, compute,

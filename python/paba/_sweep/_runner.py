@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._records import reduction
 from .._scenario import Scenario
 from .._scheduler import Scheduler
 from .._validation import describe
@@ -62,10 +63,9 @@ class SerialExecutor(cf.Executor):
 
 
 def _reduction(value: float, baseline: float) -> float:
-    """1 - value / baseline; NaN where either is not a finite positive latency."""
-    if not (math.isfinite(value) and math.isfinite(baseline)) or baseline <= 0:
-        return math.nan
-    return 1.0 - value / baseline
+    """paba._records.reduction, NaN for None (a float column of the table)."""
+    change = reduction(value, baseline)
+    return math.nan if change is None else change
 
 
 def run_task(task: tuple) -> list[tuple[int, int, list[tuple]]]:

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from .._allocation import SCHEMES
+from .._records import reduction as reduction  # the studies' reports use it from here
 
 #: Line style of each scheme in the figures (sequential often equals bandwidth_aware: dashed).
 STYLES = {"equal": dict(marker="o"), "bandwidth_aware": dict(marker="s"),
@@ -22,13 +23,6 @@ def with_baseline(schemes) -> list[str]:
         if scheme not in SCHEMES:
             raise ValueError(f"schemes: unknown scheme {scheme!r}; choose from {SCHEMES}")
     return schemes
-
-
-def reduction(value: float, baseline: float) -> float | None:
-    """``1 - value / baseline``; None where either is not a finite positive latency."""
-    if not (math.isfinite(value) and math.isfinite(baseline)) or baseline <= 0:
-        return None
-    return 1.0 - value / baseline
 
 
 def change(reduction: float | None) -> str:

@@ -61,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
                 scheme: {
                     "latency_s": a.latency,
                     "relaxed_latency_s": a.relaxed_latency,
-                    "reduction_vs_equal": None if baseline is None else 1 - a.latency / baseline,
+                    "reduction_vs_equal": None if baseline is None else reduction(a.latency,
+                                                                                  baseline),
                     "active_workers": int(np.count_nonzero(a.worker_latency)),
                     "solve_seconds": elapsed,
                     "iterations": a.iterations,
