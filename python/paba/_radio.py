@@ -58,3 +58,10 @@ def seconds_hz_per_bit(efficiency_down: Any, efficiency_up: Any) -> Any:
     communication alpha = s (1/e_down + 1/e_up) for q bits per parameter and s side bits
     (docs/algorithms.md 2)."""
     return 1.0 / efficiency_down + 1.0 / efficiency_up
+
+
+def transfer_cost(bits: Any, efficiency_down: Any, efficiency_up: Any) -> Any:
+    """The seconds x Hz that ``bits`` take down and up, bits (1/e_down + 1/e_up), spectral
+    efficiencies in bit/s/Hz: beta for q bits per parameter, alpha for s side bits. The one
+    place every radio profile (System.from_radio, Scenario, Scheduler) turns into them."""
+    return bits * seconds_hz_per_bit(efficiency_down, efficiency_up)

@@ -32,8 +32,8 @@ from ._radio import (
     SAMPLES_PER_WORKER,
     UPLINK_POWER_DBM,
     path_loss_db,
-    seconds_hz_per_bit,
     spectral_efficiency,
+    transfer_cost,
 )
 from ._system import System
 from ._validation import (
@@ -318,7 +318,7 @@ class Scenario:
                 k = first_bad(up)
             if k is not None:
                 fail(k, channel_fields, "the spectral efficiency of the mean channel")
-            beta = self.bits_per_parameter * seconds_hz_per_bit(down, up)
+            beta = transfer_cost(self.bits_per_parameter, down, up)
             k = first_bad(beta)
             if k is None:
                 k = first_bad(beta * self.params / self.bandwidth, low * (1 - 1e-12), high)
@@ -422,7 +422,7 @@ class Scenario:
         ``gain`` (default: the mean channel)."""
         down, up = self.efficiencies(gain)
         with np.errstate(over="ignore", divide="ignore"):  # a gain of 0: infinite cost
-            return self.bits_per_parameter * seconds_hz_per_bit(down, up)
+            return transfer_cost(self.bits_per_parameter, down, up)
 
     def system(self, gain=None, *, workers=None) -> System:
         """The :class:`paba.System` of one iteration (via :meth:`System.from_radio`).

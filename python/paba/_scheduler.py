@@ -28,7 +28,7 @@ from . import _backend
 from ._allocation import METHODS, SCHEMES, Allocation, allocate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
-from ._radio import seconds_hz_per_bit
+from ._radio import transfer_cost
 from ._records import (
     CHUNK_ELEMENTS,
     History,
@@ -289,7 +289,7 @@ class Scheduler:
             relaxed = np.full(n, np.nan)
             down, up = scenario.efficiencies(gain)
             if rows.any():
-                beta = (q * seconds_hz_per_bit(down, up) if known is gain
+                beta = (transfer_cost(q, down, up) if known is gain
                         else scenario.beta(known))
                 compute = np.broadcast_to(compute_profile, (n, K))
                 # Group ids of the present workers, renumbered 0..N'-1 per iteration in

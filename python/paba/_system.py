@@ -16,7 +16,7 @@ try:
 except ImportError as error:  # pragma: no cover - a source tree without the build
     raise ImportError("paba._core, the compiled kernels, is missing: build and install the "
                       "package (pip install .)") from error
-from ._radio import seconds_hz_per_bit
+from ._radio import transfer_cost
 from ._validation import (
     MAX_PARAMS,
     NEGATIVE,
@@ -254,8 +254,7 @@ class System:
         with np.errstate(over="ignore", divide="ignore", under="ignore"):
             _finite_positive("efficiency_down", 1.0 / down)
             _finite_positive("efficiency_up", 1.0 / up)
-            inverse_efficiency = seconds_hz_per_bit(down, up)
-            beta = _finite_positive("bits_per_parameter", bits * inverse_efficiency,
+            beta = _finite_positive("bits_per_parameter", transfer_cost(bits, down, up),
                                     "bits_per_parameter / spectral efficiency")
             work = _finite_positive("samples", cycles * data, "cycles_per_parameter x samples")
             compute = _finite_positive("cpu_frequency", work / frequency,
@@ -264,7 +263,7 @@ class System:
             if side_bits is not None:
                 alpha = float_array("side_bits", side_bits, size=K, nonnegative=True,
                                     boolean=False)
-                alpha = alpha * inverse_efficiency
+                alpha = transfer_cost(alpha, down, up)
                 if not np.all(np.isfinite(alpha)):
                     raise ValueError("side_bits: side_bits / spectral efficiency overflows")
         try:
