@@ -199,6 +199,12 @@ struct InnerWork {
   ~InnerWork() {
     for_each([](auto& v) { give_scratch(v); });
   }
+  // Group n's position in `single`, or single.size() where it has several members.
+  std::size_t single_position(std::size_t n) const {
+    const auto at = std::lower_bound(single.begin(), single.end(), n);
+    return at != single.end() && *at == n ? static_cast<std::size_t>(at - single.begin())
+                                          : single.size();
+  }
   InnerWork(const InnerWork&) = delete;
   InnerWork& operator=(const InnerWork&) = delete;
 

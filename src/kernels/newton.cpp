@@ -320,7 +320,15 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   double price_c = 0.0;
   if (certify) {
     bool certified = false;
-    std::vector<double> x_round, b_round;
+    // Other loads (x_other, with their parameter-aware bandwidth in b_other): a better branch's
+    // answer, the bisection's, the two-step schemes'. adopt makes them the answer.
+    std::vector<double> x_other(in.N), b_other(in.K);
+    const auto adopt = [&](const RootStats& other, double T_found) {
+      std::copy(x_other.begin(), x_other.end(), x_best);
+      std::copy(b_other.begin(), b_other.end(), b);
+      loads = other;
+      st.T = T_found;
+    };
     for (int round = 0; round <= kMaxRounds; ++round) {
       T_c = loads.T * (1.0 - kCertify);
       const Verdict verdict =
@@ -328,20 +336,16 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
       certified = verdict == Verdict::excluded;
       if (verdict != Verdict::feasible || round == kMaxRounds) break;
       // x carries the model by T_c with the branch's participation (work.forced).
-      x_round.assign(x.begin(), x.end());
-      b_round.resize(in.K);
+      std::copy(x.begin(), x.end(), x_other.begin());
       RootStats more;
       double T_round = 0.0;
-      const double hi = newton_steps(in, work, T_c, price_c, x_round.data(), x.data(), more,
+      const double hi = newton_steps(in, work, T_c, price_c, x_other.data(), x.data(), more,
                                      &T_round, &last_price, true);
       st.iterations += more.iterations;
       work.forced.clear();
-      const RootStats other = parameter_aware(in, x_round.data(), b_round.data());
+      const RootStats other = parameter_aware(in, x_other.data(), b_other.data());
       if (!(other.T <= hi * (1.0 + kTrustLoads)) || !(other.T < loads.T)) break;
-      std::copy(x_round.begin(), x_round.end(), x_best);
-      std::copy(b_round.begin(), b_round.end(), b);
-      loads = other;
-      st.T = hi;
+      adopt(other, hi);
       st.converged = more.converged;
       if (report) {
         report->T = T_round;
@@ -354,15 +358,9 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
         report->plain = false;
         return st;
       }
-      // Other loads, with their parameter-aware bandwidth, replace the answer where faster.
-      std::vector<double> x_other(in.N), b_other(in.K);
       const auto keep_if_faster = [&](double T_found) {
         const RootStats other = parameter_aware(in, x_other.data(), b_other.data());
-        if (!(other.T < loads.T)) return;
-        std::copy(x_other.begin(), x_other.end(), x_best);
-        std::copy(b_other.begin(), b_other.end(), b);
-        loads = other;
-        st.T = T_found;
+        if (other.T < loads.T) adopt(other, T_found);
       };
       const RootStats bisection = joint(in, L, kFallbackTol, x_other.data());
       st.iterations += bisection.iterations;

@@ -293,9 +293,8 @@ void prepare(const Instance& in, double T, InnerWork& work) {
   // A branch's groups (newton.cpp): one taking part prices its own convex cost, so its load
   // falls continuously to 0 at rho_n(0) (threshold 0); one left out has no load at any price.
   for (const auto& [n, side] : work.forced) {
-    const auto at = std::lower_bound(work.single.begin(), work.single.end(), n);
-    const bool single = at != work.single.end() && *at == n;
-    const std::size_t i = single ? static_cast<std::size_t>(at - work.single.begin()) : 0;
+    const std::size_t i = work.single_position(n);
+    const bool single = i < S;
     double c = -1.0;
     if (side > 0 && work.cut[n] >= 0.0) {
       work.threshold[n] = 0.0;
@@ -388,11 +387,11 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
 
 namespace {
 
-// Group n's load at sigma, as loads_at_price finds it (prepared T).
-double load_at(const Instance& in, std::size_t n, double T, double sigma, InnerWork& work) {
+// Group n's load at sigma, as loads_at_price finds it (prepared T); i: its position in
+// work.single where it has one member.
+double load_at(const Instance& in, std::size_t n, std::size_t i, double T, double sigma,
+               InnerWork& work) {
   if (in.offset[n + 1] - in.offset[n] == 1) {
-    const auto at = std::lower_bound(work.single.begin(), work.single.end(), n);
-    const auto i = static_cast<std::size_t>(at - work.single.begin());
     const bool on = on_at(sigma, work.single_cut[i], work.single_threshold[i] > 0.0);
     return on ? std::max(work.limit[i] - work.rate[i] * sigma, 0.0) : 0.0;
   }
@@ -505,7 +504,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     step = std::fabs(next - sigma);
     const bool endgame = std::fabs(pass.value) <= kEndgame;
     sigma = next;
-    pass = endgame ? loads_at_price(in, T, sigma, work, x, z) : loads_at_price(in, T, sigma, work);
+    pass = loads_at_price(in, T, sigma, work, endgame ? x : nullptr, endgame ? z : nullptr);
     if (endgame) formed = sigma;
     if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
     record();
@@ -530,8 +529,10 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     // group's load at hi is the one a pass at hi would find (load_at), read only for the groups
     // the loop reaches: every lazy group whose bound lies above hi lies above lo too, and the
     // search, having read lo, settled it, so such a pass would change nothing else either.
-    for (std::size_t n = 0; n < in.N && surplus > 0.0; ++n) {
-      if (x[n] > 0.0 && load_at(in, n, T, hi, work) == 0.0) {  // jumped in between lo and hi
+    const std::size_t S = work.single.size();
+    for (std::size_t n = 0, i = 0; n < in.N && surplus > 0.0; ++n) {
+      while (i < S && work.single[i] < n) ++i;  // n's position among the one-member groups
+      if (x[n] > 0.0 && load_at(in, n, i, T, hi, work) == 0.0) {  // jumped in between lo and hi
         const double cut = std::min(surplus, x[n]);
         x[n] -= cut;
         z[n] += cut;

@@ -11,7 +11,10 @@
 // candidate groups and then verifies the others at the latency and price it found: a group
 // outside whose cut lies above that price would have taken load, and joins the candidates for
 // another round. When none would, the candidates' answer satisfies the optimality conditions of
-// the whole instance (and, with fixed costs, its certificate covers every group).
+// the whole instance (and, with fixed costs, its certificate covers every group). The first
+// candidates are the groups of least key and, where a sample's solve says many groups carry
+// load, those with load at its estimate; a round with far too few candidates adds only half of
+// the groups that fail it.
 #include "general.hpp"
 #include "simd.hpp"
 
@@ -272,6 +275,22 @@ void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_
   screen_violators(p, in_c, size, at, 1, slot, found);
 }
 
+// The groups of `found` not yet candidates join them: marked in in_c and merged into
+// `candidates`, which stay in ascending order.
+void join_candidates(const std::vector<std::size_t>& found, std::vector<unsigned char>& in_c,
+                     std::vector<std::size_t>& candidates) {
+  const std::size_t before = candidates.size();
+  for (const std::size_t n : found) {
+    if (!in_c[n]) {
+      in_c[n] = 1;
+      candidates.push_back(n);
+    }
+  }
+  const auto added = candidates.begin() + static_cast<std::ptrdiff_t>(before);
+  std::sort(added, candidates.end());
+  std::inplace_merge(candidates.begin(), added, candidates.end());
+}
+
 }  // namespace
 
 bool screened_newton(const Problem& p, const Options& options, Result& out,
@@ -320,14 +339,7 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
   std::vector<std::size_t> found;
   if (N >= kEstimateFrom) {
     estimate_candidates(p, in_c, size, fixed, first, slot, found);
-    for (const std::size_t n : found) in_c[n] = 1;
-    if (!found.empty()) {
-      const std::size_t before = candidates.size();
-      candidates.insert(candidates.end(), found.begin(), found.end());
-      std::inplace_merge(candidates.begin(),
-                         candidates.begin() + static_cast<std::ptrdiff_t>(before),
-                         candidates.end());
-    }
+    join_candidates(found, in_c, candidates);
   }
   Subset sub;
   std::vector<std::int64_t> loads;
@@ -388,16 +400,7 @@ bool screened_newton(const Problem& p, const Options& options, Result& out,
                        found.end(), less);
       found.resize(keep);
     }
-    for (const std::size_t n : found) {
-      if (!in_c[n]) {
-        in_c[n] = 1;
-        candidates.push_back(n);
-      }
-    }
-    // Sorted as before: the new ones sorted, then merged into the rest (already in order).
-    const auto added = candidates.begin() + static_cast<std::ptrdiff_t>(before);
-    std::sort(added, candidates.end());
-    std::inplace_merge(candidates.begin(), added, candidates.end());
+    join_candidates(found, in_c, candidates);
   }
   return false;
 }

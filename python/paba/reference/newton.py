@@ -300,14 +300,13 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
                 return T_found, x_best, iterations, converged
             T_bisection, x_bisection, more, _ = joint(inst, L, FALLBACK_TOL)
             iterations += more
-            if parameter_aware(inst, x_bisection)[0] < T_loads:
-                T_found, x_best = T_bisection, x_bisection
-            # Uncertified, the answer is kept below the two-step schemes' (docs/algorithms.md 4),
-            # which the lean start did not solve.
-            x_two = two_step_start(inst, L)[1]
-            T_two = parameter_aware(inst, x_two)[0]
-            if T_two < parameter_aware(inst, x_best)[0]:
-                T_found, x_best = T_two, x_two
+            # Uncertified, the answer is kept below the bisection's and the two-step schemes'
+            # (docs/algorithms.md 4), which the lean start did not solve: each replaces it where
+            # faster.
+            for T_other_found, x_other in ((T_bisection, x_bisection), two_step_start(inst, L)):
+                T_other = parameter_aware(inst, x_other)[0]
+                if T_other < T_loads:
+                    T_found, x_best, T_loads = T_other_found, x_other, T_other
     if report is not None:
         report.T_c, report.sigma_c = T_c, price_c
     # With fixed costs the participating set is a heuristic's choice: keep the start if it is

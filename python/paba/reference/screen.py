@@ -95,7 +95,7 @@ def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray
     """The groups (outside in_c, ascending) that take load at the latency and price of a solve
     of every s-th group, s = N // ESTIMATE_GROUPS, with the model and the pool scaled by the same
     share (so that each worker's a_k, and the price, keep their scale), widened by
-    ESTIMATE_MARGIN: (T (1 + m), sigma (1 - m)). None where the sample's solve does not end on
+    ESTIMATE_MARGIN: (T (1 + m), sigma (1 - m)). Empty where the sample's solve does not end on
     Newton's own answer, or where its loaded groups, each standing for s, are fewer than
     ESTIMATE_LEAST or not more than the ``first`` candidates by key (which hold them already)."""
     sample = np.arange(0, N, N // ESTIMATE_GROUPS)
@@ -126,7 +126,10 @@ def screened_newton(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | N
     instance is to be solved instead. The first candidates: the groups whose key (beta, or the
     sum of the members' beta) is at most the first-th smallest, first = 64 + 2 ceil(sqrt(N)), or
     32 + ceil(sqrt(N)) with groups of several members (N < K), of every key or of every stride-th
-    key beyond SCREEN_SAMPLE groups (at the same quantile). ``solve`` solves the candidates'
+    key beyond SCREEN_SAMPLE groups (at the same quantile), and from ESTIMATE_FROM groups those
+    with load at the sample's estimate (:func:`estimate_candidates`). Where more than twice as
+    many groups fail a round as there are candidates, only half of them join, those with the
+    least keys (at least twice the candidates). ``solve`` solves the candidates'
     instance: the dispatch's ``allocation.allocate_general``, passed in (as allocation.cpp's is
     declared in general.hpp) so that this module does not import the one that imports it."""
     fixed = alpha is not None and bool(np.any(alpha > 0.0))
