@@ -335,12 +335,14 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
           certificate(in, T_c, work, last_price, x.data(), work.z_hi.data(), &price_c);
       certified = verdict == Verdict::excluded;
       if (verdict != Verdict::feasible || round == kMaxRounds) break;
-      // x carries the model by T_c with the branch's participation (work.forced).
+      // x carries the model by T_c with the branch's participation (work.forced). Where that
+      // is every group free, the last steps stopped at a jump that the certificate did not find
+      // at T_c (it lies further down): the steps now narrow the bracket onto it instead.
       std::copy(x.begin(), x.end(), x_other.begin());
       RootStats more;
       double T_round = 0.0;
       const double hi = newton_steps(in, work, T_c, price_c, x_other.data(), x.data(), more,
-                                     &T_round, &last_price, true);
+                                     &T_round, &last_price, !work.forced.empty());
       st.iterations += more.iterations;
       work.forced.clear();
       const RootStats other = parameter_aware(in, x_other.data(), b_other.data());

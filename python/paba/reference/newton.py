@@ -285,8 +285,10 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
             if verdict != FEASIBLE or round_ == MAX_ROUNDS:
                 break
             assert x is not None  # a feasible branch comes with its loads
+            # With every group free, the last steps stopped at a jump that the certificate did
+            # not find at T_c (it lies further down): the steps now narrow the bracket onto it.
             hi, x_round, more, round_converged, T_round, last_price, prep = newton_steps(
-                inst, T_c, price_c, x, forced, prep, at_jumps=True)
+                inst, T_c, price_c, x, forced, prep, at_jumps=bool(forced))
             iterations += more
             T_other = parameter_aware(inst, x_round)[0]
             if not T_other <= hi * (1.0 + TRUST_LOADS) or not T_other < T_loads:
