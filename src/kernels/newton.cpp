@@ -329,6 +329,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
       loads = other;
       st.T = T_found;
     };
+    std::vector<std::pair<std::size_t, int>> last_forced;  // the last steps' participation
     for (int round = 0; round <= kMaxRounds; ++round) {
       T_c = loads.T * (1.0 - kCertify);
       const Verdict verdict =
@@ -336,13 +337,16 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
       certified = verdict == Verdict::excluded;
       if (verdict != Verdict::feasible || round == kMaxRounds) break;
       // x carries the model by T_c with the branch's participation (work.forced). Where that
-      // is every group free, the last steps stopped at a jump that the certificate did not find
-      // at T_c (it lies further down): the steps now narrow the bracket onto it instead.
+      // is the participation of the last steps (every group free the first time), they stopped
+      // at a jump that the certificate did not find at T_c (it lies further down): the steps
+      // now narrow the bracket onto it instead of stopping there again.
       std::copy(x.begin(), x.end(), x_other.begin());
+      const bool again = work.forced == last_forced;
+      last_forced = work.forced;
       RootStats more;
       double T_round = 0.0;
       const double hi = newton_steps(in, work, T_c, price_c, x_other.data(), x.data(), more,
-                                     &T_round, &last_price, !work.forced.empty());
+                                     &T_round, &last_price, !again);
       st.iterations += more.iterations;
       work.forced.clear();
       const RootStats other = parameter_aware(in, x_other.data(), b_other.data());

@@ -278,6 +278,7 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
     price_c = 0.0
     if certify:
         certified = False
+        last_forced: Forced = ()  # the last steps' participation
         for round_ in range(MAX_ROUNDS + 1):
             T_c = T_loads * (1.0 - CERTIFY)
             verdict, price_c, x, forced, prep = certificate(inst, T_c, last_price, prep)
@@ -285,10 +286,12 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
             if verdict != FEASIBLE or round_ == MAX_ROUNDS:
                 break
             assert x is not None  # a feasible branch comes with its loads
-            # With every group free, the last steps stopped at a jump that the certificate did
-            # not find at T_c (it lies further down): the steps now narrow the bracket onto it.
+            # With the participation of the last steps (every group free the first time), they
+            # stopped at a jump that the certificate did not find at T_c (it lies further down):
+            # the steps now narrow the bracket onto it instead of stopping there again.
+            again, last_forced = forced == last_forced, forced
             hi, x_round, more, round_converged, T_round, last_price, prep = newton_steps(
-                inst, T_c, price_c, x, forced, prep, at_jumps=bool(forced))
+                inst, T_c, price_c, x, forced, prep, at_jumps=not again)
             iterations += more
             T_other = parameter_aware(inst, x_round)[0]
             if not T_other <= hi * (1.0 + TRUST_LOADS) or not T_other < T_loads:
