@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -170,6 +171,15 @@ struct InnerWork {
   std::vector<std::size_t> single, several;            // group ids with one member, and more
   std::vector<double> limit, rate, single_cut, single_threshold;  // by position in `single`
   std::vector<double> single_a, single_e, single_f, single_tau;   // the members' data, likewise
+  // Groups of several members, by position j in `several`: their members' data in one dense run
+  // each (member_*[several_first[j] .. several_first[j + 1])), and what the price passes read of
+  // them that depends on T alone, formed once by prepare (group_at_price_convex): each member's
+  // w = a u + e f, g = u / e - U_n and sqrt(w); each group's U_n, rho_n(0) and the sum of
+  // w / e^2 over the members that bind at U_n (U_n is NaN where a member cannot finish by T).
+  std::vector<std::size_t> several_first;
+  std::vector<double> member_a, member_e, member_f, member_tau;
+  std::vector<double> member_w, member_g, member_root_w;
+  std::vector<double> several_U, several_rho0, several_binding;
   bool any_fixed = false;
   // Groups whose participation a branch of the certificate settles (newton.cpp), applied by
   // prepare: +1 takes part at its own cost (no chord, so no threshold and no jump), -1 takes no
@@ -195,6 +205,25 @@ struct InnerWork {
       single_f[i] = in.f[k];
       single_tau[i] = in.tau[k];
     }
+    several_first.assign(1, 0);
+    for (const std::size_t n : several)
+      several_first.push_back(several_first.back() + (in.offset[n + 1] - in.offset[n]));
+    const std::size_t members = several_first.back();
+    for (auto* v : {&member_a, &member_e, &member_f, &member_tau, &member_w, &member_g,
+                    &member_root_w}) {
+      v->resize(members);
+    }
+    for (auto* v : {&several_U, &several_rho0, &several_binding}) v->resize(several.size());
+    for (std::size_t j = 0; j < several.size(); ++j) {
+      std::size_t i = several_first[j];
+      for (std::size_t p = in.offset[several[j]]; p < in.offset[several[j] + 1]; ++p, ++i) {
+        const std::size_t k = in.member[p];
+        member_a[i] = in.a[k];
+        member_e[i] = in.e[k];
+        member_f[i] = in.f[k];
+        member_tau[i] = in.tau[k];
+      }
+    }
   }
   ~InnerWork() {
     for_each([](auto& v) { give_scratch(v); });
@@ -205,6 +234,11 @@ struct InnerWork {
     return at != single.end() && *at == n ? static_cast<std::size_t>(at - single.begin())
                                           : single.size();
   }
+  // Group n's position in `several` (n has several members).
+  std::size_t several_position(std::size_t n) const {
+    return static_cast<std::size_t>(std::lower_bound(several.begin(), several.end(), n) -
+                                    several.begin());
+  }
   InnerWork(const InnerWork&) = delete;
   InnerWork& operator=(const InnerWork&) = delete;
 
@@ -212,12 +246,15 @@ struct InnerWork {
   template <class F>
   void for_each(F f) {
     for (auto* v : {&threshold, &cut, &z, &z_hi, &limit, &rate, &single_cut,
-                    &single_threshold, &single_a, &single_e, &single_f, &single_tau}) {
+                    &single_threshold, &single_a, &single_e, &single_f, &single_tau, &member_a,
+                    &member_e, &member_f, &member_tau, &member_w, &member_g, &member_root_w,
+                    &several_U, &several_rho0, &several_binding}) {
       f(*v);
     }
     f(lazy);
     f(single);
     f(several);
+    f(several_first);
   }
 };
 

@@ -1,7 +1,9 @@
 // The joint scheme's inner level at a fixed latency T (docs/algorithms.md 3.5): the least
 // bandwidth that carries the whole model, by KKT (G_n'(x_n) = price) and a bracketed search on
 // the price; groups with fixed costs (f > 0) are priced on the convex envelope of their cost
-// (participation_threshold). Mirrored line for line by python/paba/reference/price_search.py.
+// (participation_threshold). Mirrored line for line by python/paba/reference/price_search.py,
+// but for the members' terms that depend on T alone, which prepare forms once per T here and the
+// twin on each pass (the same operations: the same bits).
 //   prepare         the groups' thresholds and cuts at T (lazy for groups of several members
 //                   with fixed costs: settled when a price below their bound is read);
 //   loads_at_price  one pass at a price: sum_n x_n(sigma) - 1, its slope and the nearest cuts;
@@ -37,49 +39,50 @@ namespace {
 constexpr double kEndgame = 1e-3;
 
 // A group of several members (one-member groups are in closed form in prepare and
-// loads_at_price: x = limit - rate sigma).
-GroupPoint group_at_price_convex(const Instance& in, std::size_t n, double T, double sigma) {
+// loads_at_price: x = limit - rate sigma), by its position j in work.several, at the prepared T:
+// the members' w, g and sqrt(w) and the group's U_n, rho_n(0) and binding sum are prepare's, formed
+// by the same operations as group_sums forms them, so the steps are the same bits as from the
+// instance's data.
+GroupPoint group_at_price_convex(const InnerWork& work, std::size_t j, double sigma) {
   GroupPoint gp;
-  const std::size_t first = in.offset[n], last = in.offset[n + 1];
-  double U = kInf, marginal0 = 0.0;
-  for (std::size_t i = first; i < last; ++i) {
-    const std::size_t k = in.member[i];
-    const double u = T - in.tau[k];
-    if (!(u > 0.0)) return gp;  // a member cannot finish by T: the group takes no load
-    marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
-    U = std::min(U, u / in.e[k]);
-  }
-  if (!(1.0 / std::sqrt(marginal0) > sigma)) return gp;  // rho_n(0) <= sigma: no load
+  const double U = work.several_U[j];
+  if (!(U == U)) return gp;  // a member cannot finish by T: the group takes no load
+  if (!(work.several_rho0[j] > sigma)) return gp;  // rho_n(0) <= sigma: no load
+  const std::size_t first = work.several_first[j], last = work.several_first[j + 1];
+  const double* e = work.member_e.data();
+  const double* w = work.member_w.data();
+  const double* g = work.member_g.data();
+  const double* root_w = work.member_root_w.data();
   // Start at the smallest single-member root (largest slack): it lies right of the group's root
   // (rho <= sigma), and Newton steps on the concave decreasing rho then move left monotonically.
-  double z = 0.0, binding = 0.0;
-  for (std::size_t i = first; i < last; ++i) {
-    const std::size_t k = in.member[i];
-    const double u = T - in.tau[k];
-    const double w = in.a[k] * u + in.e[k] * in.f[k];
-    const double g = u / in.e[k] - U;
-    z = std::max(z, std::sqrt(w) * sigma / in.e[k] - g);
-    if (g == 0.0) binding += w / (in.e[k] * in.e[k]);
-  }
+  double z = 0.0;
+  for (std::size_t i = first; i < last; ++i) z = std::max(z, root_w[i] * sigma / e[i] - g[i]);
   if (!(z < U)) return gp;
   if (sigma == 0.0) {
     // x = U_n. Near it only the members that bind at U_n count: rho_n(x) ~ (U_n - x) /
     // sqrt(sum w_k / e_k^2), so the one-sided slope is -sqrt(sum w_k / e_k^2) over them.
     gp.x = U;
-    gp.slope = -std::sqrt(binding);
+    gp.slope = -std::sqrt(work.several_binding[j]);
     return gp;
   }
-  GroupSums at;
+  double G1 = 0.0, G2 = 0.0;
   for (int it = 0; it < kMaxNewton; ++it) {
-    at = group_sums(in, n, T, U, U - z, z);
+    // group_sums at x = U - z: its G1 and G2 (G is not read here).
+    G1 = 0.0;
+    G2 = 0.0;
+    for (std::size_t i = first; i < last; ++i) {
+      const double y = e[i] * (g[i] + z);
+      G1 += w[i] / (y * y);
+      G2 += 2.0 * w[i] * e[i] / (y * y * y);
+    }
     // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step to the left).
-    const double step = 2.0 * at.G1 * (1.0 - sigma * std::sqrt(at.G1)) / at.G2;
+    const double step = 2.0 * G1 * (1.0 - sigma * std::sqrt(G1)) / G2;
     if (!(step < 0.0) || -step <= 4.0 * kEps * z) break;
     z = z - step < U ? z - step : z + 0.5 * (U - z);
   }
   gp.x = U - z;
   gp.z = z;
-  gp.slope = -2.0 * at.G1 * std::sqrt(at.G1) / at.G2;
+  gp.slope = -2.0 * G1 * std::sqrt(G1) / G2;
   return gp;
 }
 
@@ -273,20 +276,42 @@ void prepare(const Instance& in, double T, InnerWork& work) {
   // Groups of several members. A group with fixed costs has its threshold and cut computed
   // when a price search first reads a price below rho_n(0) (settle): until then its cut holds
   // rho_n(0), which bounds it from above, so the group has no load at any price read.
-  for (const std::size_t n : work.several) {
-    double marginal0 = 0.0;
+  // Their members' w, g and sqrt(w) and the groups' U_n, rho_n(0) and binding sums at T, which
+  // every price pass reads (group_at_price_convex), are formed here once.
+  const double* ma = work.member_a.data();
+  const double* me = work.member_e.data();
+  const double* mf = work.member_f.data();
+  const double* mtau = work.member_tau.data();
+  for (std::size_t j = 0; j < work.several.size(); ++j) {
+    const std::size_t n = work.several[j];
+    const std::size_t first = work.several_first[j], last = work.several_first[j + 1];
+    double marginal0 = 0.0, U = kInf;
     bool possible = true, fixed = false;
-    for (std::size_t i = in.offset[n]; i < in.offset[n + 1] && possible; ++i) {
-      const std::size_t k = in.member[i];
-      const double u = T - in.tau[k];
+    for (std::size_t i = first; i < last && possible; ++i) {
+      const double u = T - mtau[i];
       possible = u > 0.0;
-      marginal0 += (in.a[k] * u + in.e[k] * in.f[k]) / (u * u);
-      fixed = fixed || in.f[k] > 0.0;
+      marginal0 += (ma[i] * u + me[i] * mf[i]) / (u * u);
+      U = std::min(U, u / me[i]);
+      fixed = fixed || mf[i] > 0.0;
+    }
+    double binding = 0.0;
+    for (std::size_t i = first; possible && i < last; ++i) {
+      const double u = T - mtau[i];
+      const double w = ma[i] * u + me[i] * mf[i];
+      const double g = u / me[i] - U;
+      work.member_w[i] = w;
+      work.member_g[i] = g;
+      work.member_root_w[i] = std::sqrt(w);
+      if (g == 0.0) binding += w / (me[i] * me[i]);
     }
     // rho_n(0), as group_at_price_convex tests it; with fixed costs the bound of a lazy cut,
     // whose work.threshold[n] keeps the last threshold found: the hint of settle.
+    const double rho0 = 1.0 / std::sqrt(marginal0);
+    work.several_U[j] = possible ? U : std::numeric_limits<double>::quiet_NaN();
+    work.several_rho0[j] = rho0;
+    work.several_binding[j] = binding;
     work.lazy[n] = possible && fixed ? 1 : 0;
-    work.cut[n] = possible ? 1.0 / std::sqrt(marginal0) : -1.0;
+    work.cut[n] = possible ? rho0 : -1.0;
     if (!possible) work.threshold[n] = kInf;
     else if (!fixed) work.threshold[n] = 0.0;
   }
@@ -358,13 +383,14 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
       z[work.single[i]] = on ? slack : 0.0;
     }
   }
-  for (const std::size_t n : work.several) {
+  for (std::size_t j = 0; j < work.several.size(); ++j) {
+    const std::size_t n = work.several[j];
     const double c = cut_at(in, n, T, sigma, work);
     const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
     const bool on = on_at(sigma, c, jumps);
     GroupPoint gp;
     if (on) {
-      gp = group_at_price_convex(in, n, T, sigma);
+      gp = group_at_price_convex(work, j, sigma);
       next_cut = std::min(next_cut, c);
       if (jumps && sigma == c) drop += gp.x;
     } else {
@@ -397,7 +423,8 @@ double load_at(const Instance& in, std::size_t n, std::size_t i, double T, doubl
   }
   const double c = cut_at(in, n, T, sigma, work);
   const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
-  return on_at(sigma, c, jumps) ? group_at_price_convex(in, n, T, sigma).x : 0.0;
+  return on_at(sigma, c, jumps) ? group_at_price_convex(work, work.several_position(n), sigma).x
+                                : 0.0;
 }
 
 OuterSums outer_sums(const Instance& in, double T, const double* x, const double* z) {
