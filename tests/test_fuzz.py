@@ -455,7 +455,7 @@ def _train_on(trainer):
     """A checkpoint that loaded goes on training without any exception but a ValueError
     (for example a refused budget)."""
     try:
-        trainer.run(budget=None, max_iterations=trainer._state["result"].iterations + 2)
+        trainer.run(budget=None, max_iterations=trainer._state.result.iterations + 2)
     except ValueError:
         pass
 

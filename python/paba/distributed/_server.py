@@ -343,31 +343,33 @@ class ServerTrainer(PartitionedTrainer):
         self.link.scheme = self.scheduler.scheme
         return super().run(**kwargs)
 
+    def _wrap_run(self, run: SchedulerRun) -> _RunView:
+        """The run as a view that remembers its last record and leaves departed workers out."""
+        return _RunView(run, self.link.departed)
+
+    def _view(self) -> _RunView:
+        """The run in progress's view (called within a run)."""
+        run = self._run_state().run
+        assert isinstance(run, _RunView)
+        return run
+
     def block_gradients(self, jobs):
-        assert self._state is not None  # called by step, within a run
-        run = self._state["run"]
+        run = self._view()
         return self.link.exchange(self.model, jobs, run.iteration - 1, run.last)
 
     def step(self, budget: float | None = None) -> bool:
-        if self._state is None:
-            self._state = self._fresh_state()
-        state = self._state
+        state = self._begin()
         while True:
-            if not isinstance(state["run"], _RunView):
-                state["run"] = _RunView(state["run"], self.link.departed)
-            run = state["run"]
+            run = self._view()
             run.last = None
-            saved_run = run.state_dict()
-            saved_dealer = state["rng"].bit_generator.state
+            saved = state.snapshot()
             try:
                 return super().step(budget)
             except _Departure as departure:
                 iteration = run.iteration - 1
                 # Roll the iteration back; a pending allocation (made before a budget stop)
                 # cannot be made again, so the next iteration of the scheduler replaces it.
-                state["run"] = SchedulerRun.from_state(self.scheduler, saved_run)
-                state["rng"].bit_generator.state = saved_dealer
-                state["pending"] = None
+                state.restore(self.scheduler, saved, self._wrap_run)
                 self.link.leave(departure, iteration)
                 if not self.link.live:
                     self._all_gone(iteration)
@@ -412,8 +414,7 @@ def run_server(args: argparse.Namespace, world_size: int, started: float) -> int
 
     class Trainer(ServerTrainer):
         def block_gradients(self, jobs):
-            assert self._state is not None  # called by step, within a run
-            iteration = self._state["run"].iteration - 1
+            iteration = self._view().iteration - 1
             if injected.get(iteration) == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             return super().block_gradients(jobs)

@@ -25,8 +25,8 @@ _HOMES = {
     "build_model": "_models", "logistic_regression": "_models", "mlp": "_models",
     "parameter_count": "_models",
     "ModelPartition": "_partition", "trainable_parameters": "_partition",
-    "PartitionedTrainer": "_trainer", "TrainingResult": "_trainer",
-    "make_optimizer": "_trainer", "make_scheduler": "_trainer", "train": "_trainer",
+    "PartitionedTrainer": "_trainer", "TrainingResult": "_state",
+    "make_optimizer": "_optimizer", "make_scheduler": "_trainer", "train": "_trainer",
 }
 
 __all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDING", "Dataset",
@@ -38,14 +38,10 @@ __all__ = ["BUILTIN_DATASETS", "GRANULARITIES", "MODELS", "OPTIMIZERS", "SHARDIN
 if TYPE_CHECKING:
     from ._data import Dataset, load_dataset, load_svmlight, shard, synthetic
     from ._models import build_model, logistic_regression, mlp, parameter_count
+    from ._optimizer import make_optimizer
     from ._partition import ModelPartition, trainable_parameters
-    from ._trainer import (
-        PartitionedTrainer,
-        TrainingResult,
-        make_optimizer,
-        make_scheduler,
-        train,
-    )
+    from ._state import TrainingResult
+    from ._trainer import PartitionedTrainer, make_scheduler, train
 
 
 def __getattr__(name: str) -> Any:
