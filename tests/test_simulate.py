@@ -230,3 +230,23 @@ def test_reduction_against_equal_is_defined_once():
     assert reduction(1.0, math.nan) is None
     assert _reduction(0.75, 1.0) == reduction(0.75, 1.0)
     assert math.isnan(_reduction(1.0, math.inf))
+
+
+def test_figures_without_matplotlib_are_refused_before_any_work(tmp_path, monkeypatch):
+    """One guard (paba.studies._report.pyplot) for every study: where matplotlib is missing, a
+    study asked for figures stops at once with a ValueError naming --no-figures, and writes
+    nothing; without figures it runs."""
+    from paba.studies.accuracy import run_accuracy_study
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    scenario = paba.Scenario.default(n_workers=3, seed=1)
+    with pytest.raises(ValueError, match="^figures: matplotlib is needed.*--no-figures"):
+        run_study(scenario, iterations=2, workers_sweep=(), bandwidth_sweep_mhz=(),
+                  out=tmp_path / "latency")
+    assert not (tmp_path / "latency" / "summary.json").exists()
+    with pytest.raises(ValueError, match="^figures: matplotlib is needed.*--no-figures"):
+        run_accuracy_study(out=tmp_path / "accuracy", workers=3, max_iterations=1)
+    assert not (tmp_path / "accuracy" / "summary.json").exists()
+    summary = run_study(scenario, iterations=2, workers_sweep=(), bandwidth_sweep_mhz=(),
+                        out=tmp_path / "plain", figures=False)
+    assert summary["files"]["figures"] == {}

@@ -1,11 +1,13 @@
-"""What every study shares: the scheme list with its baseline, line styles, progress bars,
-strict JSON, and the formatting of changes against the baseline."""
+"""What every study shares: the scheme list with its baseline, line styles, matplotlib's pyplot
+(or the error that says how to do without it), progress bars, strict JSON, and the formatting of
+changes against the baseline."""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from .._allocation import SCHEMES
 from .._records import reduction as reduction  # the studies' reports use it from here
@@ -14,6 +16,20 @@ from .._records import reduction as reduction  # the studies' reports use it fro
 STYLES = {"equal": dict(marker="o"), "bandwidth_aware": dict(marker="s"),
           "parameter_aware": dict(marker="^"), "sequential": dict(marker="x", linestyle="--"),
           "joint": dict(marker="D")}
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (files, no display). Without matplotlib: a
+    ValueError naming the figures option, raised before a study starts its work."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("figures: matplotlib is needed for the figures "
+                         "(pip install 'paba[plot]'), or pass --no-figures") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def with_baseline(schemes) -> list[str]:

@@ -27,7 +27,15 @@ from ._options import (
     add_workers,
     positive_int,
 )
-from ._report import STYLES, Progress, percent, points, with_baseline, write_summary
+from ._report import (
+    STYLES,
+    Progress,
+    percent,
+    points,
+    pyplot,
+    with_baseline,
+    write_summary,
+)
 from .paper import PAPER_ACCURACY_GAIN_POINTS
 
 #: Fraction of the data set held out for testing (``paba train`` keeps it).
@@ -138,6 +146,8 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
     if out is not None:
         output_directory("out", out, files=["summary.json", "report.md",
                                             *((FIGURE,) if figures else ())])
+        if figures:
+            pyplot()  # and matplotlib, which draws it
     if checkpoint is not None:
         output_directory("checkpoint", checkpoint, files=[f"{s}.pt" for s in schemes])
     bar = Progress(1000 * len(schemes), enabled=progress)
@@ -221,10 +231,7 @@ def run_accuracy_study(*, model: str = "mlp", dataset: str = "digits", workers: 
 
 def accuracy_figure(path: Path, results: dict, budget: float, *, title: str = "") -> None:
     """Test accuracy and test loss against learning latency, one line per scheme."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for scheme, result in results.items():

@@ -29,7 +29,15 @@ from ._options import (
     add_workers,
     positive_int,
 )
-from ._report import STYLES, Progress, change, reduction, with_baseline, write_summary
+from ._report import (
+    STYLES,
+    Progress,
+    change,
+    pyplot,
+    reduction,
+    with_baseline,
+    write_summary,
+)
 from .paper import PAPER, PAPER_REDUCTION_VS_EQUAL
 
 #: Sweep points of the figures.
@@ -114,6 +122,8 @@ def run_study(scenario: Scenario, *, schemes=SCHEMES, iterations: int = 1000,
     if out is not None:  # before any work: a bad directory is found now, not after the run
         output_directory("out", out, files=["summary.json", "latency.csv", "report.md",
                                             *(FIGURES.values() if figures else ())])
+        if figures:
+            pyplot()  # and matplotlib, which draws them
     workers_sweep = [int(k) for k in workers_sweep]
     bandwidth_sweep_mhz = [float(b) for b in bandwidth_sweep_mhz]
     total = (2 * iterations + sweep_iterations * (len(workers_sweep) + len(bandwidth_sweep_mhz))
@@ -215,13 +225,7 @@ def _log_scale(ax, axis: str) -> None:
 def _figures(directory: Path, summary: dict, histories: dict, schemes: list) -> dict:
     """Draw the figures; returns {figure: file name} of those written (a sweep without points
     has no figure)."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ValueError("figures: matplotlib is needed for the figures "
-                         "(pip install 'paba[plot]'), or pass --no-figures") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scenario = summary["scenario"]
     title = (f"K = {scenario['n_workers']}, B = {scenario['bandwidth'] / 1e6:g} MHz, "

@@ -239,15 +239,9 @@ def report(sweep, data: dict, summary: dict) -> str:
 
 
 def _figures(directory: Path, sweep, data: dict) -> dict:
-    try:
-        import matplotlib
-    except ImportError:
-        raise ValueError("figures: matplotlib is needed for the figures "
-                         "(pip install 'paba[plot]'), or pass --no-figures") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .._report import STYLES, pyplot
 
-    from .._report import STYLES
+    plt = pyplot()
 
     files = figure_files(sweep)
     axes = varying_axes(sweep)
@@ -384,11 +378,9 @@ def run_to(sweep, out, executor=None, *, chunk_size=None, resume: bool = False,
     sweep.check()
     directory = output_directory("out", out, files=[*output_files(sweep, figures), PROGRESS])
     if figures:
-        try:
-            import matplotlib  # noqa: F401 - only whether it is there
-        except ImportError:
-            raise ValueError("figures: matplotlib is needed for the figures "
-                             "(pip install 'paba[plot]'), or pass --no-figures") from None
+        from .._report import pyplot
+
+        pyplot()  # refused here, before any work, where matplotlib is missing
     definition = _plain(sweep.to_dict())
     journal = Journal(directory / PROGRESS, sweep)
     results: dict = {}
