@@ -187,3 +187,29 @@ def test_importing_paba_imports_no_study():
     from paba.studies import sweep
 
     assert paba.Sweep is Sweep is sweep.Sweep
+
+
+def test_solver_defaults_are_defined_once_in_the_kernels():
+    """tol, exact_passes and screen default to paba.hpp's Options{}, which the binding exports:
+    every Python signature takes them from there, and the twins (a leaf, which imports nothing
+    of paba) hold the same values."""
+    import inspect
+
+    from paba import _core
+    from paba.reference import allocation as twin
+    from paba.reference import batch as twin_batch
+
+    assert (_core.DEFAULT_TOL, _core.DEFAULT_EXACT_PASSES, _core.DEFAULT_SCREEN) == (1e-9, 12, True)
+    python = {
+        "allocate": inspect.signature(paba.allocate).parameters["tol"].default,
+        "allocate_batch": inspect.signature(paba.allocate_batch).parameters["tol"].default,
+        "Scheduler": inspect.signature(paba.Scheduler).parameters["tol"].default,
+    }
+    assert all(value is _core.DEFAULT_TOL for value in python.values()), python
+    native = inspect.signature(_core.allocate).parameters
+    assert native["tol"].default == _core.DEFAULT_TOL
+    assert inspect.signature(_core.allocate_batch).parameters["tol"].default == _core.DEFAULT_TOL
+    assert native["exact_passes"].default == _core.DEFAULT_EXACT_PASSES
+    assert native["screen"].default is _core.DEFAULT_SCREEN
+    for function in (twin.allocate, twin_batch.allocate_batch):
+        assert inspect.signature(function).parameters["tol"].default == _core.DEFAULT_TOL

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _backend
+from ._core import DEFAULT_TOL as DEFAULT_TOL  # paba.hpp's Options{}: the one definition
 
 # Re-exported: the rest of the package reads METHODS and SCHEMES here.
 from ._core import METHODS as METHODS
@@ -139,8 +140,8 @@ def _check_previous(system: System, scheme: str, previous: Any) -> np.ndarray:
 
 
 def allocate(system: System, scheme: str = "joint", *, backend: str | None = None,
-             tol: float = 1e-9, loads: Any = None, bandwidth: Any = None, method: str = "auto",
-             previous: Allocation | None = None) -> Allocation:
+             tol: float = DEFAULT_TOL, loads: Any = None, bandwidth: Any = None,
+             method: str = "auto", previous: Allocation | None = None) -> Allocation:
     """Allocate parameters and bandwidth for one iteration.
 
     Parameters
@@ -192,7 +193,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     # default tol): one native call that returns the Allocation (_core.allocate_system), with the
     # same checks and answers as below, or NotImplemented for what it leaves to them (an
     # unknown scheme or method, a method for another scheme, a backend to resolve).
-    if (tol is _TOL and loads is None and bandwidth is None and previous is None
+    if (tol is DEFAULT_TOL and loads is None and bandwidth is None and previous is None
             and type(system) is System):
         allocation: Allocation = _allocate_system(system._kernel, scheme, method, backend,
                                                   Allocation)
@@ -205,7 +206,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     if type(scheme) is not str or scheme not in SCHEMES:
         raise ValueError(f"scheme: must be one of {SCHEMES}, got {describe(scheme)}")
     name = _backend.resolve(backend)
-    if type(tol) is not float or tol != 1e-9:
+    if type(tol) is not float or tol != DEFAULT_TOL:
         tol = tolerance("tol", tol)
     if type(method) is not str or method != "auto":
         _check_method(scheme, method)
@@ -244,9 +245,6 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     return allocation
 
 
-# allocate's own default tol object: a tol given as itself takes the lean path (any other, the
-# general one).
-_TOL = (allocate.__kwdefaults__ or {})["tol"]
 
 
 def evaluate(system: System, loads: Any, bandwidth: Any, *,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._allocation import Allocation, _check_method
+from ._allocation import DEFAULT_TOL, Allocation, _check_method
 from ._core import METHOD_NAMES, SCHEMES, STATUS_OK
 from ._validation import describe, per_instance, readonly, tolerance
 from ._validation import n_threads as n_threads_check
@@ -162,7 +162,7 @@ def _method_names(codes: np.ndarray) -> tuple[str | None, ...]:
 def allocate_batch(beta: Any, compute: Any, params: Any, bandwidth: Any, *,
                    scheme: str = "joint", method: str = "auto", alpha: Any = None,
                    tau: Any = None, groups: Any = None, offsets: Any = None,
-                   previous: Any = None, n_threads: int = 1, tol: float = 1e-9,
+                   previous: Any = None, n_threads: int = 1, tol: float = DEFAULT_TOL,
                    backend: str | None = None) -> BatchAllocation:
     """Solve many instances with one scheme, on a pool of threads.
 

@@ -1,10 +1,16 @@
-"""Type stub of the private binding module (src/binding/_core.pyx), in the sections of the
-files it includes: names and status codes, storage, one allocation, batches, input checks."""
+"""Type stub of the private binding module (src/binding/_core.pyx): its own defaults, then the
+sections of the files it includes: names and status codes, storage, one allocation, batches,
+input checks."""
 
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# _core.pyx: paba.hpp's Options{}
+DEFAULT_TOL: float
+DEFAULT_EXACT_PASSES: int
+DEFAULT_SCREEN: bool
 
 # _names.pxi
 SCHEMES: tuple[str, ...]
@@ -51,11 +57,11 @@ def allocate(
     bandwidth: float,
     loads_in: npt.NDArray[np.int64] | None = None,
     bandwidth_in: npt.NDArray[np.float64] | None = None,
-    tol: float = 1e-9,
+    tol: float = ...,
     method: str = "auto",
     previous_loads: npt.NDArray[np.int64] | None = None,
-    exact_passes: int = 12,
-    screen: bool = True,
+    exact_passes: int = ...,
+    screen: bool = ...,
 ) -> dict[str, Any]: ...
 def allocate_system(kernel: SystemArrays, scheme: Any, method: Any, backend: Any,
                     result_type: type) -> Any: ...
@@ -81,7 +87,7 @@ def allocate_batch(
     params: npt.NDArray[np.float64],
     bandwidth: npt.NDArray[np.float64],
     previous_loads: npt.NDArray[np.int64] | None = None,
-    tol: float = 1e-9,
+    tol: float = ...,
     method: str = "auto",
     n_threads: int = 1,
     group: npt.NDArray[np.int64] | None = None,

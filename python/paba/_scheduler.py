@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._allocation import METHODS, SCHEMES, Allocation, allocate
+from ._allocation import DEFAULT_TOL, METHODS, SCHEMES, Allocation, allocate
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._radio import transfer_cost
@@ -145,7 +145,7 @@ class Scheduler:
                  csi: str = "perfect", delay: int = 1, csi_error_db: float = 2.0,
                  availability: float = 1.0, trace=None, jitter: float = 0.0,
                  jitter_distribution: str = "lognormal", record: str = "full",
-                 warm_start: bool = True, method: str = "auto", tol: float = 1e-9,
+                 warm_start: bool = True, method: str = "auto", tol: float = DEFAULT_TOL,
                  backend: str | None = None, n_threads: int = 1, groups=None,
                  granules=None):
         if not isinstance(scenario, Scenario):

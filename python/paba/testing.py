@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._allocation import Allocation, allocate
+from ._allocation import DEFAULT_TOL, Allocation, allocate
 from ._scenario import static_cell
 from ._system import System
 
@@ -137,7 +137,7 @@ def assert_backends_agree(system: System, scheme: str, rtol: float = BACKEND_RTO
     """
     load_slack = 0
     if scheme == "joint":
-        rtol = max(rtol, 10 * kwargs.get("tol", 1e-9))
+        rtol = max(rtol, 10 * kwargs.get("tol", DEFAULT_TOL))
         load_slack = 1
     outcomes: list[Allocation | Exception] = []
     for backend in ("native", "reference"):

@@ -2,15 +2,13 @@
 # call passes to the kernels, allocate (the signature of paba.reference.allocation.allocate),
 # the lean path of a prebuilt System (allocate_system), and evaluate.
 
-cdef Options _options(double tol, str method, int exact_passes=12, bint screen=True) except *:
+cdef Options _options(double tol, str method) except *:
+    """The default options (_DEFAULT_OPTIONS) with this tol and method."""
     if method not in _METHODS:
         raise ValueError(f"method: must be one of {tuple(_METHODS)}, got {method!r}")
-    cdef Options o
+    cdef Options o = _DEFAULT_OPTIONS
     o.tol = tol
     o.method = _METHODS[method]
-    o.previous_loads = NULL
-    o.exact_passes = exact_passes
-    o.screen = screen
     return o
 
 
@@ -73,8 +71,8 @@ def environment(str name):
 def allocate(str scheme, const double[::1] beta, const double[::1] compute,
              const double[::1] alpha, const double[::1] tau, const int64_t[::1] group,
              Py_ssize_t n_groups, double params, double bandwidth, loads_in=None,
-             bandwidth_in=None, double tol=1e-9, str method="auto", previous_loads=None,
-             int exact_passes=12, bint screen=True):
+             bandwidth_in=None, double tol=DEFAULT_TOL, str method="auto", previous_loads=None,
+             int exact_passes=DEFAULT_EXACT_PASSES, bint screen=DEFAULT_SCREEN):
     """Solve one instance with one scheme; returns a dict of results (see paba.hpp: Result).
     alpha, tau and group may be None (zero; one worker per group). exact_passes (tests only)
     caps the exact method's probes before its sorted scan; screen=False (tests only) makes the
@@ -83,7 +81,9 @@ def allocate(str scheme, const double[::1] beta, const double[::1] compute,
         raise ValueError(f"scheme: unknown scheme {scheme!r}")
     cdef Scheme which = _SCHEMES[scheme]
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
-    cdef Options options = _options(tol, method, exact_passes, screen)
+    cdef Options options = _options(tol, method)
+    options.exact_passes = exact_passes
+    options.screen = screen
     cdef Py_ssize_t K = beta.shape[0]
     cdef const int64_t[::1] previous_view
     if previous_loads is not None:
@@ -248,7 +248,7 @@ cdef object _solve_kernel(const double[::1] beta, const double[::1] compute,
     """_solve with the default options but ``method``, for any kernel tuple (checked as
     allocate checks it)."""
     cdef Problem p = _problem(beta, compute, alpha, tau, group, n_groups, params, bandwidth)
-    cdef Options options = _options(1e-9, method)
+    cdef Options options = _options(DEFAULT_TOL, method)
     return _solve(p, which, NULL, NULL, options, scheme, result_type)
 
 
@@ -259,12 +259,8 @@ cdef object _solve_basic(SystemArrays kernel, Scheme which, Method how, str sche
     cdef Py_buffer views[2]
     cdef int acquired = 0
     cdef Problem p
-    cdef Options options
-    options.tol = 1e-9
+    cdef Options options = _DEFAULT_OPTIONS
     options.method = how
-    options.previous_loads = NULL
-    options.exact_passes = 12
-    options.screen = True
     cdef Py_ssize_t n_groups = kernel.n_groups
     cdef double params = kernel.params
     cdef double bandwidth = kernel.bandwidth

@@ -4,7 +4,8 @@
 def allocate_batch(str scheme, const int64_t[::1] offsets, const double[::1] beta,
                    const double[::1] compute, const double[::1] alpha, const double[::1] tau,
                    const double[::1] params, const double[::1] bandwidth,
-                   const int64_t[::1] previous_loads=None, double tol=1e-9, str method="auto",
+                   const int64_t[::1] previous_loads=None, double tol=DEFAULT_TOL,
+                   str method="auto",
                    int n_threads=1, const int64_t[::1] group=None,
                    const int64_t[::1] group_offsets=None):
     """Solve M instances, concatenated (instance i owns the workers offsets[i]:offsets[i + 1]);

@@ -38,6 +38,21 @@ from _kernels cimport allocate as c_allocate, allocate_batch as c_allocate_batch
 from _kernels cimport check_workers as c_check_workers, evaluate as c_evaluate
 from _kernels cimport round_up_dense as c_round_up_dense
 
+cdef extern from *:
+    """
+    static paba::Options paba_default_options() { return paba::Options{}; }
+    """
+    Options paba_default_options()
+
+# The options' defaults are paba.hpp's (Options{}), defined there once: the binding's and the
+# Python layers' signatures take them from here.
+cdef Options _DEFAULT_OPTIONS = paba_default_options()
+#: paba.hpp's Options{}: the joint scheme's tolerance (the bisection's), the exact method's
+#: probes before its sorted scan, and whether the Newton method screens.
+DEFAULT_TOL = _DEFAULT_OPTIONS.tol
+DEFAULT_EXACT_PASSES = _DEFAULT_OPTIONS.exact_passes
+DEFAULT_SCREEN = bool(_DEFAULT_OPTIONS.screen)
+
 # One file per concept, in this order: names and status codes, storage, one allocation, batches,
 # input checks.
 include "_names.pxi"

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from .. import __version__
-from .._allocation import allocate
+from .._allocation import DEFAULT_TOL, allocate
 from .._backend import BACKENDS
 from .._scenario import static_cell
 from ._options import add_bandwidth, add_schemes, add_seed, add_workers
@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_schemes(parser, baseline=False)
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="kernel backend (default: PABA_BACKEND or native)")
-    parser.add_argument("--tol", type=float, default=1e-9,
-                        help="relative tolerance of the joint scheme (1e-9)")
+    parser.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                        help=f"relative tolerance of the joint scheme ({DEFAULT_TOL:g})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
