@@ -32,6 +32,7 @@ from ._allocation import SCHEMES, Allocation, allocate, evaluate
 from ._core import CANDIDATE_MARGIN, COARSE_GROUPS
 from ._system import System
 from ._validation import MAX_PARAMS, InfeasibleError, describe, readonly
+from .reference.internal import worker_seconds
 
 #: Schemes whose bandwidth is fixed before the loads (it is kept after rounding).
 FIXED_BANDWIDTH_SCHEMES = ("equal", "bandwidth_aware")
@@ -112,12 +113,13 @@ class Granules:
         return self.sizes.size == 1 and int(self.sizes[0]) == 1
 
 
-def _group_latency_after(system: System, slope: np.ndarray, offset: np.ndarray,
-                         loads: np.ndarray, extra: float) -> np.ndarray:
-    """Each group's latency if it took ``extra`` more parameters, for member latencies
-    ``load x slope + offset`` (inf for a member without bandwidth)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        member = (loads[system.groups] + extra) * slope + offset
+def _group_latency_after(system: System, bandwidth: np.ndarray, loads: np.ndarray,
+                         extra: float) -> np.ndarray:
+    """Each group's latency if it took ``extra`` more parameters at these member bandwidths (the
+    model's worker latency, reference.internal.worker_seconds; inf for a member without
+    bandwidth)."""
+    member = worker_seconds(loads[system.groups] + extra, system.beta, system.compute,
+                            system.alpha, system.tau, bandwidth)
     member = np.where(np.isnan(member), np.inf, member)
     result = np.full(system.n_groups, -np.inf)
     np.maximum.at(result, system.groups, member)
@@ -251,12 +253,9 @@ def _round(system: System, allocation: Allocation, granules: Granules, backend,
     loads = counts @ sizes
     index = {int(size): j for j, size in enumerate(sizes.tolist())}
     bandwidth = np.asarray(allocation.bandwidth, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a member without bandwidth: inf
-        slope = system.beta / bandwidth + system.compute
-        offset = system.alpha / bandwidth + system.tau
     for size in leftover:  # largest first, fewer than N of them
-        n = int(np.argmin(_group_latency_after(system, slope, offset,
-                                               loads.astype(np.float64), float(size))))
+        n = int(np.argmin(_group_latency_after(system, bandwidth, loads.astype(np.float64),
+                                               float(size))))
         counts[n, index[size]] += 1
         loads[n] += size
     if allocation.scheme in FIXED_BANDWIDTH_SCHEMES and not rebalance:

@@ -15,6 +15,7 @@ from .internal import (
     latency_of,
     parameter_aware,
     result,
+    worker_seconds,
 )
 from .rounding import round_to_total
 
@@ -161,8 +162,9 @@ def allocate_exact(beta: np.ndarray, compute: np.ndarray, params: float, bandwid
     K = beta.size
     none = np.zeros(K)
     relaxed_latency = latency_of(beta, compute, None, None, relaxed_loads, bandwidth_out)[0]
-    with np.errstate(divide="ignore"):
-        speed = np.where(bandwidth_out > 0, beta / bandwidth_out + compute, np.inf)
+    # Seconds per parameter: the worker latency of one parameter (alpha = tau = 0).
+    speed = np.where(bandwidth_out > 0,
+                     worker_seconds(1.0, beta, compute, None, None, bandwidth_out), np.inf)
     floors = np.clip(np.floor(relaxed_loads), 0.0, L).astype(np.int64)
     loads = round_to_total(floors, int(L), lambda k, m: float(m) * speed[k])
     inst = Instance(a=a, e=e, f=none, tau=none, group=np.arange(K), offset=np.arange(K + 1),

@@ -214,19 +214,27 @@ def result(loads: np.ndarray, relaxed_loads: np.ndarray, bandwidth: np.ndarray,
 METHODS = ("auto", "exact", "bisection", "newton")
 
 
-def latency_of(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
-               tau: np.ndarray | None, load: np.ndarray,
-               bandwidth: np.ndarray) -> tuple[float, np.ndarray]:
-    """The latency and the per-worker latencies T_k = L_k (beta_k / B_k + c_k) + alpha_k / B_k +
-    tau_k (seconds) of per-worker loads L_k and bandwidths B_k (Hz): 0 without load, infinite
-    with load and no bandwidth; alpha and tau may be None (zero). The model's one formula of the
-    worker latency (docs/algorithms.md 2), as internal.hpp's worker_time."""
+def worker_seconds(load: Any, beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+                   tau: np.ndarray | None, bandwidth: np.ndarray) -> np.ndarray:
+    """T_k = L_k (beta_k / B_k + c_k) + alpha_k / B_k + tau_k (seconds) of per-worker loads L_k
+    and bandwidths B_k (Hz), formed in that order; alpha and tau may be None (zero). The model's
+    one formula of the worker latency (docs/algorithms.md 2), as internal.hpp's worker_time: with
+    no bandwidth the division gives inf (or NaN), which the callers decide about."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = load * (beta / bandwidth + compute)
         if alpha is not None:
             t = t + alpha / bandwidth
         if tau is not None:
             t = t + tau
+    return np.asarray(t, dtype=np.float64)
+
+
+def latency_of(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray | None,
+               tau: np.ndarray | None, load: np.ndarray,
+               bandwidth: np.ndarray) -> tuple[float, np.ndarray]:
+    """The latency and the per-worker latencies (:func:`worker_seconds`) of per-worker loads and
+    bandwidths: 0 without load, infinite with load and no bandwidth."""
+    t = worker_seconds(load, beta, compute, alpha, tau, bandwidth)
     t = np.where(bandwidth > 0, t, np.inf)
     t = np.where(load > 0, t, 0.0)
     return float(t.max(initial=0.0)), t
