@@ -358,6 +358,123 @@ double cut_at(const Instance& in, std::size_t n, double T, double sigma, InnerWo
   return work.cut[n];
 }
 
+namespace {
+
+// The sums of a price pass over the one-member groups, lane by lane: lane l takes the groups
+// i = l (mod 4) of the blocks of four read (a group of load x = limit - rate sigma, or none).
+struct SinglesSums {
+  double sum[4] = {0.0, 0.0, 0.0, 0.0}, ds[4] = {0.0, 0.0, 0.0, 0.0};
+  double drop[4] = {0.0, 0.0, 0.0, 0.0};
+  double next_cut[4] = {kInf, kInf, kInf, kInf}, prev_cut[4] = {-kInf, -kInf, -kInf, -kInf};
+};
+
+// The lanes of the first S - S % 4 groups; returns that count. The sums are latency-bound when
+// formed one after another (each add waits for the last), and four independent lanes are what
+// a vector register holds. With x (and z), writes each group's load (and slack) at its id.
+std::size_t singles_lanes(const double* limit, const double* rate, const double* cut,
+                          const double* least, std::size_t S, double sigma, SinglesSums& lanes,
+                          const std::size_t* ids, double* x, double* z) {
+  const std::size_t blocks = S - S % 4;
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const std::size_t l = i % 4;
+    const bool jumps = least[i] > 0.0;
+    const bool on = on_at(sigma, cut[i], jumps);
+    const double slack = rate[i] * sigma;
+    const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
+    if (x) {
+      x[ids[i]] = load;
+      z[ids[i]] = on ? slack : 0.0;
+    }
+    lanes.sum[l] += load;
+    lanes.ds[l] -= on ? rate[i] : 0.0;
+    lanes.drop[l] += on && jumps && sigma == cut[i] ? load : 0.0;
+    lanes.next_cut[l] = on ? std::min(lanes.next_cut[l], cut[i]) : lanes.next_cut[l];
+    lanes.prev_cut[l] = on ? lanes.prev_cut[l] : std::max(lanes.prev_cut[l], cut[i]);
+  }
+  return blocks;
+}
+
+#if defined(PABA_X86_SIMD)
+// singles_lanes four groups at a time: the same operations lane by lane, so the same bits.
+__attribute__((target("avx"))) std::size_t singles_lanes_avx(
+    const double* limit, const double* rate, const double* cut, const double* least,
+    std::size_t S, double sigma, SinglesSums& lanes, const std::size_t* ids, double* x,
+    double* z) {
+  const std::size_t blocks = S - S % 4;
+  const __m256d vs = _mm256_set1_pd(sigma), zero = _mm256_setzero_pd();
+  __m256d sum = zero, ds = zero, drop = zero;
+  __m256d next = _mm256_set1_pd(kInf), prev = _mm256_set1_pd(-kInf);
+  for (std::size_t i = 0; i < blocks; i += 4) {
+    const __m256d c = _mm256_loadu_pd(cut + i), r = _mm256_loadu_pd(rate + i);
+    const __m256d jumps = _mm256_cmp_pd(_mm256_loadu_pd(least + i), zero, _CMP_GT_OQ);
+    const __m256d at = _mm256_and_pd(jumps, _mm256_cmp_pd(vs, c, _CMP_EQ_OQ));
+    const __m256d on = _mm256_or_pd(_mm256_cmp_pd(vs, c, _CMP_LT_OQ), at);
+    // std::max(a, 0.0) is a < 0 ? 0 : a, as _mm256_max_pd(zero, a) picks.
+    const __m256d slack = _mm256_mul_pd(r, vs);
+    const __m256d load = _mm256_and_pd(
+        on, _mm256_max_pd(zero, _mm256_sub_pd(_mm256_loadu_pd(limit + i), slack)));
+    if (x) {
+      double loads[4], slacks[4];
+      _mm256_storeu_pd(loads, load);
+      _mm256_storeu_pd(slacks, _mm256_and_pd(on, slack));
+      for (int l = 0; l < 4; ++l) {
+        x[ids[i + l]] = loads[l];
+        z[ids[i + l]] = slacks[l];
+      }
+    }
+    sum = _mm256_add_pd(sum, load);
+    ds = _mm256_sub_pd(ds, _mm256_and_pd(on, r));
+    drop = _mm256_add_pd(drop, _mm256_and_pd(_mm256_and_pd(on, at), load));
+    next = _mm256_blendv_pd(next, _mm256_min_pd(c, next), on);
+    prev = _mm256_blendv_pd(_mm256_max_pd(c, prev), prev, on);
+  }
+  _mm256_storeu_pd(lanes.sum, sum);
+  _mm256_storeu_pd(lanes.ds, ds);
+  _mm256_storeu_pd(lanes.drop, drop);
+  _mm256_storeu_pd(lanes.next_cut, next);
+  _mm256_storeu_pd(lanes.prev_cut, prev);
+  return blocks;
+}
+#endif
+
+#if defined(PABA_X86_SIMD)
+__attribute__((target("avx"))) std::size_t rescale_loads_avx(double* x, double* z, std::size_t N,
+                                                             double surplus) {
+  const __m256d s = _mm256_set1_pd(surplus), d = _mm256_set1_pd(1.0 + surplus);
+  const __m256d zero = _mm256_setzero_pd();
+  std::size_t n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const __m256d xv = _mm256_loadu_pd(x + n), zv = _mm256_loadu_pd(z + n);
+    const __m256d loaded = _mm256_cmp_pd(xv, zero, _CMP_GT_OQ);
+    const __m256d grown = _mm256_add_pd(zv, _mm256_div_pd(_mm256_mul_pd(xv, s), d));
+    _mm256_storeu_pd(z + n, _mm256_blendv_pd(zv, grown, loaded));
+    _mm256_storeu_pd(x + n, _mm256_blendv_pd(xv, _mm256_div_pd(xv, d), loaded));
+  }
+  return n;
+}
+#endif
+
+}  // namespace
+
+namespace {
+
+// x <- x / (1 + surplus) for the loaded groups, keeping the slack exact (z grows by what x
+// gives back); four groups at a time with AVX, the same operations (blends for the unloaded),
+// so the same bits.
+void rescale_loads(double* x, double* z, std::size_t N, double surplus) {
+  std::size_t n = 0;
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) n = rescale_loads_avx(x, z, N, surplus);
+#endif
+  for (; n < N; ++n) {
+    if (!(x[n] > 0.0)) continue;  // unchanged
+    z[n] += x[n] * surplus / (1.0 + surplus);
+    x[n] /= 1.0 + surplus;
+  }
+}
+
+}  // namespace
+
 // With x and z, also writes the loads and slacks.
 PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& work,
                          double* x, double* z) {
@@ -368,7 +485,23 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
   const double* rate = work.rate.data();
   const double* cut = work.single_cut.data();
   const double* least = work.single_threshold.data();
-  for (std::size_t i = 0; i < S; ++i) {  // no branch
+  // The one-member groups in blocks of four, each lane summing its own (singles_lanes; the
+  // sums then join in one order on every path), then the rest one at a time.
+  SinglesSums lanes;
+  std::size_t done = 0;
+#if defined(PABA_X86_SIMD)
+  const std::size_t* ids = work.single.data();
+  if (has_avx()) done = singles_lanes_avx(limit, rate, cut, least, S, sigma, lanes, ids, x, z);
+#endif
+  if (done == 0) done = singles_lanes(limit, rate, cut, least, S, sigma, lanes, ids, x, z);
+  sum = (lanes.sum[0] + lanes.sum[1]) + (lanes.sum[2] + lanes.sum[3]);
+  ds = (lanes.ds[0] + lanes.ds[1]) + (lanes.ds[2] + lanes.ds[3]);
+  drop = (lanes.drop[0] + lanes.drop[1]) + (lanes.drop[2] + lanes.drop[3]);
+  for (int l = 0; l < 4; ++l) {
+    next_cut = std::min(next_cut, lanes.next_cut[l]);
+    prev_cut = std::max(prev_cut, lanes.prev_cut[l]);
+  }
+  for (std::size_t i = done; i < S; ++i) {  // no branch
     const bool jumps = least[i] > 0.0;
     const bool on = on_at(sigma, cut[i], jumps);
     const double slack = rate[i] * sigma;
@@ -567,13 +700,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
       }
     }
   }
-  if (surplus != 0.0) {  // x <- x / (1 + surplus), keeping the slack exact
-    for (std::size_t n = 0; n < in.N; ++n) {
-      if (!(x[n] > 0.0)) continue;  // unchanged
-      z[n] += x[n] * surplus / (1.0 + surplus);
-      x[n] /= 1.0 + surplus;
-    }
-  }
+  if (surplus != 0.0) rescale_loads(x, z, in.N, surplus);
   if (price) *price = sigma;
   if (sums) {
     *sums = outer_sums(in, T, x, z);
