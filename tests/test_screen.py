@@ -24,6 +24,7 @@ from paba.testing import assert_allocations_close
 RTOL = 1e-9
 SCREEN_MIN = reference.SCREEN_MIN  # paba's kScreenMin (general.hpp), the same number
 ESTIMATE_FROM = screen.ESTIMATE_FROM  # screen.cpp's kEstimateFrom, the same number
+ESTIMATE_MANY_FROM = screen.ESTIMATE_MANY_FROM  # screen.cpp's kEstimateManyFrom
 LONG = int(os.environ.get("PABA_NEWTON_EXAMPLES", "0"))
 
 
@@ -217,14 +218,18 @@ def check_many_active(K: int, seed: int, per_worker: float, active: int) -> None
 def test_first_candidates_far_too_few(per_worker):
     """A quarter of the workers or more carry load, far more than the first candidates, whose
     answer then lies far above the optimum; more than twice the candidates fail there, and half
-    of them join (docs/algorithms.md 3.5.2)."""
-    check_many_active(1000, 1, per_worker, active=1000 // 4)
+    of them join (docs/algorithms.md 3.5.2). Below ESTIMATE_FROM groups, where no sample's
+    estimate joins the first candidates."""
+    assert 500 < ESTIMATE_FROM
+    check_many_active(500, 1, per_worker, active=500 // 4)
 
 
 @pytest.mark.parametrize("per_worker", [0.5e6, 5e6])
-def test_first_candidates_from_a_sample(per_worker):
-    """From 2,048 groups the first candidates include the groups with load at the latency and
-    price of a solve of every s-th group (docs/algorithms.md 3.5.2): here far more workers carry
-    load than the candidates by key."""
-    assert 2500 >= ESTIMATE_FROM
-    check_many_active(2500, 2, per_worker, active=2500 // 8)
+@pytest.mark.parametrize("K", [1000, 2500])
+def test_first_candidates_from_a_sample(per_worker, K):
+    """From ESTIMATE_FROM groups the first candidates include the groups with load at the
+    latency and price of a solve of every s-th group (docs/algorithms.md 3.5.2; a sample of 64
+    groups below ESTIMATE_MANY_FROM, of 256 from there): here far more workers carry load than
+    the candidates by key."""
+    assert ESTIMATE_FROM <= 1000 < ESTIMATE_MANY_FROM <= 2500
+    check_many_active(K, 2, per_worker, active=K // 8)

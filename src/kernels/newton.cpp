@@ -166,6 +166,9 @@ constexpr double kJumpSlope = 8.0;
 // Newton steps shrinking by a ratio of magnitude in this range, twice within 10%, converge
 // linearly.
 constexpr double kSteadyLo = 0.01, kSteadyHi = 0.9;
+// The screen's estimate (screen.cpp) widens its T and price by 5%: its steps stop once a step
+// is below this, relative to T (Newton's convergence then puts T far closer).
+constexpr double kEstimateStop = 1e-4;
 
 // Safeguarded Newton steps on T from T (feasible: x_best are loads that carry the model by it)
 // and the price sigma, with x as scratch; returns the least feasible T found, its loads in
@@ -175,7 +178,7 @@ constexpr double kSteadyLo = 0.01, kSteadyHi = 0.9;
 // feasible end (docs/algorithms.md 3.5.1).
 double newton_steps(const Instance& in, InnerWork& work, double T, double sigma, double* x_best,
                     double* x, RootStats& st, double* last_T, double* last_price,
-                    bool at_jumps) {
+                    bool at_jumps, double stop = 64.0 * kEps) {
   double lo = 0.0, hi = T, step = kInf, step_before = kInf;
   double G_lo = kInf, Q_lo = 0.0, G_hi = kInf, Q_hi = 0.0;
   double d_before = 0.0, r_before = 0.0;  // the last Newton step and its ratio to the one before
@@ -209,8 +212,9 @@ double newton_steps(const Instance& in, InnerWork& work, double T, double sigma,
     }
     double next = std::isfinite(G) && sums.Q > 0.0 ? T + G * (G - 1.0) / sums.Q : kInf;
     const bool newton = next > lo && next < hi;
-    // G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
-    if (std::fabs(next - T) <= 64.0 * kEps * T) {
+    // G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps
+    // (`stop`; the screen's estimate, which needs T and the price to a percent, stops sooner).
+    if (std::fabs(next - T) <= stop * T) {
       std::copy(x, x + in.N, x_best);  // converged: T is the root up to rounding
       st.converged = inner.converged;
       break;
@@ -285,8 +289,9 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double last_T = T_start, last_price = 0.0;
+  const bool estimate = report && report->estimate;
   st.T = newton_steps(in, work, T_start, price_guess(in, T_start, x_best), x_best, x.data(), st,
-                      &last_T, &last_price, certify);
+                      &last_T, &last_price, certify, estimate ? kEstimateStop : 64.0 * kEps);
   // The loads' own latency (with their parameter-aware bandwidth) must match T. A load
   // limit - rate sigma of a worker whose compute is negligible beside its communication cancels
   // to eps times its limit, which can be far above the load; where that shows, the loads are

@@ -30,10 +30,15 @@ namespace {
 
 constexpr int kScreenRounds = 16;           // then the whole instance is solved
 constexpr std::size_t kScreenSample = 1024; // keys read to place the first candidates' cut-off
-// From this many groups, a solve of every s-th group (s = N / kEstimateGroups, the model and
-// the pool scaled by the same share) estimates the optimum's latency and price, and the groups
-// that take load there join the first candidates; kEstimateMargin widens the estimate.
-constexpr std::size_t kEstimateFrom = 2048;
+// From kEstimateFrom groups, a solve of every s-th group (the model and the pool scaled by the
+// same share) estimates the optimum's latency and price, and the groups that take load there
+// join the first candidates; kEstimateMargin widens the estimate. The sample: s = N /
+// kEstimateFewGroups below kEstimateManyFrom groups (a solve of 64 groups costs about a
+// third of a round of the first candidates, which on instances where a quarter of the groups or
+// more carry load is a round wasted), s = N / kEstimateGroups from there.
+constexpr std::size_t kEstimateFrom = 512;
+constexpr std::size_t kEstimateFewGroups = 64;
+constexpr std::size_t kEstimateManyFrom = 2048;
 constexpr std::size_t kEstimateGroups = 256;
 constexpr double kEstimateMargin = 0.05;
 constexpr std::size_t kEstimateLeast = 2;  // loaded groups of the sample that make an estimate
@@ -249,7 +254,8 @@ bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
 void estimate_candidates(const Problem& p, const std::vector<unsigned char>& in_c,
                          const std::vector<std::size_t>& size, bool fixed, std::size_t first,
                          std::vector<std::int64_t>& slot, std::vector<std::size_t>& found) {
-  const std::size_t N = p.n_groups, stride = N / kEstimateGroups;
+  const std::size_t N = p.n_groups;
+  const std::size_t stride = N / (N >= kEstimateManyFrom ? kEstimateGroups : kEstimateFewGroups);
   std::vector<std::size_t> sample;
   for (std::size_t n = 0; n < N; n += stride) sample.push_back(n);
   Subset sub;

@@ -161,10 +161,12 @@ class NewtonReport:
 
 JUMP_SLOPE = 8.0  # G* falls by more than this times its steepest slope read: a jump inside
 STEADY = (0.01, 0.9)  # Newton steps shrinking by a ratio of magnitude in this range, twice
+ESTIMATE_STOP = 1e-4  # the screen's estimate stops once a step is below this, relative to T
 
 
 def newton_steps(inst: Instance, T: float, sigma: float, x_best: np.ndarray,
-                 forced: Forced = (), prep: Prepared | None = None, at_jumps: bool = False
+                 forced: Forced = (), prep: Prepared | None = None, at_jumps: bool = False,
+                 stop: float = 64.0 * EPS
                  ) -> tuple[float, np.ndarray, int, bool, float, float, Prepared | None]:
     """Safeguarded Newton steps on T from T (feasible: x_best carries the model by it) and the
     price sigma: T' = T + G (G - 1) / Q, a Newton step on 1 / G*(T), with each G*(T) from the
@@ -195,8 +197,9 @@ def newton_steps(inst: Instance, T: float, sigma: float, x_best: np.ndarray,
             converged = True  # hi and its loads: the feasible side of the jump
             break
         nxt = T + G * (G - 1.0) / Q if math.isfinite(G) and Q > 0.0 else math.inf
-        # G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps.
-        if abs(nxt - T) <= 64.0 * EPS * T:
+        # G sums K rounded terms, so near the root the step is rounding noise: stop within 64 eps
+        # (`stop`; the screen's estimate, which needs T and the price to a percent, stops sooner).
+        if abs(nxt - T) <= stop * T:
             x_best, converged = x, inner_converged  # converged: T is the root up to rounding
             break
         # Where G* has a kink at the root (a load or a slack reaching 0 there, or a group's
@@ -249,8 +252,10 @@ def joint_newton(inst: Instance, L: float, report: NewtonReport | None = None
     T_start, x_start = two_step_start(inst, L, lean=lean)
     # The start is a feasible latency: it bounds the optimum from above. Where the price search
     # at it finds no participating set that fits the pool (fixed costs), the start is kept.
+    estimate = report is not None and report.estimate
     T_found, x_best, iterations, converged, last_T, last_price, prep = newton_steps(
-        inst, T_start, price_guess(inst, T_start, x_start), x_start, at_jumps=certify)
+        inst, T_start, price_guess(inst, T_start, x_start), x_start, at_jumps=certify,
+        stop=ESTIMATE_STOP if estimate else 64.0 * EPS)
     # The loads' own latency (with their parameter-aware bandwidth) must match T. A load
     # limit - rate sigma of a worker whose compute is negligible beside its communication
     # cancels to eps times its limit, which can be far above the load; where that shows, the

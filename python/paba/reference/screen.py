@@ -20,11 +20,13 @@ SCREEN_MIN = 128  # groups; fewer are solved whole
 SCREEN_ROUNDS = 16  # then the whole instance is solved
 SCREEN_SAMPLE = 1024  # keys read to place the first candidates' cut-off
 SCREEN_LOOSE = 1.0 + 1e-9  # the test on every member only sorts out: loosened against rounding
-#: From ESTIMATE_FROM groups, a solve of every s-th group (s = N // ESTIMATE_GROUPS) estimates the
-#: optimum's latency and price (widened by ESTIMATE_MARGIN); its groups with load join the first
-#: candidates.
-ESTIMATE_FROM = 2048
-ESTIMATE_GROUPS = 256
+#: From ESTIMATE_FROM groups, a solve of every s-th group (s = N // ESTIMATE_FEW_GROUPS below
+#: ESTIMATE_MANY_FROM groups, N // ESTIMATE_GROUPS from there) estimates the optimum's latency
+#: and price (widened by ESTIMATE_MARGIN); its groups with load join the first candidates.
+ESTIMATE_FROM = 512
+ESTIMATE_FEW_GROUPS = 64  # the sample's size below ESTIMATE_MANY_FROM groups (screen.cpp says why)
+ESTIMATE_MANY_FROM = 2048
+ESTIMATE_GROUPS = 256  # from there
 ESTIMATE_MARGIN = 0.05
 ESTIMATE_LEAST = 2  # loaded groups of the sample that make an estimate
 
@@ -93,12 +95,13 @@ def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray
                         params: float, bandwidth: float, in_c: np.ndarray,
                         size: np.ndarray | None, fixed: bool, first: int) -> np.ndarray:
     """The groups (outside in_c, ascending) that take load at the latency and price of a solve
-    of every s-th group, s = N // ESTIMATE_GROUPS, with the model and the pool scaled by the same
+    of every s-th group (s: ESTIMATE_FROM's comment), with the model and the pool scaled by the same
     share (so that each worker's a_k, and the price, keep their scale), widened by
     ESTIMATE_MARGIN: (T (1 + m), sigma (1 - m)). Empty where the sample's solve does not end on
     Newton's own answer, or where its loaded groups, each standing for s, are fewer than
     ESTIMATE_LEAST or not more than the ``first`` candidates by key (which hold them already)."""
-    sample = np.arange(0, N, N // ESTIMATE_GROUPS)
+    stride = N // (ESTIMATE_GROUPS if N >= ESTIMATE_MANY_FROM else ESTIMATE_FEW_GROUPS)
+    sample = np.arange(0, N, stride)
     _, b, e, a, ta, g = take_groups(beta, compute, alpha, tau, group, N, sample)
     L = max(1.0, math.floor(params * (sample.size / N) + 0.5))  # as std::round
     B = bandwidth * (L / params)
@@ -110,7 +113,7 @@ def estimate_candidates(beta: np.ndarray, compute: np.ndarray, alpha: np.ndarray
     if not (report.plain and math.isfinite(report.T) and report.sigma > 0.0):
         return np.zeros(0, dtype=np.int64)
     loaded = int(np.count_nonzero(x > 0.0))
-    if loaded < ESTIMATE_LEAST or not loaded * (N // ESTIMATE_GROUPS) > first:
+    if loaded < ESTIMATE_LEAST or not loaded * stride > first:
         return np.zeros(0, dtype=np.int64)
     at = [(report.T * (1.0 + ESTIMATE_MARGIN), report.sigma * (1.0 - ESTIMATE_MARGIN))]
     found = screen_violators(beta, compute, alpha, tau, group, N, params, bandwidth, in_c, size,
