@@ -1,6 +1,6 @@
 """The exact method's O(m) rounding (rounding.cpp, round_up_dense) against the heap of its twin
 (paba.reference.rounding.round_to_total): the same loads whenever it answers, and the loads left
-as they were where its bounds do not hold; then the exact method end to end on instances large
+as they were where it does not; then the exact method end to end on instances large
 enough for its sampled bracket, against the twin."""
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ def test_unrelated_inputs_answer_often():
         speed = np.exp(rng.uniform(-8.0, 2.0, m))
         T = 0.9 * float(np.min((floors + 1) * speed))
         answered += _check(floors, speed, int(rng.integers(1, 400)), float(rng.integers(1, 200)), T)
-    assert 5 <= answered < 200  # both outcomes occur (9 answer with this seed)
+    # T places only the search's first probe, so nearly every input is answered; the one that is
+    # not here (a search that runs out of passes) keeps the fallback's path covered.
+    assert 190 <= answered < 200  # (199 answer with this seed)
 
 
 def test_ties_go_to_the_lowest_slot():

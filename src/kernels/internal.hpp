@@ -6,7 +6,8 @@
 //   slack_sums      those sums over dense arrays of the loaded workers (exact.cpp);
 //   round_to_total  integer loads from floors (docs/algorithms.md 3.6): O(N) selection in the
 //                   usual case, a heap on the caller's index buffer otherwise; no allocation;
-//   round_up_dense  the same rounding in two passes for the exact method's many loaded workers
+//   round_up_dense  the same rounding by a search on the R-th parameter's value (a few counting
+//                   passes) for the exact method's many loaded workers
 //                   (rounding.cpp);
 //   worker_time     one worker's latency (raw units), the formula every latency here uses;
 //   latency_of      per-worker latencies of given loads and bandwidth in raw units;
@@ -289,11 +290,11 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
 // (exact.cpp; four quotients at a time where the CPU allows).
 double slack_sums(const double* num, const double* gap, std::size_t n, double z, double* slope);
 
-// The rounding of round_to_total when the floors fall short by R > 0, in O(m) over dense slots
-// (rounding.cpp): load[n] the floor of slot n's relaxed load x_n, speed[n] its seconds per
-// parameter (latency(n, l) = l speed[n]), x_n speed[n] = T (the relaxed latency) for every slot
-// with a finite speed, and sum x = L. Returns false, changing nothing, where its bounds do not
-// hold; the caller then runs round_to_total.
+// The rounding of round_to_total when the floors fall short by R > 0, in O(m) passes over dense
+// slots (rounding.cpp): load[n] the floor of slot n's relaxed load x_n, speed[n] its seconds per
+// parameter (latency(n, l) = l speed[n]); T (the relaxed latency, x_n speed[n] = T) and L (sum x)
+// place the search's first probe and steps only. Returns false, changing nothing, where a count
+// passes 2^52 or the search runs out of passes; the caller then runs round_to_total.
 bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int64_t* load,
                     const double* speed);
 

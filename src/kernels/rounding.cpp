@@ -1,36 +1,36 @@
-// Integer loads from floors in O(m) for the exact method's many loaded workers (docs/algorithms.md
-// 3.6). The rule is round_to_total's (internal.hpp): the R parameters the floors leave over go one
-// at a time to the slot whose latency after one more parameter is smallest, ties to the lowest
-// slot. Equivalently they are the R smallest pairs (v, n), v = (load_n + j) speed_n, j >= 1, of
-// all slots' sequences (each increasing in j), in the order of v then n. Its twin is
-// reference/rounding.py's round_to_total (the heap itself), which gives the same loads.
+// Integer loads from floors in O(m) passes for the exact method's loaded workers
+// (docs/algorithms.md 3.6). The rule is round_to_total's (internal.hpp): the R parameters the
+// floors leave over go one at a time to the slot whose latency after one more parameter is
+// smallest, ties to the lowest slot. Equivalently they are the R smallest pairs (v, n),
+// v = (load_n + j) speed_n, j >= 1, of all slots' sequences (each increasing in j), in the order
+// of v then n. Its twin is reference/rounding.py's round_to_total (the heap itself), which gives
+// the same loads.
 //
-// round_to_total finds them by selection over the slots' first pairs, then over the later pairs
-// that beat the R-th of those. With many loaded workers and a large model most slots take one or
-// two more parameters, those later pairs are most of R, and the two selections over pairs
-// scattered by slot dominated the exact method (37 of its 80 ms at 10^6 workers, 750,000 loaded).
-// Here the R-th pair t is placed between two bounds known from the relaxed optimum instead:
+// Here the R-th pair t is found by its value, not by selection over pairs scattered by slot:
+// the pairs of slot n below a value u number c_n(u) = max(0, #{l >= 1 : l speed_n < u} - load_n),
+// formed from q = ceil(u / speed_n) - 1 and corrected against the products round_to_total
+// compares, four slots at a time where the CPU allows (no branch but where a correction is
+// unsure). C(u) = sum c_n(u) is a staircase that rises by about L / T per unit of u
+// (x_n speed_n = T at the relaxed optimum, sum x = L): the search starts at T (1 + m / (2 L)),
+// where the pairs of the fractional parts balance R, and steps by that slope, then by the
+// secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at most kGap + m / 32 pairs
+// lie in [lo, hi) (two or three passes on relaxed optima). A last pass gives every slot its pairs below lo and gathers
+// those in [lo, hi); a selection among them, in the order (v, n), places t, and the pairs up to t
+// go out. T only places the first probe, so any input gives the rule's loads; where a count passes
+// 2^52 (where the products no longer tell neighbours apart) or the search runs out of passes,
+// nothing is changed and the caller runs round_to_total.
 //
-// - every loaded slot carries x_n speed_n = T at the relaxed optimum (its load x_n, the relaxed
-//   latency T), so its first pair, (floor(x_n) + 1) speed_n > T, lies above lo = T (1 - 2^-30)
-//   but for rounding, and pairs below lo are simply counted below the bracket;
-// - at u = T (1 + eps) slot n has at least u / speed_n - 1 - floor(x_n) pairs at or below u,
-//   x_n (1 + eps) - 1 - floor(x_n) up to rounding, so all slots together at least
-//   L - sum floor + eps L - m = R + eps L - m (sum x = L): with eps = (2 m + 2) / L, hi = T (1 + eps)
-//   lies above t, and the pairs in [lo, hi) number at most about 3 m.
-//
-// Pass 1 counts the pairs of every slot below lo, and those in [lo, hi) into NB equal bins of
-// value (a histogram); the bin b* where the count reaches R holds t. Pass 2 hands out every pair
-// below bin b* and gathers those inside it; a selection among the gathered pairs (a few per bin)
-// places t, and the pairs up to t go out. Both passes form each v as (double)(load + j) * speed,
-// the product round_to_total compares, so they agree bin for bin. Where a bound does not hold (t
-// outside the bracket, more pairs than the budget: never in exact arithmetic) nothing is changed
-// and the caller runs round_to_total.
+// Counting passes without branches, rather than one pass that bins each slot's pairs (an earlier
+// version): that pass branches on every pair, as fast on one input repeated in a loop, where the
+// branch predictor learns the pattern, but within a solve about three times slower than these
+// passes (docs/algorithms.md 3.6).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
+#include <cstdio>
+#include <cstdlib>
 
 #include "internal.hpp"
 #include "simd.hpp"
@@ -39,9 +39,10 @@ namespace paba {
 namespace detail {
 namespace {
 
-constexpr std::size_t kSampleSlots = 4096;  // slots read to place the narrow bracket
-constexpr std::size_t kSampleFrom = 4 * kSampleSlots;  // slots from which it is placed
-constexpr std::int64_t kSamplePairs = 64;  // a sampled slot with more pairs: keep the wide one
+constexpr int kMaxPasses = 24;       // counting passes before the caller's fallback
+constexpr double kGap = 64.0;        // pairs left in [lo, hi) to select among (plus m / 32)
+constexpr std::size_t kBlock = 256;  // slots counted together
+constexpr double kMany = 0x1p52;     // a count from which the products no longer order pairs
 
 using Pair = std::pair<double, std::size_t>;  // (v, slot)
 
@@ -49,82 +50,79 @@ bool pair_before(const Pair& a, const Pair& b) {
   return a.first < b.first || (a.first == b.first && a.second < b.second);
 }
 
-// The number of integers l >= 1 with l sp < u (their products as round_to_total forms them),
-// from q = ceil(u / sp) - 1, corrected against the products.
-// Past 2^52 (where the products no longer tell neighbours apart) it returns kMany, more than any
-// R: the bracket then fails.
-constexpr std::int64_t kMany = std::int64_t{1} << 52;
-
-inline std::int64_t count_below(double u, double sp, double q) {
-  if (!(q > 0.0)) return 0;  // (an infinite sp, or u at or below sp)
-  if (!(q < 0x1p52)) return kMany;
-  std::int64_t l = static_cast<std::int64_t>(q);
-  while (l > 0 && static_cast<double>(l) * sp >= u) --l;
-  while (static_cast<double>(l + 1) * sp < u) ++l;
+// #{l >= 1 : l sp < u}, with the products formed as round_to_total forms them: 0 where
+// ceil(u / sp) - 1 is not positive (an infinite sp, u at or below sp), kMany from 2^52.
+inline double count_below(double u, double sp) {
+  const double q = std::ceil(u / sp) - 1.0;
+  if (!(q > 0.0)) return 0.0;  // (an infinite sp, or u at or below sp)
+  if (!(q < kMany)) return kMany;
+  double l = q;
+  while (l > 0.0 && l * sp >= u) l -= 1.0;
+  while ((l + 1.0) * sp < u) l += 1.0;
   return l;
 }
 
-inline std::int64_t count_below(double u, double sp) {
-  return count_below(u, sp, std::ceil(u / sp) - 1.0);
+// c_n(u) of slots [0, n) into c; false where one reaches kMany.
+bool counts_scalar(double u, const double* sp, const double* load, std::size_t n, double* c) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const double l = count_below(u, sp[i]);
+    if (l >= kMany) return false;
+    c[i] = std::max(l - load[i], 0.0);
+  }
+  return true;
 }
 
-// q = ceil(u / sp) - 1 of n slots (four at a time with AVX: the same operations, the same bits).
 #if defined(PABA_X86_SIMD)
-__attribute__((target("avx"))) std::size_t quotients_avx(double u, const double* sp,
-                                                          std::size_t n, double* q) {
-  const __m256d vu = _mm256_set1_pd(u), one = _mm256_set1_pd(1.0);
+// The same counts four at a time: q = max(ceil(u / sp) - 1, 0), one step down where q sp >= u, one
+// up where (q + 1) sp < u; a block whose lanes are not all then certain (0 or q sp < u, and
+// (q + 1) sp >= u, below kMany) takes the scalar steps. Every count is an exact integer either way.
+__attribute__((target("avx"))) bool counts_avx(double u, const double* sp, const double* load,
+                                                std::size_t n, double* c) {
+  const __m256d vu = _mm256_set1_pd(u), one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd(),
+                many = _mm256_set1_pd(kMany);
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const __m256d ratio = _mm256_div_pd(vu, _mm256_loadu_pd(sp + i));
-    _mm256_storeu_pd(q + i, _mm256_sub_pd(_mm256_round_pd(ratio, _MM_FROUND_TO_POS_INF), one));
-  }
-  return i;
-}
-#endif
-
-void quotients(double u, const double* sp, std::size_t n, double* q) {
-  std::size_t i = 0;
-#if defined(PABA_X86_SIMD)
-  if (has_avx()) i = quotients_avx(u, sp, n, q);
-#endif
-  for (; i < n; ++i) q[i] = std::ceil(u / sp[i]) - 1.0;
-}
-
-// The bins of [lo, hi): equal widths of value, `bins` of them.
-struct Bins {
-  double lo, hi, scale;
-  std::size_t bins;
-  std::size_t of(double v) const {
-    const double b = (v - lo) * scale;
-    return b < static_cast<double>(bins) ? static_cast<std::size_t>(b) : bins - 1;
-  }
-};
-
-// Pass 1 over [lo, hi): the pairs below lo (into `below`; it stops once they reach `want`) and
-// those inside, into `hist`, and each slot's load with its pairs below lo, into `first`; false
-// where more than `budget` pairs lie inside.
-bool count_pass(std::size_t m, const std::int64_t* load, const double* speed, const Bins& bins,
-                std::uint64_t want, std::uint64_t budget, std::vector<std::uint32_t>& hist,
-                std::int64_t* first, std::uint64_t* below) {
-  hist.assign(bins.bins, 0);
-  std::uint64_t under = 0, inside = 0;
-  constexpr std::size_t kBlock = 256;  // slots whose quotients are formed together
-  double q[kBlock];
-  for (std::size_t n = 0; n < m; ++n) {
-    if (n % kBlock == 0) quotients(bins.lo, speed + n, std::min(kBlock, m - n), q);
-    const double sp = speed[n];
-    const std::int64_t f = std::max(count_below(bins.lo, sp, q[n % kBlock]), load[n]);
-    first[n] = f;
-    under += static_cast<std::uint64_t>(f - load[n]);  // (f - load < 2^52: no overflow)
-    if (under >= want) break;  // t lies below the bracket
-    for (std::int64_t p = f + 1;; ++p) {  // the pairs at or above lo, while below hi
-      const double v = static_cast<double>(p) * sp;
-      if (!(v < bins.hi)) break;
-      if (++inside > budget) return false;
-      ++hist[bins.of(v)];
+    const __m256d s = _mm256_loadu_pd(sp + i);
+    __m256d q = _mm256_sub_pd(_mm256_round_pd(_mm256_div_pd(vu, s), _MM_FROUND_TO_POS_INF), one);
+    q = _mm256_max_pd(q, zero);
+    const __m256d down = _mm256_and_pd(_mm256_cmp_pd(q, zero, _CMP_GT_OQ),
+                                       _mm256_cmp_pd(_mm256_mul_pd(q, s), vu, _CMP_GE_OQ));
+    q = _mm256_sub_pd(q, _mm256_and_pd(down, one));
+    const __m256d up = _mm256_cmp_pd(_mm256_mul_pd(_mm256_add_pd(q, one), s), vu, _CMP_LT_OQ);
+    q = _mm256_add_pd(q, _mm256_and_pd(up, one));
+    const __m256d sure = _mm256_and_pd(
+        _mm256_and_pd(_mm256_cmp_pd(q, many, _CMP_LT_OQ),
+                      _mm256_or_pd(_mm256_cmp_pd(q, zero, _CMP_EQ_OQ),
+                                   _mm256_cmp_pd(_mm256_mul_pd(q, s), vu, _CMP_LT_OQ))),
+        _mm256_cmp_pd(_mm256_mul_pd(_mm256_add_pd(q, one), s), vu, _CMP_GE_OQ));
+    if (_mm256_movemask_pd(sure) == 0xF) {
+      _mm256_storeu_pd(c + i, _mm256_max_pd(_mm256_sub_pd(q, _mm256_loadu_pd(load + i)), zero));
+    } else if (!counts_scalar(u, sp + i, load + i, 4, c + i)) {
+      return false;
     }
   }
-  *below = under;
+  return counts_scalar(u, sp + i, load + i, n - i, c + i);
+}
+#endif
+
+bool counts(double u, const double* sp, const double* load, std::size_t n, double* c) {
+#if defined(PABA_X86_SIMD)
+  if (has_avx()) return counts_avx(u, sp, load, n, c);
+#endif
+  return counts_scalar(u, sp, load, n, c);
+}
+
+// C(u) over every slot into *total (exact: every count is below 2^52 and a sum past 2^53 is far
+// above any R); false where a count reaches kMany.
+bool count_all(double u, const double* sp, const double* load, std::size_t m, double* total) {
+  double c[kBlock];
+  double sum = 0.0;
+  for (std::size_t n = 0; n < m; n += kBlock) {
+    const std::size_t len = std::min(kBlock, m - n);
+    if (!counts(u, sp + n, load + n, len, c)) return false;
+    for (std::size_t i = 0; i < len; ++i) sum += c[i];
+  }
+  *total = sum;
   return true;
 }
 
@@ -133,110 +131,77 @@ bool count_pass(std::size_t m, const std::int64_t* load, const double* speed, co
 bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int64_t* load,
                     const double* speed) {
   if (R <= 0 || m == 0 || !(L >= 1.0) || !(T > 0.0) || !std::isfinite(T)) return false;
-  const double lo0 = T * (1.0 - 0x1p-30);
-  const double hi0 = T * (1.0 + (2.0 * static_cast<double>(m) + 2.0) / L);
-  if (!(hi0 > lo0) || !std::isfinite(hi0)) return false;
-  const std::uint64_t want = static_cast<std::uint64_t>(R);
-  // The narrow bracket: from the pairs of every (m / kSampleSlots)-th slot in [lo0, hi0) (4,096
-  // to 5,461 slots), the values about the sample's share of R, with a margin of four standard
-  // deviations and more.
-  double lo = lo0, hi = hi0;
-  thread_local std::vector<Pair> gathered;  // scratch, kept for reuse
-  if (m >= kSampleFrom) {
-    gathered.clear();
-    const std::size_t stride = m / kSampleSlots;
-    std::uint64_t under = 0;
-    std::size_t sampled = 0;
-    bool usable = true;
-    for (std::size_t n = 0; n < m && usable; n += stride) {
-      ++sampled;
-      const double sp = speed[n];
-      const std::int64_t first = std::max(count_below(lo0, sp), load[n]);
-      under += static_cast<std::uint64_t>(first - load[n]);
-      if (under >= want) usable = false;  // (first - load < 2^52: no overflow)
-      for (std::int64_t p = first + 1; usable; ++p) {
-        const double v = static_cast<double>(p) * sp;
-        if (!(v < hi0)) break;
-        gathered.emplace_back(v, n);
-        usable = p - first <= kSamplePairs;
-      }
+  thread_local std::vector<double> floors;  // the loads as doubles (scratch, kept for reuse)
+  if (floors.size() < m) floors.resize(m);
+  for (std::size_t n = 0; n < m; ++n) floors[n] = static_cast<double>(load[n]);
+  const double* ld = floors.data();
+  const double want = static_cast<double>(R);
+  const double slope = L / T;  // pairs per unit of value about the relaxed latency
+  const double gap = kGap + static_cast<double>(m) / 32.0;
+  double lo = 0.0, hi = 0.0, c_lo = 0.0, c_hi = 0.0;
+  bool has_lo = false, has_hi = false;
+  double u = T * (1.0 + static_cast<double>(m) / (2.0 * L));
+  int widen = 0;  // one-sided steps in a row, each twice the last
+  for (int pass = 0;; ++pass) {
+    if (pass == kMaxPasses || !std::isfinite(u)) return false;
+    double c = 0.0;
+    if (!count_all(u, speed, ld, m, &c)) return false;
+    if (c < want) {
+      lo = u, c_lo = c, has_lo = true;
+    } else {
+      hi = u, c_hi = c, has_hi = true;
     }
-    const double share = static_cast<double>(R) * static_cast<double>(sampled) /
-                         static_cast<double>(m) - static_cast<double>(under);
-    const double margin = 4.0 * std::sqrt(std::max(share, 1.0)) + 16.0;
-    const double size = static_cast<double>(gathered.size());
-    if (usable && share > margin && share + margin < size) {
-      const auto at = [&](double rank) {
-        const auto it = gathered.begin() + static_cast<std::ptrdiff_t>(rank);
-        std::nth_element(gathered.begin(), it, gathered.end(), pair_before);
-        return it->first;
-      };
-      hi = at(std::floor(share + margin));
-      lo = at(std::floor(share - margin));
+    if (has_lo && has_hi) {
+      if (c_hi - c_lo <= gap) break;
+      widen = 0;
+      // The secant aimed between the R-th pair and the next, kept strictly inside.
+      u = lo + (hi - lo) * ((want - 0.5 - c_lo) / (c_hi - c_lo));
+      if (!(u > lo && u < hi)) u = lo + 0.5 * (hi - lo);
+      if (!(u > lo && u < hi)) break;  // no double between: [lo, hi) holds lo's ties alone
+    } else {
+      // One side: step by the slope past the count still missing, with a margin of its
+      // square root, twice as far on each further step to this side.
+      const double miss = has_lo ? want - c_lo : c_hi - want + 1.0;
+      const double step = std::ldexp((miss + 2.0 * std::sqrt(miss) + 4.0) / slope, widen++);
+      u = has_lo ? lo + step : hi - step;
     }
   }
-  std::size_t n_bins = 64;  // about one bin for every 16 slots, from 64 to 65,536
-  while (n_bins < (std::size_t{1} << 16) && 16 * n_bins < m) n_bins *= 2;
-  thread_local std::vector<std::uint32_t> hist;  // scratch, kept for reuse (at most 256 KiB)
-  thread_local std::vector<std::int64_t> first;   // scratch, kept for reuse
-  if (first.size() < m) first.resize(m);
-  const std::uint64_t budget = 4 * static_cast<std::uint64_t>(m) + 64;
-  Bins bins{};
-  std::uint64_t below = 0, count = 0;
-  std::size_t target = 0;
-  for (int attempt = 0;; ++attempt) {  // the narrow bracket, then the wide one
-    if (attempt == 1) {
-      if (lo == lo0 && hi == hi0) return false;
-      lo = lo0;
-      hi = hi0;
-    }
-    if (attempt == 2) return false;
-    bins = Bins{lo, hi, static_cast<double>(n_bins) / (hi - lo), n_bins};
-    if (!(hi > lo) || !std::isfinite(bins.scale)) continue;
-    if (!count_pass(m, load, speed, bins, want, budget, hist, first.data(), &below)) {
-      return false;
-    }
-    if (below >= want) continue;  // t lies below the bracket
-    count = below;
-    target = n_bins;
-    for (std::size_t b = 0; b < n_bins; ++b) {
-      if (count + hist[b] >= want) {
-        target = b;
-        break;
-      }
-      count += hist[b];
-    }
-    if (target < n_bins) break;  // else t lies above the bracket
-  }
-  // Pass 2: every pair below the target bin goes out; those inside it are gathered.
+  // The last pass: each slot's pairs below lo go out (into `taken`), and those in [lo, hi) are
+  // gathered, to select among.
+  thread_local std::vector<std::int64_t> taken;  // scratch, kept for reuse
+  thread_local std::vector<Pair> gathered;        // scratch, kept for reuse
+  if (taken.size() < m) taken.resize(m);
   gathered.clear();
-  for (std::size_t n = 0; n < m; ++n) {
-    const double sp = speed[n];
-    std::int64_t taken = first[n];
-    for (;;) {
-      const double v = static_cast<double>(taken + 1) * sp;
-      if (!(v < bins.hi)) break;
-      const std::size_t b = bins.of(v);
-      if (b > target) break;
-      if (b == target) {  // this slot's pairs in the target bin, to select among
-        for (std::int64_t p = taken + 1;; ++p) {
-          const double u = static_cast<double>(p) * sp;
-          if (!(u < bins.hi) || bins.of(u) != target) break;
-          gathered.emplace_back(u, n);
-        }
-        break;
+  {
+    double a[kBlock], b[kBlock];
+    for (std::size_t n = 0; n < m; n += kBlock) {
+      const std::size_t len = std::min(kBlock, m - n);
+      if (!counts(lo, speed + n, ld + n, len, a) || !counts(hi, speed + n, ld + n, len, b)) {
+        return false;
       }
-      ++taken;
+      for (std::size_t i = 0; i < len; ++i) {
+        const std::int64_t first = load[n + i] + static_cast<std::int64_t>(a[i]);
+        taken[n + i] = first;
+        const std::int64_t last = load[n + i] + static_cast<std::int64_t>(b[i]);
+        for (std::int64_t l = first + 1; l <= last; ++l) {
+          gathered.emplace_back(static_cast<double>(l) * speed[n + i], n + i);
+        }
+      }
     }
-    load[n] = taken;
   }
-  const std::size_t rank = static_cast<std::size_t>(want - count);  // of t among the gathered
-  const auto t = gathered.begin() + static_cast<std::ptrdiff_t>(rank - 1);
+  const double rank = want - c_lo;  // of t among the gathered
+  if (!(rank >= 1.0 && rank <= static_cast<double>(gathered.size()) &&
+        static_cast<double>(gathered.size()) == c_hi - c_lo)) {
+    return false;
+  }
+  const auto t = gathered.begin() + static_cast<std::ptrdiff_t>(rank - 1.0);
   std::nth_element(gathered.begin(), t, gathered.end(), pair_before);
+  std::copy(taken.begin(), taken.begin() + static_cast<std::ptrdiff_t>(m), load);
   for (auto it = gathered.begin(); it != t; ++it) ++load[it->second];  // every pair before t
   ++load[t->second];
   if (gathered.size() > kKeptScratch) std::vector<Pair>().swap(gathered);
-  if (first.size() > kKeptScratch) std::vector<std::int64_t>().swap(first);
+  if (taken.size() > kKeptScratch) std::vector<std::int64_t>().swap(taken);
+  if (floors.size() > kKeptScratch) std::vector<double>().swap(floors);
   return true;
 }
 

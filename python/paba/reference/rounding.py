@@ -3,8 +3,8 @@
 
 The native code hands out the parameters the floors leave over by selection, not by a heap:
 round_to_total by selection over the groups' next parameters, and the exact method's
-round_up_dense from a bracket of the relaxed latency (two passes and a small selection). Both
-give exactly the loads of this heap, which the tests check.
+round_up_dense by a search on the value of the R-th parameter (a few counting passes and a small
+selection). Both give exactly the loads of this heap, which the tests check.
 """
 
 from __future__ import annotations
