@@ -16,9 +16,10 @@
 // secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at most kGap + m / 32 pairs
 // lie in [lo, hi) (two or three passes on relaxed optima). A last pass gives every slot its
 // pairs below lo and gathers those in [lo, hi); a selection among them, in the order (v, n),
-// places t, and the pairs up to t go out. T only places the first probe, so any input gives the rule's loads; where a count passes
-// 2^52 (where the products no longer tell neighbours apart) or the search runs out of passes,
-// nothing is changed and the caller runs round_to_total.
+// places t, and the pairs up to t go out. T only places the first probe, so any input gives
+// the rule's loads; where a count passes 2^52 (where the products no longer tell neighbours
+// apart) or the search runs out of passes, nothing is changed and the caller runs
+// round_to_total.
 //
 // Counting passes without branches, rather than one pass that bins each slot's pairs (an earlier
 // version): that pass branches on every pair, as fast on one input repeated in a loop, where the
