@@ -87,65 +87,20 @@ Piece active_sums(const double* r, const double* w, double r_min, double delta, 
     const double d = r[k] - r_min;
     index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
     j += d < keep;                  // no branch: kept workers are scattered over the ids
-    if (d < delta) {
-      ++count;
-      P += w[k];
-      Q += w[k] * d;
-      below = std::max(below, d);
-    } else {
-      above = std::min(above, d);
-    }
+    // No branch on activity either: near the root about half the candidates are active, in an
+    // order no branch predictor follows. An inactive worker adds w times 0, +0 (d >= 0, w > 0),
+    // which leaves a sum's bits as they were.
+    const bool active = d < delta;
+    const double on = active ? 1.0 : 0.0;
+    count += active;
+    P += w[k] * on;
+    Q += w[k] * d * on;
+    below = std::max(below, active ? d : -kInf);
+    above = std::min(above, active ? kInf : d);
   }
   *kept = j;
   return Piece{count, P, Q, below, above};
 }
-
-#if defined(PABA_X86_SIMD)
-// active_sums<true> for a pass over every worker that keeps and activates few of them (the first
-// probe of a large instance, near the root): four workers at a time are compared with keep and
-// delta, and a block where none is kept or active only lowers `above` (a minimum, the same in any
-// order); every other block takes the scalar steps, in order. The same result as active_sums<true>.
-__attribute__((target("avx"))) Piece sparse_sums_avx(const double* r, const double* w,
-                                                     double r_min, double delta, Id* index,
-                                                     std::size_t m, double keep,
-                                                     std::size_t* kept) {
-  std::size_t count = 0, j = 0;
-  double P = 0.0, Q = 0.0, below = -kInf, above = kInf;
-  auto step = [&](std::size_t k) {
-    const double d = r[k] - r_min;
-    index[j] = static_cast<Id>(k);
-    j += d < keep;
-    if (d < delta) {
-      ++count;
-      P += w[k];
-      Q += w[k] * d;
-      below = std::max(below, d);
-    } else {
-      above = std::min(above, d);
-    }
-  };
-  const __m256d vmin = _mm256_set1_pd(r_min), vkeep = _mm256_set1_pd(keep);
-  const __m256d vdelta = _mm256_set1_pd(delta);
-  __m256d vabove = _mm256_set1_pd(kInf);
-  std::size_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const __m256d d = _mm256_sub_pd(_mm256_loadu_pd(r + i), vmin);
-    const __m256d hit = _mm256_or_pd(_mm256_cmp_pd(d, vkeep, _CMP_LT_OQ),
-                                     _mm256_cmp_pd(d, vdelta, _CMP_LT_OQ));
-    if (_mm256_testz_pd(hit, hit)) {
-      vabove = _mm256_min_pd(d, vabove);
-    } else {
-      for (std::size_t l = 0; l < 4; ++l) step(i + l);
-    }
-  }
-  for (; i < m; ++i) step(i);
-  double lanes[4];
-  _mm256_storeu_pd(lanes, vabove);
-  above = std::min(above, std::min(std::min(lanes[0], lanes[1]), std::min(lanes[2], lanes[3])));
-  *kept = j;
-  return Piece{count, P, Q, below, above};
-}
-#endif
 
 #if defined(PABA_X86_SIMD)
 // Permutations (of eight 32-bit lanes) that move the 64-bit lanes set in a 4-bit mask to the
@@ -173,16 +128,18 @@ struct Compaction {
 };
 constexpr Compaction kCompaction;
 
-// active_sums<true> where keep = delta (the first probe without a sample: the kept workers are
-// the active ones), the same result in two steps: four workers at a time are compared with
-// delta, the active ones' ids compacted to the front of `index` (a permutation from a mask) and
-// `below` and `above` taken as maxima and minima (the same in any order); then P and Q are summed
-// over the active ones in id order, as there. Half the workers are active in a random order
-// there, which the branch of active_sums mispredicts; here only the additions' latency bounds it.
+// active_sums<true> where keep >= delta (a first probe: the kept workers hold the active ones),
+// the same result in two steps: four workers at a time are compared with keep and delta, the
+// kept ones' ids compacted to the front of `index` (a permutation from a mask) and `below` and
+// `above` taken as maxima and minima (the same in any order); then P and Q are summed over the
+// kept ones in id order, the inactive adding +0, as there. Either step without a branch: a
+// block of four with one kept or active worker in it was a branch taken at random.
 __attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const double* w,
-                                                     double r_min, double delta, Id* index,
-                                                     std::size_t m, std::size_t* kept) {
+                                                     double r_min, double delta, double keep,
+                                                     Id* index, std::size_t m,
+                                                     std::size_t* kept) {
   const __m256d vmin = _mm256_set1_pd(r_min), vdelta = _mm256_set1_pd(delta);
+  const __m256d vkeep = _mm256_set1_pd(keep);
   const __m256d vinf = _mm256_set1_pd(kInf), vninf = _mm256_set1_pd(-kInf);
   __m256d vbelow = vninf, vabove = vinf;
   __m256i ids = _mm256_setr_epi64x(0, 1, 2, 3);
@@ -193,7 +150,7 @@ __attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const doub
     const __m256d in = _mm256_cmp_pd(d, vdelta, _CMP_LT_OQ);
     vbelow = _mm256_max_pd(vbelow, _mm256_blendv_pd(vninf, d, in));
     vabove = _mm256_min_pd(vabove, _mm256_blendv_pd(d, vinf, in));
-    const int mask = _mm256_movemask_pd(in);
+    const int mask = _mm256_movemask_pd(_mm256_cmp_pd(d, vkeep, _CMP_LT_OQ));
     const __m256i lanes =
         _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompaction.lanes[mask]));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + c),
@@ -209,33 +166,32 @@ __attribute__((target("avx2"))) Piece kept_sums_avx2(const double* r, const doub
   for (; i < m; ++i) {
     const double d = r[i] - r_min;
     index[c] = static_cast<Id>(i);
-    if (d < delta) {
-      ++c;
-      below = std::max(below, d);
-    } else {
-      above = std::min(above, d);
-    }
+    c += d < keep;
+    const bool active = d < delta;
+    below = std::max(below, active ? d : -kInf);
+    above = std::min(above, active ? kInf : d);
   }
+  std::size_t count = 0;
   double P = 0.0, Q = 0.0;
   for (std::size_t t = 0; t < c; ++t) {
     const std::size_t k = static_cast<std::size_t>(index[t]);
-    P += w[k];
-    Q += w[k] * (r[k] - r_min);
+    const double d = r[k] - r_min;
+    const bool active = d < delta;
+    const double on = active ? 1.0 : 0.0;
+    count += active;
+    P += w[k] * on;
+    Q += w[k] * d * on;
   }
   *kept = c;
-  return Piece{c, P, Q, below, above};
+  return Piece{count, P, Q, below, above};
 }
 #endif
 
-// `sparse`: a pass over every worker expected to keep and activate few of them.
 Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
-                  std::size_t m, bool all, double keep, std::size_t* kept, bool sparse = false) {
+                  std::size_t m, bool all, double keep, std::size_t* kept) {
 #if defined(PABA_X86_SIMD)
-  if (all && keep == delta && !sparse && has_avx2())
-    return kept_sums_avx2(r, w, r_min, delta, index, m, kept);
-  if (all && sparse && has_avx()) return sparse_sums_avx(r, w, r_min, delta, index, m, keep, kept);
-#else
-  (void)sparse;
+  if (all && keep >= delta && has_avx2())
+    return kept_sums_avx2(r, w, r_min, delta, keep, index, m, kept);
 #endif
   return all ? active_sums<true>(r, w, r_min, delta, index, m, keep, kept)
              : active_sums<false>(r, w, r_min, delta, index, m, keep, kept);
@@ -868,8 +824,7 @@ void allocate_exact(const Problem& p, const std::int64_t* previous_loads, int ma
     ++passes;
     std::size_t kept = 0;
     const double keep_used = compact ? keep : kInf;  // candidates not read have d >= this
-    const Piece at = active_sums(r, w, r_min, delta, candidates, m, !compact, keep, &kept,
-                                 K >= kSampleFrom);
+    const Piece at = active_sums(r, w, r_min, delta, candidates, m, !compact, keep, &kept);
     const double next = (1.0 + at.Q) / at.P;
     if (next > at.below && next <= std::min(at.above, keep_used)) {  // on delta's piece
       delta = next;
