@@ -37,6 +37,9 @@ namespace {
 
 // A pass after one whose sum was within this of 1 writes its loads (price_search).
 constexpr double kEndgame = 1e-3;
+// A group's Newton step on its load this small, relative to its slack, is its last
+// (group_at_price_convex).
+constexpr double kLoadLastStep = 1e-7;
 
 // A group of several members (one-member groups are in closed form in prepare and
 // loads_at_price: x = limit - rate sigma), by its position j in work.several, at the prepared T:
@@ -67,18 +70,28 @@ GroupPoint group_at_price_convex(const InnerWork& work, std::size_t j, double si
   }
   double G1 = 0.0, G2 = 0.0;
   for (int it = 0; it < kMaxNewton; ++it) {
-    // group_sums at x = U - z: its G1 and G2 (G is not read here).
+    // G' and G'' at x = U - z (G itself is not read here), from the reciprocal of each y: one
+    // division a member instead of two (they only steer the steps; the load is the root).
     G1 = 0.0;
     G2 = 0.0;
     for (std::size_t i = first; i < last; ++i) {
-      const double y = e[i] * (g[i] + z);
-      G1 += w[i] / (y * y);
-      G2 += 2.0 * w[i] * e[i] / (y * y * y);
+      const double r = 1.0 / (e[i] * (g[i] + z));
+      const double w2 = w[i] * r * r;
+      G1 += w2;
+      G2 += 2.0 * w2 * e[i] * r;
     }
     // Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step to the left).
     const double step = 2.0 * G1 * (1.0 - sigma * std::sqrt(G1)) / G2;
     if (!(step < 0.0) || -step <= 4.0 * kEps * z) break;
-    z = z - step < U ? z - step : z + 0.5 * (U - z);
+    const double next = z - step;
+    // The steps converge quadratically from the right: after one below kLoadLastStep (of z) the
+    // error is about its square, below rounding, so it is taken and is the last (no pass over
+    // the members confirms it; the slope below is then the point before's).
+    if (next < U && -step <= kLoadLastStep * z) {
+      z = next;
+      break;
+    }
+    z = next < U ? next : z + 0.5 * (U - z);
   }
   gp.x = U - z;
   gp.z = z;

@@ -17,6 +17,7 @@ JUMP_TOLERANCE = 1e-9  # a gap in sum_n x_n(sigma) wider than this is a jump
 
 
 LAST_STEP = 1e-13  # a threshold's Newton step this small is its last
+LOAD_LAST_STEP = 1e-7  # a group's Newton step on its load this small (of its slack) is its last
 
 
 def group_sums(inst: Instance, n: int, T: float, U: float, x: float,
@@ -66,12 +67,20 @@ def group_at_price(inst: Instance, n: int, T: float, sigma: float) -> tuple[floa
         return U, 0.0, -math.sqrt((w[binding] / (e[binding] * e[binding])).sum())
     g1 = g2 = 0.0
     for _ in range(MAX_NEWTON):
-        _, g1, g2 = group_sums(inst, n, T, U, U - z, z)
+        # G' and G'' at x = U - z, from the reciprocal of each y (one division a member).
+        r = 1.0 / (e * (g + z))
+        w2 = w * r * r
+        g1, g2 = float(w2.sum()), float((2.0 * w2 * e * r).sum())
         # Newton on rho(x) = sigma: x <- x + 2 G' (1 - sigma sqrt(G')) / G'' (a step left).
         step = 2.0 * g1 * (1.0 - sigma * math.sqrt(g1)) / g2
         if not step < 0.0 or -step <= 4.0 * EPS * z:
             break
-        z = z - step if z - step < U else z + 0.5 * (U - z)
+        nxt = z - step
+        # Quadratic convergence from the right: a step below LOAD_LAST_STEP of z is the last.
+        if nxt < U and -step <= LOAD_LAST_STEP * z:
+            z = nxt
+            break
+        z = nxt if nxt < U else z + 0.5 * (U - z)
     return U - z, z, -2.0 * g1 * math.sqrt(g1) / g2
 
 
