@@ -283,10 +283,10 @@ struct OuterSums {
 };
 
 double group_bandwidth(const Instance& in, std::size_t n, double T, double x, double z);
-void prepare(const Instance& in, double T, InnerWork& work);
-double cut_at(const Instance& in, std::size_t n, double T, double sigma, InnerWork& work);
-PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& work,
-                         double* x = nullptr, double* z = nullptr);
+void prepare(double T, InnerWork& work);
+double cut_at(std::size_t n, double T, double sigma, InnerWork& work);
+PricePass loads_at_price(double T, double sigma, InnerWork& work, double* x = nullptr,
+                         double* z = nullptr);
 InnerResult price_search(const Instance& in, double T, double* x, InnerWork& work, double sigma,
                          double hi, double* price, OuterSums* sums);
 InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& work);

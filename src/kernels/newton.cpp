@@ -77,7 +77,7 @@ enum class Verdict {
 // feasible when the search's own loads fit the pool. x, z: N doubles of scratch.
 Verdict branch_bound(const Instance& in, double T, InnerWork& work, double sigma, double* x,
                      double* z, double* price_out, std::size_t* jump) {
-  prepare(in, T, work);
+  prepare(T, work);
   double price = sigma;
   const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, nullptr);
   // Unlimited bandwidth too little excludes the branch without a price (0): it speaks for the
@@ -86,7 +86,7 @@ Verdict branch_bound(const Instance& in, double T, InnerWork& work, double sigma
   if (!std::isfinite(inner.bandwidth)) return Verdict::excluded;
   if (inner.bandwidth <= 1.0) return Verdict::feasible;
   if (!(price > 0.0)) return Verdict::unknown;
-  loads_at_price(in, T, price, work, x, z);
+  loads_at_price(T, price, work, x, z);
   const double lambda = 1.0 / (price * price);
   double G = 0.0, load = 0.0, scale = 0.0;
   for (std::size_t n = 0; n < in.N; ++n) {
@@ -188,7 +188,7 @@ double newton_steps(const Instance& in, InnerWork& work, double T, double sigma,
   st.converged = false;
   for (int it = 0; it < kMaxBisection; ++it) {
     ++st.iterations;
-    prepare(in, T, work);
+    prepare(T, work);
     OuterSums sums;
     double price = sigma;
     const InnerResult inner = price_search(in, T, x, work, sigma, kInf, &price, &sums);

@@ -113,43 +113,52 @@ double member_threshold(double a, double e, double f, double u) {
   return f * u / (ef + std::sqrt(ef * ef + a * ef * u));
 }
 
-// hint: the group's threshold at a nearby T (the previous prepare's), or 0 for none.
-double participation_threshold(const Instance& in, std::size_t n, double T, double hint = 0.0) {
-  if (in.offset[n + 1] - in.offset[n] == 1) {
-    const std::size_t k = in.member[in.offset[n]];
-    const double u = T - in.tau[k];
-    if (!(u > 0.0)) return kInf;
-    return member_threshold(in.a[k], in.e[k], in.f[k], u);
+// group_sums of the group at position j of work.several at the prepared T, from prepare's
+// member terms (the same operations, so the same bits).
+GroupSums several_sums(const InnerWork& work, std::size_t j, double x, double z) {
+  GroupSums sums;
+  const double* a = work.member_a.data();
+  const double* e = work.member_e.data();
+  const double* f = work.member_f.data();
+  const double* w = work.member_w.data();
+  const double* g = work.member_g.data();
+  for (std::size_t i = work.several_first[j]; i < work.several_first[j + 1]; ++i) {
+    const double y = e[i] * (g[i] + z);
+    sums.G += (f[i] + a[i] * x) / y;
+    sums.G1 += w[i] / (y * y);
+    sums.G2 += 2.0 * w[i] * e[i] / (y * y * y);
   }
+  return sums;
+}
+
+// The participation threshold of the group at position j of work.several (several members) at
+// the prepared T. hint: its threshold at a nearby T (the previous prepare's), or 0 for none.
+double participation_threshold(const InnerWork& work, std::size_t j, double T,
+                               double hint = 0.0) {
   // H is the sum of the members' own H_k (each increasing, with its root in closed form), so
   // the group's root lies between the least and the largest member root. Newton steps from the
   // largest (H >= 0 there) move left monotonically on the convex H: a few steps, where a start
   // at U_n / 2 took about 20. With a hint (the threshold at the last T), the steps start there
   // instead: a step from the left lands right of the root, and the steps then move left too.
+  const double U = work.several_U[j];
+  if (!(U == U)) return kInf;  // a member cannot finish by T at all
+  const std::size_t first = work.several_first[j], last = work.several_first[j + 1];
+  const double* a = work.member_a.data();
+  const double* e = work.member_e.data();
+  const double* f = work.member_f.data();
+  const double* tau = work.member_tau.data();
   const bool warm = hint > 0.0 && hint < kInf;
-  double U = kInf, least = kInf, largest = 0.0;
+  double least = kInf, largest = 0.0;
   bool fixed = false;
-  for (std::size_t i = in.offset[n]; i < in.offset[n + 1]; ++i) {
-    const std::size_t k = in.member[i];
-    const double u = T - in.tau[k];
-    if (!(u > 0.0)) return kInf;  // cannot finish by T at all
-    U = std::min(U, u / in.e[k]);
-    fixed = fixed || in.f[k] > 0.0;
-    if (!warm) {
-      const double root = member_threshold(in.a[k], in.e[k], in.f[k], u);
-      least = std::min(least, root);
-      largest = std::max(largest, root);
-    }
-  }
+  for (std::size_t i = first; i < last; ++i) fixed = fixed || f[i] > 0.0;
   if (!fixed) return 0.0;
   double lo = 0.0, hi = U, x = 0.0;
   bool right = false;  // a point with H > 0 was read: the steps now move left monotonically
   if (warm && hint < U) {
     x = hint;
   } else {
-    for (std::size_t i = in.offset[n]; warm && i < in.offset[n + 1]; ++i) {  // not read above
-      const std::size_t k = in.member[i];
-      const double root = member_threshold(in.a[k], in.e[k], in.f[k], T - in.tau[k]);
+    for (std::size_t i = first; i < last; ++i) {
+      const double root = member_threshold(a[i], e[i], f[i], T - tau[i]);
       least = std::min(least, root);
       largest = std::max(largest, root);
     }
@@ -158,7 +167,7 @@ double participation_threshold(const Instance& in, std::size_t n, double T, doub
   }
   if (!(x > 0.0)) x = 0.5 * U;
   for (int it = 0; it < kMaxNewton; ++it) {
-    const GroupSums at = group_sums(in, n, T, U, x, U - x);
+    const GroupSums at = several_sums(work, j, x, U - x);
     const double H = x * at.G1 - at.G;
     // Right of the root, H <= 0 means the root up to rounding (H cancels to about eps G_n, so
     // the relative step test below may never hold there).
@@ -265,7 +274,7 @@ __attribute__((target("avx"))) std::size_t prepare_singles_avx(
 // that cannot finish by T gets the cut -1 (no load at any price). A group of several members
 // with fixed costs is left lazy (its cut the bound rho_n(0)) until a price below it is read;
 // settle then finds its threshold from its value at the T settled before (work.threshold).
-void prepare(const Instance& in, double T, InnerWork& work) {
+void prepare(double T, InnerWork& work) {
   const std::size_t S = work.single.size();
   const double* a = work.single_a.data();
   const double* e = work.single_e.data();
@@ -351,23 +360,24 @@ namespace {
 
 // The threshold and cut of group n (of several members, with fixed costs) at the prepared T,
 // whose cut still holds its bound rho_n(0).
-void settle(const Instance& in, std::size_t n, double T, InnerWork& work) {
-  const double least = participation_threshold(in, n, T, work.threshold[n]);
-  const double U = compute_limit(in, n, T);
+void settle(std::size_t n, double T, InnerWork& work) {
+  const std::size_t j = work.several_position(n);
+  const double least = participation_threshold(work, j, T, work.threshold[n]);
+  const double U = work.several_U[j];
   work.threshold[n] = least;
   work.lazy[n] = 0;
   if (!(least < U)) {
     work.cut[n] = -1.0;
   } else if (least > 0.0) {  // rho_n at the threshold
-    work.cut[n] = 1.0 / std::sqrt(group_sums(in, n, T, U, least, U - least).G1);
+    work.cut[n] = 1.0 / std::sqrt(several_sums(work, j, least, U - least).G1);
   }  // else the cut is rho_n(0), which it holds
 }
 
 }  // namespace
 
 // The cut of group n at the prepared T, settled first where sigma lies below its bound.
-double cut_at(const Instance& in, std::size_t n, double T, double sigma, InnerWork& work) {
-  if (work.lazy[n] && sigma < work.cut[n]) settle(in, n, T, work);
+double cut_at(std::size_t n, double T, double sigma, InnerWork& work) {
+  if (work.lazy[n] && sigma < work.cut[n]) settle(n, T, work);
   return work.cut[n];
 }
 
@@ -489,8 +499,7 @@ void rescale_loads(double* x, double* z, std::size_t N, double surplus) {
 }  // namespace
 
 // With x and z, also writes the loads and slacks.
-PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& work,
-                         double* x, double* z) {
+PricePass loads_at_price(double T, double sigma, InnerWork& work, double* x, double* z) {
   PricePass pass;
   double sum = 0.0, ds = 0.0, drop = 0.0, next_cut = kInf, prev_cut = -kInf;
   const std::size_t S = work.single.size();
@@ -531,7 +540,7 @@ PricePass loads_at_price(const Instance& in, double T, double sigma, InnerWork& 
   }
   for (std::size_t j = 0; j < work.several.size(); ++j) {
     const std::size_t n = work.several[j];
-    const double c = cut_at(in, n, T, sigma, work);
+    const double c = cut_at(n, T, sigma, work);
     const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
     const bool on = on_at(sigma, c, jumps);
     GroupPoint gp;
@@ -567,7 +576,7 @@ double load_at(const Instance& in, std::size_t n, std::size_t i, double T, doubl
     const bool on = on_at(sigma, work.single_cut[i], work.single_threshold[i] > 0.0);
     return on ? std::max(work.limit[i] - work.rate[i] * sigma, 0.0) : 0.0;
   }
-  const double c = cut_at(in, n, T, sigma, work);
+  const double c = cut_at(n, T, sigma, work);
   const bool jumps = !work.lazy[n] && work.threshold[n] > 0.0;
   return on_at(sigma, c, jumps) ? group_at_price_convex(work, work.several_position(n), sigma).x
                                 : 0.0;
@@ -628,7 +637,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
   // are for (NaN: none).
   double* z = work.z.data();
   double formed = std::numeric_limits<double>::quiet_NaN();
-  PricePass pass = loads_at_price(in, T, sigma, work);
+  PricePass pass = loads_at_price(T, sigma, work);
   if (sigma == 0.0 && !(pass.value > 0.0)) return res;  // even unlimited bandwidth is too little
   auto record = [&]() {
     if (pass.value >= 0.0) {
@@ -677,7 +686,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     step = std::fabs(next - sigma);
     const bool endgame = std::fabs(pass.value) <= kEndgame;
     sigma = next;
-    pass = loads_at_price(in, T, sigma, work, endgame ? x : nullptr, endgame ? z : nullptr);
+    pass = loads_at_price(T, sigma, work, endgame ? x : nullptr, endgame ? z : nullptr);
     if (endgame) formed = sigma;
     if (sigma == 0.0 && !(pass.value > 0.0)) return InnerResult{};
     record();
@@ -696,7 +705,7 @@ InnerResult price_search(const Instance& in, double T, double* x, InnerWork& wor
     sigma = lo;
   }
   if (at_jump) hi = std::nextafter(lo, kInf);
-  if (!(formed == sigma)) loads_at_price(in, T, sigma, work, x, z);
+  if (!(formed == sigma)) loads_at_price(T, sigma, work, x, z);
   if (work.any_fixed && surplus > 4.0 * kEps && std::isfinite(hi)) {
     // The groups with load at sigma that have none at hi give back the surplus, in order. Each
     // group's load at hi is the one a pass at hi would find (load_at), read only for the groups
@@ -743,7 +752,7 @@ InnerResult min_bandwidth(const Instance& in, double T, double* x, InnerWork& wo
     }
     if (possible) sigma_hi = std::max(sigma_hi, 1.0 / std::sqrt(marginal0));
   }
-  prepare(in, T, work);
+  prepare(T, work);
   return price_search(in, T, x, work, 0.0, sigma_hi, nullptr, nullptr);
 }
 

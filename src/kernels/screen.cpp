@@ -232,9 +232,9 @@ bool screen_violators(const Problem& p, const std::vector<unsigned char>& in_c,
   std::vector<unsigned char> on(pass.size(), 0);
   for (int j = 0; j < n_at; ++j) {
     const double T = at[j][0], sigma = at[j][1];
-    prepare(in, T, work);
+    prepare(T, work);
     for (std::size_t i = 0; i < pass.size(); ++i) {
-      const double c = cut_at(in, i, T, sigma, work);
+      const double c = cut_at(i, T, sigma, work);
       const bool jumps = !work.lazy[i] && work.threshold[i] > 0.0;
       if (on_at(sigma, c, jumps)) on[i] = 1;
     }
