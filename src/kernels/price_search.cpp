@@ -425,8 +425,8 @@ __attribute__((target("avx"))) std::size_t singles_lanes_avx(
     double* z) {
   const std::size_t blocks = S - S % 4;
   const __m256d vs = _mm256_set1_pd(sigma), zero = _mm256_setzero_pd();
-  __m256d sum = zero, ds = zero, drop = zero;
-  __m256d next = _mm256_set1_pd(kInf), prev = _mm256_set1_pd(-kInf);
+  const __m256d inf = _mm256_set1_pd(kInf), ninf = _mm256_set1_pd(-kInf);
+  __m256d sum = zero, ds = zero, drop = zero, next = inf, prev = ninf;
   for (std::size_t i = 0; i < blocks; i += 4) {
     const __m256d c = _mm256_loadu_pd(cut + i), r = _mm256_loadu_pd(rate + i);
     const __m256d jumps = _mm256_cmp_pd(_mm256_loadu_pd(least + i), zero, _CMP_GT_OQ);
@@ -448,8 +448,10 @@ __attribute__((target("avx"))) std::size_t singles_lanes_avx(
     sum = _mm256_add_pd(sum, load);
     ds = _mm256_sub_pd(ds, _mm256_and_pd(on, r));
     drop = _mm256_add_pd(drop, _mm256_and_pd(_mm256_and_pd(on, at), load));
-    next = _mm256_blendv_pd(next, _mm256_min_pd(c, next), on);
-    prev = _mm256_blendv_pd(_mm256_max_pd(c, prev), prev, on);
+    // The least cut of a loaded group and the largest of one without load: the selection is
+    // made on the cut, off the chain of minima (and maxima) the lanes carry (the same values).
+    next = _mm256_min_pd(next, _mm256_blendv_pd(inf, c, on));
+    prev = _mm256_max_pd(prev, _mm256_blendv_pd(c, ninf, on));
   }
   _mm256_storeu_pd(lanes.sum, sum);
   _mm256_storeu_pd(lanes.ds, ds);
