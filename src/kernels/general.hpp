@@ -165,6 +165,30 @@ void give_scratch(std::vector<T>& v) {
   }
 }
 
+// A vector lent by the calling thread's pool for one scope (take_scratch / give_scratch): the
+// vectors a solve needs besides InnerWork's, without a fresh allocation (and its page faults on
+// a large instance) each time.
+template <class T>
+struct Scratch {
+  std::vector<T> v;
+  explicit Scratch(std::size_t n, T value = T()) {
+    take_scratch(v);
+    v.assign(n, value);
+  }
+  template <class It>
+  Scratch(It first, It last) {
+    take_scratch(v);
+    v.assign(first, last);
+  }
+  ~Scratch() { give_scratch(v); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() { return v.data(); }
+  T& operator[](std::size_t i) { return v[i]; }
+  typename std::vector<T>::iterator begin() { return v.begin(); }
+  typename std::vector<T>::iterator end() { return v.end(); }
+};
+
 struct InnerWork {
   std::vector<double> threshold, cut, z, z_hi;  // per group
   std::vector<unsigned char> lazy;                     // per group: cut is rho_n(0) (settle)

@@ -27,7 +27,7 @@ namespace {
 // the optimality conditions vouch for, starts at the bandwidth-aware loads' own latency with the
 // equal split (feasible, and a few passes cheaper).
 double two_step_start(const Instance& in, double L, bool fixed, double* x, bool lean) {
-  std::vector<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K);
+  Scratch<double> b(in.K, 1.0 / static_cast<double>(in.K)), s(in.K), r(in.K);
   rates(in, b.data(), s.data(), r.data());
   const double T_loads = fixed_rate_loads(in, s.data(), r.data(), x).T;
   if (lean) return T_loads;
@@ -276,7 +276,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // A screened instance certifies its answer whenever the whole instance has fixed costs, so
   // that the certificate covers the groups left out too (docs/algorithms.md 3.5.2).
   const bool certify = work.any_fixed || (report && report->fixed);
-  std::vector<double> x(in.N);
+  Scratch<double> x(in.N);
   // Start at the better two-step allocation: feasible, and usually within a few percent.
   // With fixed costs the answer is certified (or the two-step schemes are solved after all,
   // below), so one-member groups start lean, as a screened instance does: their Newton steps
@@ -285,7 +285,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
   // 10 took 6.3 steps from the lean start against 5.4).
   const bool lean = report != nullptr || (certify && in.N == in.K);
   const double T_start = two_step_start(in, L, work.any_fixed, x_best, lean);
-  std::vector<double> x_start(x_best, x_best + in.N);
+  Scratch<double> x_start(x_best, x_best + in.N);
   // The start is a feasible latency: it bounds the optimum from above. Where the price search
   // at it finds no participating set that fits the pool (fixed costs), the start is kept.
   double last_T = T_start, last_price = 0.0;
@@ -327,7 +327,7 @@ RootStats joint_newton(const Instance& in, double L, double* x_best, double* b,
     bool certified = false;
     // Other loads (x_other, with their parameter-aware bandwidth in b_other): a better branch's
     // answer, the bisection's, the two-step schemes'. adopt makes them the answer.
-    std::vector<double> x_other(in.N), b_other(in.K);
+    Scratch<double> x_other(in.N), b_other(in.K);
     const auto adopt = [&](const RootStats& other, double T_found) {
       std::copy(x_other.begin(), x_other.end(), x_best);
       std::copy(b_other.begin(), b_other.end(), b);
