@@ -59,12 +59,12 @@ def test_whole_iteration(benchmark, setting, record_timing):
     data, shards, model, _, scheduler = setting
     trainer = PartitionedTrainer(model, data, scheduler, shards)
     trainer.step()  # the initial evaluation happens once, outside the timing
-    before = trainer._state["result"].iterations
+    before = trainer._state.result.iterations
 
     benchmark.group = GROUP
     assert benchmark.pedantic(trainer.step, rounds=5 if not benchmark.disabled else 1,
                               iterations=1)
-    result = trainer._state["result"]
+    result = trainer._state.result
     assert result.iterations > before
     assert np.isfinite(result.test_loss[-1]) and result.learning_latency > 0
     record_timing(GROUP, "whole iteration", benchmark)
