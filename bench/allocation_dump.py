@@ -20,6 +20,7 @@ ragged, with groups, on 1 and 2 threads). Every call runs on both backends.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import sys
 from collections.abc import Callable, Iterator
@@ -48,8 +49,7 @@ def _field(value) -> str:
     return repr(value)
 
 
-ALLOCATION_FIELDS = ("loads", "bandwidth", "latency", "relaxed_latency", "relaxed_loads",
-                     "worker_latency", "scheme", "backend", "iterations", "converged", "method")
+ALLOCATION_FIELDS = tuple(f.name for f in dataclasses.fields(paba.Allocation))
 BATCH_FIELDS = ("loads", "relaxed_loads", "bandwidth", "worker_latency", "latency",
                 "relaxed_latency", "iterations", "converged", "method", "offsets",
                 "group_offsets", "scheme", "backend")

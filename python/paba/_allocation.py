@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,6 +69,12 @@ class Allocation:
                 f"{self.worker_latency.size}, backend={self.backend!r}, "
                 f"iterations={self.iterations}, converged={self.converged}"
                 + (f", method={self.method!r})" if self.method else ")"))
+
+
+#: Allocation's fields, in their order, and those that are arrays: declared once, above. (The
+#: binding sets the same names in this order; tests/test_worker_checks.py checks it.)
+ALLOCATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Allocation))
+ARRAY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Allocation) if f.type == "np.ndarray")
 
 
 class Latency(NamedTuple):
@@ -231,7 +237,7 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
         raise InfeasibleError(_INFEASIBLE)
     # The native arrays come back as read-only views already; the reference's are made so here.
     if name != "native":
-        for field in ("loads", "bandwidth", "relaxed_loads", "worker_latency"):
+        for field in ARRAY_FIELDS:
             result[field] = readonly(result[field])
     # The result dict holds the fields the backend knows, by their names, and becomes the
     # instance dict of the Allocation with the others: the same object as the frozen dataclass's

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._allocation import DEFAULT_TOL, METHODS, SCHEMES, Allocation, allocate
+from ._allocation import (
+    ALLOCATION_FIELDS,
+    DEFAULT_TOL,
+    METHODS,
+    SCHEMES,
+    Allocation,
+    allocate,
+)
 from ._batch import allocate_batch
 from ._granules import Granules, round_to_granules
 from ._radio import transfer_cost
@@ -478,14 +485,7 @@ class SchedulerRun:
                           else np.stack([scattered.real, scattered.imag], axis=-1)),
             "past": [np.array(gain, dtype=np.float64) for gain in draw.past],
             "previous": None if previous is None else {
-                "loads": np.array(previous.loads), "bandwidth": np.array(previous.bandwidth),
-                "latency": float(previous.latency),
-                "relaxed_latency": float(previous.relaxed_latency),
-                "relaxed_loads": np.array(previous.relaxed_loads),
-                "worker_latency": np.array(previous.worker_latency),
-                "scheme": previous.scheme, "backend": previous.backend,
-                "iterations": int(previous.iterations), "converged": bool(previous.converged),
-                "method": previous.method},
+                name: _plain_field(getattr(previous, name)) for name in ALLOCATION_FIELDS},
             "previous_present": (None if self.previous_present is None
                                  else np.array(self.previous_present)),
             "history": {name: np.array(getattr(history, name)[:n])
@@ -626,10 +626,23 @@ def _read_run_state(scheduler: Scheduler, state) -> dict:
             "previous": previous, "previous_present": present, "history": history}
 
 
+def _plain_field(value: Any) -> Any:
+    """An Allocation field as plain data for a run state: arrays copied, NumPy scalars as
+    Python numbers, strings and None as they are."""
+    if isinstance(value, np.ndarray):
+        return np.array(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return value
+
+
 def _read_previous(scheduler: Scheduler, value, present: np.ndarray) -> Allocation:
     """The warm-start allocation of a run state, for the workers ``present``."""
-    keys = {"loads", "bandwidth", "latency", "relaxed_latency", "relaxed_loads",
-            "worker_latency", "scheme", "backend", "iterations", "converged", "method"}
+    keys = set(ALLOCATION_FIELDS)
     if not isinstance(value, dict) or set(value) != keys:
         raise ValueError(f"state: previous must be a dict with the keys {sorted(keys)}")
     workers = int(present.sum())
