@@ -8,12 +8,12 @@
 //
 // Here the R-th pair t is found by its value, not by selection over pairs scattered by slot:
 // the pairs of slot n below a value u number c_n(u) = max(0, #{l >= 1 : l speed_n < u} - load_n),
-// formed from q = ceil(u / speed_n) - 1 and corrected against the products round_to_total
-// compares, four slots at a time where the CPU allows (no branch but where a correction is
-// unsure). C(u) = sum c_n(u) is a staircase that rises by about L / T per unit of u
-// (x_n speed_n = T at the relaxed optimum, sum x = L): the search starts at T (1 + m / (2 L)),
-// where the pairs of the fractional parts balance R, and steps by that slope, then by the
-// secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at most kGap + m / 32 pairs
+// formed from q = ceil(u / speed_n) - 1 (u times the reciprocal, formed once, where the CPU
+// allows four slots at a time) and corrected against the products round_to_total compares (no
+// branch but where a correction is unsure); their sum is exact in any order. C(u) = sum c_n(u)
+// is a staircase that rises by about L / T per unit of u (x_n speed_n = T at the relaxed
+// optimum, sum x = L): the search starts at T (1 + m / (2 L)), where the pairs of the
+// fractional parts balance R, and steps by that slope, then by the secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at most kGap + m / 32 pairs
 // lie in [lo, hi) (two or three passes on relaxed optima). A last pass gives every slot its
 // pairs below lo and gathers those in [lo, hi); a selection among them, in the order (v, n),
 // places t, and the pairs up to t go out. T only places the first probe, so any input gives
@@ -74,17 +74,24 @@ bool counts_scalar(double u, const double* sp, const double* load, std::size_t n
 }
 
 #if defined(PABA_X86_SIMD)
-// The same counts four at a time: q = max(ceil(u / sp) - 1, 0), one step down where q sp >= u, one
-// up where (q + 1) sp < u; a block whose lanes are not all then certain (0 or q sp < u, and
-// (q + 1) sp >= u, below kMany) takes the scalar steps. Every count is an exact integer either way.
-__attribute__((target("avx"))) bool counts_avx(double u, const double* sp, const double* load,
-                                                std::size_t n, double* c) {
+// The same counts four at a time, with their sum: q = max(ceil(u inv) - 1, 0) (inv = 1 / sp, so
+// that a pass multiplies instead of dividing: u inv is within a unit of u / sp below 2^52, and
+// the corrections that follow hold either way), one step down where q sp >= u, one up where
+// (q + 1) sp < u; a block whose lanes are not all then certain (0 or q sp < u, and
+// (q + 1) sp >= u, below kMany) takes the scalar steps. Every count is an exact integer either
+// way, so their sum is exact in any order (below 2^53). With c null the counts are only summed.
+__attribute__((target("avx"))) bool counts_avx(double u, const double* sp, const double* inv,
+                                                const double* load, std::size_t n, double* c,
+                                                double* total) {
   const __m256d vu = _mm256_set1_pd(u), one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd(),
                 many = _mm256_set1_pd(kMany);
+  __m256d sum = zero;
+  double rest = 0.0, lanes[4];
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const __m256d s = _mm256_loadu_pd(sp + i);
-    __m256d q = _mm256_sub_pd(_mm256_round_pd(_mm256_div_pd(vu, s), _MM_FROUND_TO_POS_INF), one);
+    __m256d q = _mm256_sub_pd(
+        _mm256_round_pd(_mm256_mul_pd(vu, _mm256_loadu_pd(inv + i)), _MM_FROUND_TO_POS_INF), one);
     q = _mm256_max_pd(q, zero);
     const __m256d down = _mm256_and_pd(_mm256_cmp_pd(q, zero, _CMP_GT_OQ),
                                        _mm256_cmp_pd(_mm256_mul_pd(q, s), vu, _CMP_GE_OQ));
@@ -97,31 +104,43 @@ __attribute__((target("avx"))) bool counts_avx(double u, const double* sp, const
                                    _mm256_cmp_pd(_mm256_mul_pd(q, s), vu, _CMP_LT_OQ))),
         _mm256_cmp_pd(_mm256_mul_pd(_mm256_add_pd(q, one), s), vu, _CMP_GE_OQ));
     if (_mm256_movemask_pd(sure) == 0xF) {
-      _mm256_storeu_pd(c + i, _mm256_max_pd(_mm256_sub_pd(q, _mm256_loadu_pd(load + i)), zero));
-    } else if (!counts_scalar(u, sp + i, load + i, 4, c + i)) {
-      return false;
+      const __m256d count = _mm256_max_pd(_mm256_sub_pd(q, _mm256_loadu_pd(load + i)), zero);
+      if (c) _mm256_storeu_pd(c + i, count);
+      sum = _mm256_add_pd(sum, count);
+    } else {
+      if (!counts_scalar(u, sp + i, load + i, 4, lanes)) return false;
+      for (int l = 0; l < 4; ++l) {
+        if (c) c[i + l] = lanes[l];
+        rest += lanes[l];
+      }
     }
   }
-  return counts_scalar(u, sp + i, load + i, n - i, c + i);
+  for (; i < n; ++i) {
+    if (!counts_scalar(u, sp + i, load + i, 1, lanes)) return false;
+    if (c) c[i] = lanes[0];
+    rest += lanes[0];
+  }
+  _mm256_storeu_pd(lanes, sum);
+  *total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + rest;
+  return true;
 }
 #endif
 
-bool counts(double u, const double* sp, const double* load, std::size_t n, double* c) {
+// c_n(u) of slots [0, n) into c (when not null) and their sum into *total; inv holds 1 / sp.
+bool counts(double u, const double* sp, const double* inv, const double* load, std::size_t n,
+            double* c, double* total) {
 #if defined(PABA_X86_SIMD)
-  if (has_avx()) return counts_avx(u, sp, load, n, c);
+  if (has_avx()) return counts_avx(u, sp, inv, load, n, c, total);
+#else
+  (void)inv;
 #endif
-  return counts_scalar(u, sp, load, n, c);
-}
-
-// C(u) over every slot into *total (exact: every count is below 2^52 and a sum past 2^53 is far
-// above any R); false where a count reaches kMany.
-bool count_all(double u, const double* sp, const double* load, std::size_t m, double* total) {
-  double c[kBlock];
+  double buffer[kBlock];
   double sum = 0.0;
-  for (std::size_t n = 0; n < m; n += kBlock) {
-    const std::size_t len = std::min(kBlock, m - n);
-    if (!counts(u, sp + n, load + n, len, c)) return false;
-    for (std::size_t i = 0; i < len; ++i) sum += c[i];
+  for (std::size_t k = 0; k < n; k += kBlock) {
+    const std::size_t len = std::min(kBlock, n - k);
+    double* out = c ? c + k : buffer;
+    if (!counts_scalar(u, sp + k, load + k, len, out)) return false;
+    for (std::size_t i = 0; i < len; ++i) sum += out[i];
   }
   *total = sum;
   return true;
@@ -132,9 +151,14 @@ bool count_all(double u, const double* sp, const double* load, std::size_t m, do
 bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int64_t* load,
                     const double* speed) {
   if (R <= 0 || m == 0 || !(L >= 1.0) || !(T > 0.0) || !std::isfinite(T)) return false;
-  thread_local std::vector<double> floors;  // the loads as doubles (scratch, kept for reuse)
-  if (floors.size() < m) floors.resize(m);
-  for (std::size_t n = 0; n < m; ++n) floors[n] = static_cast<double>(load[n]);
+  // The loads as doubles, and the reciprocals of the speeds (scratch, kept for reuse).
+  thread_local std::vector<double> floors;
+  if (floors.size() < 2 * m) floors.resize(2 * m);
+  double* inv = floors.data() + m;
+  for (std::size_t n = 0; n < m; ++n) {
+    floors[n] = static_cast<double>(load[n]);
+    inv[n] = 1.0 / speed[n];
+  }
   const double* ld = floors.data();
   const double want = static_cast<double>(R);
   const double slope = L / T;  // pairs per unit of value about the relaxed latency
@@ -146,7 +170,7 @@ bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int6
   for (int pass = 0;; ++pass) {
     if (pass == kMaxPasses || !std::isfinite(u)) return false;
     double c = 0.0;
-    if (!count_all(u, speed, ld, m, &c)) return false;
+    if (!counts(u, speed, inv, ld, m, nullptr, &c)) return false;
     if (c < want) {
       lo = u, c_lo = c, has_lo = true;
     } else {
@@ -177,7 +201,9 @@ bool round_up_dense(std::size_t m, std::int64_t R, double L, double T, std::int6
     double a[kBlock], b[kBlock];
     for (std::size_t n = 0; n < m; n += kBlock) {
       const std::size_t len = std::min(kBlock, m - n);
-      if (!counts(lo, speed + n, ld + n, len, a) || !counts(hi, speed + n, ld + n, len, b)) {
+      double sum_a = 0.0, sum_b = 0.0;
+      if (!counts(lo, speed + n, inv + n, ld + n, len, a, &sum_a) ||
+          !counts(hi, speed + n, inv + n, ld + n, len, b, &sum_b)) {
         return false;
       }
       for (std::size_t i = 0; i < len; ++i) {
