@@ -6,19 +6,19 @@
 // of v then n. Its twin is reference/rounding.py's round_to_total (the heap itself), which gives
 // the same loads.
 //
-// Here the R-th pair t is found by its value, not by selection over pairs scattered by slot:
-// the pairs of slot n below a value u number c_n(u) = max(0, #{l >= 1 : l speed_n < u} - load_n),
-// formed from q = ceil(u / speed_n) - 1 (u times the reciprocal, formed once, where the CPU
-// allows four slots at a time) and corrected against the products round_to_total compares (no
-// branch but where a correction is unsure); their sum is exact in any order. C(u) = sum c_n(u)
-// is a staircase that rises by about L / T per unit of u (x_n speed_n = T at the relaxed
-// optimum, sum x = L): the search starts at T (1 + m / (2 L)), where the pairs of the
-// fractional parts balance R, and steps by that slope, then by the secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at most kGap + m / 32 pairs
-// lie in [lo, hi) (two or three passes on relaxed optima). A last pass gives every slot its
-// pairs below lo and gathers those in [lo, hi); a selection among them, in the order (v, n),
-// places t, and the pairs up to t go out. T only places the first probe, so any input gives
-// the rule's loads; where a count passes 2^52 (where the products no longer tell neighbours
-// apart) or the search runs out of passes, nothing is changed and the caller runs
+// Here the R-th pair t is found by its value, not by selection over pairs scattered by slot: the
+// pairs of slot n below a value u number c_n(u) = max(0, #{l >= 1 : l speed_n < u} - load_n),
+// formed from q = ceil(u / speed_n) - 1 (u times the reciprocal, formed once, where the CPU allows
+// four slots at a time) and corrected against the products round_to_total compares (no branch but
+// where a correction is unsure); their sum is exact in any order. C(u) = sum c_n(u) is a staircase
+// that rises by about L / T per unit of u (x_n speed_n = T at the relaxed optimum, sum x = L): the
+// search starts at T (1 + m / (2 L)), where the pairs of the fractional parts balance R, and steps
+// by that slope, then by the secant, keeping lo with C(lo) < R and hi with C(hi) >= R, until at
+// most kGap + m / 32 pairs lie in [lo, hi) (two or three passes on relaxed optima). A last pass
+// gives every slot its pairs below lo and gathers those in [lo, hi); a selection among them, in
+// the order (v, n), places t, and the pairs up to t go out. T only places the first probe, so any
+// input gives the rule's loads; where a count passes 2^52 (where the products no longer tell
+// neighbours apart) or the search runs out of passes, nothing is changed and the caller runs
 // round_to_total.
 //
 // Counting passes without branches, rather than one pass that bins each slot's pairs (an earlier
