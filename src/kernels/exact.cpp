@@ -673,29 +673,27 @@ double loaded_latency(const Loaded& c, std::size_t n, double SB) {
 
 // S(z) - 1 and S'(z) (its magnitude, in `slope` when not null) of the parameter-aware step, as
 // solve_slack_with reads them (internal.hpp), over dense arrays of the loaded workers:
-// S(z) = sum_i num_i / (z + gap_i), summed in order. On x86-64 the quotients are formed four at
-// a time (the divisions bound the loop) and summed in the same order, so every path gives the
-// same bits. (Declared in internal.hpp: the parameter-aware step of the general problem uses it
+// S(z) = sum_i num_i / (z + gap_i), summed in four lanes (worker i of the blocks of four in lane
+// i mod 4, joined as (l0 + l1) + (l2 + l3), then the rest): one running sum waited for each add.
+// On x86-64 the quotients are formed four at a time; every path gives the same bits. (Declared in internal.hpp: the parameter-aware step of the general problem uses it
 // too, simple.cpp.)
 #if defined(PABA_X86_SIMD)
 namespace {
 __attribute__((target("avx"))) double slack_sums_avx(const double* num, const double* gap,
                                                      std::size_t n, double z, double* slope) {
-  double s = 0.0, ds = 0.0;
   const __m256d vz = _mm256_set1_pd(z);
+  __m256d vs = _mm256_setzero_pd(), vds = _mm256_setzero_pd();
   std::size_t k = 0;
   for (; k + 4 <= n; k += 4) {
     const __m256d y = _mm256_add_pd(vz, _mm256_loadu_pd(gap + k));
     const __m256d q = _mm256_div_pd(_mm256_loadu_pd(num + k), y);
-    const __m256d dq = _mm256_div_pd(q, y);
-    double qs[4], dqs[4];
-    _mm256_storeu_pd(qs, q);
-    _mm256_storeu_pd(dqs, dq);
-    for (int l = 0; l < 4; ++l) {
-      s += qs[l];
-      ds += dqs[l];
-    }
+    vs = _mm256_add_pd(vs, q);
+    vds = _mm256_add_pd(vds, _mm256_div_pd(q, y));
   }
+  double ls[4], lds[4];
+  _mm256_storeu_pd(ls, vs);
+  _mm256_storeu_pd(lds, vds);
+  double s = (ls[0] + ls[1]) + (ls[2] + ls[3]), ds = (lds[0] + lds[1]) + (lds[2] + lds[3]);
   for (; k < n; ++k) {
     const double y = z + gap[k];
     const double q = num[k] / y;
@@ -713,8 +711,17 @@ double slack_sums(const double* num, const double* gap, std::size_t n, double z,
 #if defined(PABA_X86_SIMD)
   if (has_avx()) return slack_sums_avx(num, gap, n, z, slope);
 #endif
-  double s = 0.0, ds = 0.0;
-  for (std::size_t k = 0; k < n; ++k) {
+  // The lanes of slack_sums_avx: worker k of the blocks of four in lane k mod 4, the rest after.
+  double ls[4] = {0.0, 0.0, 0.0, 0.0}, lds[4] = {0.0, 0.0, 0.0, 0.0};
+  const std::size_t blocks = n - n % 4;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    ls[k % 4] += q;
+    lds[k % 4] += q / y;
+  }
+  double s = (ls[0] + ls[1]) + (ls[2] + ls[3]), ds = (lds[0] + lds[1]) + (lds[2] + lds[3]);
+  for (std::size_t k = blocks; k < n; ++k) {
     const double y = z + gap[k];
     const double q = num[k] / y;
     s += q;

@@ -286,7 +286,7 @@ double latency_of(const Problem& p, const Load* loads, const double* bandwidth,
 }
 
 // S(z) - 1 of the parameter-aware step over dense arrays of n loaded workers, and S'(z) in
-// `slope` when not null, summed in order (the same bits on every path)
+// `slope` when not null, summed in four lanes (the same bits on every path)
 // (exact.cpp; four quotients at a time where the CPU allows).
 double slack_sums(const double* num, const double* gap, std::size_t n, double z, double* slope);
 
