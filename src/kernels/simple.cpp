@@ -29,7 +29,7 @@ namespace detail {
 RootStats parameter_aware(const Instance& in, const double* x, double* b) {
   // The loaded workers' terms, gathered in the order of k into dense arrays (kept per thread):
   // every step of the root search reads them all, four at a time where the CPU allows
-  // (slack_sums), summed in the order of k: the same bits on every path.
+  // (slack_sums), summed in four lanes in the order of k: the same bits on every path.
   thread_local std::vector<double> dense;
   std::size_t m = 0;
   for (std::size_t k = 0; k < in.K; ++k) m += x[in.group[k]] > 0.0 ? 1 : 0;
