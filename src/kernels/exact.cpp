@@ -74,16 +74,52 @@ struct Piece {
   double above = kInf;
 };
 
-// One pass over the candidates (index[0..m), or every worker when `All` is set) at delta. The
-// candidates with d < keep are compacted to the front of `index`, their number in `kept`.
-template <bool All>
-Piece active_sums(const double* r, const double* w, double r_min, double delta, Id* index,
+// One pass over the candidates index[0..m) at delta, unrolled by four with the sums of P and Q
+// in four lanes (candidate i in lane i mod 4, joined as (l0 + l1) + (l2 + l3), then the rest):
+// one running sum waits for each add. The candidates with d < keep are compacted to the front
+// of `index`, their number in `kept`. (Only these passes sum in lanes: every other path of a
+// pass over every worker, kept_sums_avx2 and every_sums, sums in one order, alike.)
+Piece candidate_sums(const double* r, const double* w, double r_min, double delta, Id* index,
+                     std::size_t m, double keep, std::size_t* kept) {
+  std::size_t count = 0, j = 0;
+  double P[4] = {0.0, 0.0, 0.0, 0.0}, Q[4] = {0.0, 0.0, 0.0, 0.0};
+  double below = -kInf, above = kInf;
+  const auto step = [&](std::size_t i, double& p, double& q) {
+    const std::size_t k = static_cast<std::size_t>(index[i]);
+    const double d = r[k] - r_min;
+    index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
+    j += d < keep;
+    const bool active = d < delta;
+    const double on = active ? 1.0 : 0.0;
+    count += active;
+    p += w[k] * on;
+    q += w[k] * d * on;
+    below = std::max(below, active ? d : -kInf);
+    above = std::min(above, active ? kInf : d);
+  };
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    step(i, P[0], Q[0]);
+    step(i + 1, P[1], Q[1]);
+    step(i + 2, P[2], Q[2]);
+    step(i + 3, P[3], Q[3]);
+  }
+  double p = (P[0] + P[1]) + (P[2] + P[3]), q = (Q[0] + Q[1]) + (Q[2] + Q[3]);
+  for (; i < m; ++i) step(i, p, q);
+  *kept = j;
+  return Piece{count, p, q, below, above};
+}
+
+// One pass over every worker at delta (kept_sums_avx2 where the CPU has AVX2 and keep >= delta:
+// the same result). The workers with d < keep are compacted to the front of `index`, their
+// number in `kept`.
+Piece every_sums(const double* r, const double* w, double r_min, double delta, Id* index,
                   std::size_t m, double keep, std::size_t* kept) {
   // Local sums (not the struct's fields), which the compiler keeps in registers.
   std::size_t count = 0, j = 0;
   double P = 0.0, Q = 0.0, below = -kInf, above = kInf;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = All ? i : static_cast<std::size_t>(index[i]);
+    const std::size_t k = i;
     const double d = r[k] - r_min;
     index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
     j += d < keep;                  // no branch: kept workers are scattered over the ids
@@ -128,7 +164,7 @@ struct Compaction {
 };
 constexpr Compaction kCompaction;
 
-// active_sums<true> where keep >= delta (a first probe: the kept workers hold the active ones),
+// every_sums where keep >= delta (a first probe: the kept workers hold the active ones),
 // the same result in two steps: four workers at a time are compared with keep and delta, the
 // kept ones' ids compacted to the front of `index` (a permutation from a mask) and `below` and
 // `above` taken as maxima and minima (the same in any order); then P and Q are summed over the
@@ -193,8 +229,8 @@ Piece active_sums(const double* r, const double* w, double r_min, double delta, 
   if (all && keep >= delta && has_avx2())
     return kept_sums_avx2(r, w, r_min, delta, keep, index, m, kept);
 #endif
-  return all ? active_sums<true>(r, w, r_min, delta, index, m, keep, kept)
-             : active_sums<false>(r, w, r_min, delta, index, m, keep, kept);
+  return all ? every_sums(r, w, r_min, delta, index, m, keep, kept)
+             : candidate_sums(r, w, r_min, delta, index, m, keep, kept);
 }
 
 // What the pass over the inputs gathers besides r and w.
