@@ -74,68 +74,65 @@ struct Piece {
   double above = kInf;
 };
 
-// One pass over the candidates index[0..m) at delta, unrolled by four with the sums of P and Q
-// in four lanes (candidate i in lane i mod 4, joined as (l0 + l1) + (l2 + l3), then the rest):
-// one running sum waits for each add. The candidates with d < keep are compacted to the front
-// of `index`, their number in `kept`. (Only these passes sum in lanes: every other path of a
-// pass over every worker, kept_sums_avx2 and every_sums, sums in one order, alike.)
+// What a pass at delta gathers besides P and Q: the active count, the kept workers compacted to
+// the front of `index` (j of them so far), and the piece of F around delta.
+struct PassState {
+  std::size_t count = 0, j = 0;
+  double below = -kInf, above = kInf;
+};
+
+// Worker k in a pass at delta: kept (index[j] = k, j <= the slot being read) when d < keep, and
+// added to P and Q (p, q) when active, d < delta. No branch on either: kept workers are scattered
+// over the ids, and near the root about half the candidates are active, in an order no branch
+// predictor follows. An inactive worker adds w times 0, +0 (d >= 0, w > 0), which leaves a sum's
+// bits as they were.
+inline void visit(std::size_t k, const double* r, const double* w, double r_min, double delta,
+                  double keep, Id* index, PassState& st, double& p, double& q) {
+  const double d = r[k] - r_min;
+  index[st.j] = static_cast<Id>(k);
+  st.j += d < keep;
+  const bool active = d < delta;
+  const double on = active ? 1.0 : 0.0;
+  st.count += active;
+  p += w[k] * on;
+  q += w[k] * d * on;
+  st.below = std::max(st.below, active ? d : -kInf);
+  st.above = std::min(st.above, active ? kInf : d);
+}
+
+// One pass over the candidates index[0..m) at delta, unrolled by four with P and Q in four lanes
+// (candidate i in lane i mod 4, joined as (l0 + l1) + (l2 + l3), then the rest): one running sum
+// waits for each add. The candidates with d < keep are compacted to the front of `index`, their
+// number in `kept`. (Only these passes sum in lanes: a pass over every worker, kept_sums_avx2 or
+// every_sums, sums in one order, alike on both paths.)
 Piece candidate_sums(const double* r, const double* w, double r_min, double delta, Id* index,
                      std::size_t m, double keep, std::size_t* kept) {
-  std::size_t count = 0, j = 0;
+  PassState st;
   double P[4] = {0.0, 0.0, 0.0, 0.0}, Q[4] = {0.0, 0.0, 0.0, 0.0};
-  double below = -kInf, above = kInf;
-  const auto step = [&](std::size_t i, double& p, double& q) {
-    const std::size_t k = static_cast<std::size_t>(index[i]);
-    const double d = r[k] - r_min;
-    index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
-    j += d < keep;
-    const bool active = d < delta;
-    const double on = active ? 1.0 : 0.0;
-    count += active;
-    p += w[k] * on;
-    q += w[k] * d * on;
-    below = std::max(below, active ? d : -kInf);
-    above = std::min(above, active ? kInf : d);
-  };
+  const auto at = [&](std::size_t i) { return static_cast<std::size_t>(index[i]); };
   std::size_t i = 0;
   for (; i + 4 <= m; i += 4) {
-    step(i, P[0], Q[0]);
-    step(i + 1, P[1], Q[1]);
-    step(i + 2, P[2], Q[2]);
-    step(i + 3, P[3], Q[3]);
+    visit(at(i), r, w, r_min, delta, keep, index, st, P[0], Q[0]);
+    visit(at(i + 1), r, w, r_min, delta, keep, index, st, P[1], Q[1]);
+    visit(at(i + 2), r, w, r_min, delta, keep, index, st, P[2], Q[2]);
+    visit(at(i + 3), r, w, r_min, delta, keep, index, st, P[3], Q[3]);
   }
   double p = (P[0] + P[1]) + (P[2] + P[3]), q = (Q[0] + Q[1]) + (Q[2] + Q[3]);
-  for (; i < m; ++i) step(i, p, q);
-  *kept = j;
-  return Piece{count, p, q, below, above};
+  for (; i < m; ++i) visit(at(i), r, w, r_min, delta, keep, index, st, p, q);
+  *kept = st.j;
+  return Piece{st.count, p, q, st.below, st.above};
 }
 
 // One pass over every worker at delta (kept_sums_avx2 where the CPU has AVX2 and keep >= delta:
 // the same result). The workers with d < keep are compacted to the front of `index`, their
 // number in `kept`.
 Piece every_sums(const double* r, const double* w, double r_min, double delta, Id* index,
-                  std::size_t m, double keep, std::size_t* kept) {
-  // Local sums (not the struct's fields), which the compiler keeps in registers.
-  std::size_t count = 0, j = 0;
-  double P = 0.0, Q = 0.0, below = -kInf, above = kInf;
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::size_t k = i;
-    const double d = r[k] - r_min;
-    index[j] = static_cast<Id>(k);  // j <= i: never a slot still to be read
-    j += d < keep;                  // no branch: kept workers are scattered over the ids
-    // No branch on activity either: near the root about half the candidates are active, in an
-    // order no branch predictor follows. An inactive worker adds w times 0, +0 (d >= 0, w > 0),
-    // which leaves a sum's bits as they were.
-    const bool active = d < delta;
-    const double on = active ? 1.0 : 0.0;
-    count += active;
-    P += w[k] * on;
-    Q += w[k] * d * on;
-    below = std::max(below, active ? d : -kInf);
-    above = std::min(above, active ? kInf : d);
-  }
-  *kept = j;
-  return Piece{count, P, Q, below, above};
+                 std::size_t m, double keep, std::size_t* kept) {
+  PassState st;
+  double P = 0.0, Q = 0.0;
+  for (std::size_t k = 0; k < m; ++k) visit(k, r, w, r_min, delta, keep, index, st, P, Q);
+  *kept = st.j;
+  return Piece{st.count, P, Q, st.below, st.above};
 }
 
 #if defined(PABA_X86_SIMD)
