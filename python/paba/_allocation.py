@@ -251,8 +251,6 @@ def allocate(system: System, scheme: str = "joint", *, backend: str | None = Non
     return allocation
 
 
-
-
 def evaluate(system: System, loads: Any, bandwidth: Any, *,
              backend: str | None = None) -> Latency:
     """Latency of any allocation.

@@ -708,8 +708,25 @@ double loaded_latency(const Loaded& c, std::size_t n, double SB) {
 // solve_slack_with reads them (internal.hpp), over dense arrays of the loaded workers:
 // S(z) = sum_i num_i / (z + gap_i), summed in four lanes (worker i of the blocks of four in lane
 // i mod 4, joined as (l0 + l1) + (l2 + l3), then the rest): one running sum waited for each add.
-// On x86-64 the quotients are formed four at a time; every path gives the same bits. (Declared in internal.hpp: the parameter-aware step of the general problem uses it
-// too, simple.cpp.)
+// On x86-64 the quotients are formed four at a time; every path gives the same bits. (Declared
+// in internal.hpp: the parameter-aware step of the general problem uses it too, simple.cpp.)
+namespace {
+
+// The workers [k, n) after the lanes, one at a time, into s and ds; then S(z) - 1 (slope: ds).
+inline double slack_rest(const double* num, const double* gap, std::size_t k, std::size_t n,
+                         double z, double s, double ds, double* slope) {
+  for (; k < n; ++k) {
+    const double y = z + gap[k];
+    const double q = num[k] / y;
+    s += q;
+    ds += q / y;
+  }
+  if (slope) *slope = ds;
+  return s - 1.0;
+}
+
+}  // namespace
+
 #if defined(PABA_X86_SIMD)
 namespace {
 __attribute__((target("avx"))) double slack_sums_avx(const double* num, const double* gap,
@@ -726,15 +743,8 @@ __attribute__((target("avx"))) double slack_sums_avx(const double* num, const do
   double ls[4], lds[4];
   _mm256_storeu_pd(ls, vs);
   _mm256_storeu_pd(lds, vds);
-  double s = (ls[0] + ls[1]) + (ls[2] + ls[3]), ds = (lds[0] + lds[1]) + (lds[2] + lds[3]);
-  for (; k < n; ++k) {
-    const double y = z + gap[k];
-    const double q = num[k] / y;
-    s += q;
-    ds += q / y;
-  }
-  if (slope) *slope = ds;
-  return s - 1.0;
+  return slack_rest(num, gap, k, n, z, (ls[0] + ls[1]) + (ls[2] + ls[3]),
+                    (lds[0] + lds[1]) + (lds[2] + lds[3]), slope);
 }
 }  // namespace
 #endif
@@ -753,15 +763,8 @@ double slack_sums(const double* num, const double* gap, std::size_t n, double z,
     ls[k % 4] += q;
     lds[k % 4] += q / y;
   }
-  double s = (ls[0] + ls[1]) + (ls[2] + ls[3]), ds = (lds[0] + lds[1]) + (lds[2] + lds[3]);
-  for (std::size_t k = blocks; k < n; ++k) {
-    const double y = z + gap[k];
-    const double q = num[k] / y;
-    s += q;
-    ds += q / y;
-  }
-  if (slope) *slope = ds;
-  return s - 1.0;
+  return slack_rest(num, gap, blocks, n, z, (ls[0] + ls[1]) + (ls[2] + ls[3]),
+                    (lds[0] + lds[1]) + (lds[2] + lds[3]), slope);
 }
 
 bool exact_applies(const Problem& p) {

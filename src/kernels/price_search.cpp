@@ -132,7 +132,8 @@ GroupSums several_sums(const InnerWork& work, std::size_t j, double x, double z)
 }
 
 // The participation threshold of the group at position j of work.several (several members) at
-// the prepared T. hint: its threshold at a nearby T (the previous prepare's), or 0 for none.
+// the prepared T, a lazy group's (settle): every member can finish by T and one has a fixed
+// cost. hint: its threshold at a nearby T (the previous prepare's), or 0 for none.
 double participation_threshold(const InnerWork& work, std::size_t j, double T,
                                double hint = 0.0) {
   // H is the sum of the members' own H_k (each increasing, with its root in closed form), so
@@ -141,7 +142,6 @@ double participation_threshold(const InnerWork& work, std::size_t j, double T,
   // at U_n / 2 took about 20. With a hint (the threshold at the last T), the steps start there
   // instead: a step from the left lands right of the root, and the steps then move left too.
   const double U = work.several_U[j];
-  if (!(U == U)) return kInf;  // a member cannot finish by T at all
   const std::size_t first = work.several_first[j], last = work.several_first[j + 1];
   const double* a = work.member_a.data();
   const double* e = work.member_e.data();
@@ -149,9 +149,6 @@ double participation_threshold(const InnerWork& work, std::size_t j, double T,
   const double* tau = work.member_tau.data();
   const bool warm = hint > 0.0 && hint < kInf;
   double least = kInf, largest = 0.0;
-  bool fixed = false;
-  for (std::size_t i = first; i < last; ++i) fixed = fixed || f[i] > 0.0;
-  if (!fixed) return 0.0;
   double lo = 0.0, hi = U, x = 0.0;
   bool right = false;  // a point with H > 0 was read: the steps now move left monotonically
   if (warm && hint < U) {
@@ -383,6 +380,27 @@ double cut_at(std::size_t n, double T, double sigma, InnerWork& work) {
 
 namespace {
 
+// One-member group i in a price pass at sigma (no branch): its load limit - rate sigma where it
+// is on, written with its slack at its id when x is given, added to the pass's sums.
+inline void single_step(std::size_t i, const double* limit, const double* rate, const double* cut,
+                        const double* least, double sigma, const std::size_t* ids, double* x,
+                        double* z, double& sum, double& ds, double& drop, double& next_cut,
+                        double& prev_cut) {
+  const bool jumps = least[i] > 0.0;
+  const bool on = on_at(sigma, cut[i], jumps);
+  const double slack = rate[i] * sigma;
+  const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
+  if (x) {
+    x[ids[i]] = load;
+    z[ids[i]] = on ? slack : 0.0;
+  }
+  sum += load;
+  ds -= on ? rate[i] : 0.0;
+  drop += on && jumps && sigma == cut[i] ? load : 0.0;
+  next_cut = on ? std::min(next_cut, cut[i]) : next_cut;
+  prev_cut = on ? prev_cut : std::max(prev_cut, cut[i]);
+}
+
 // The sums of a price pass over the one-member groups, lane by lane: lane l takes the groups
 // i = l (mod 4) of the blocks of four read (a group of load x = limit - rate sigma, or none).
 struct SinglesSums {
@@ -400,19 +418,8 @@ std::size_t singles_lanes(const double* limit, const double* rate, const double*
   const std::size_t blocks = S - S % 4;
   for (std::size_t i = 0; i < blocks; ++i) {
     const std::size_t l = i % 4;
-    const bool jumps = least[i] > 0.0;
-    const bool on = on_at(sigma, cut[i], jumps);
-    const double slack = rate[i] * sigma;
-    const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
-    if (x) {
-      x[ids[i]] = load;
-      z[ids[i]] = on ? slack : 0.0;
-    }
-    lanes.sum[l] += load;
-    lanes.ds[l] -= on ? rate[i] : 0.0;
-    lanes.drop[l] += on && jumps && sigma == cut[i] ? load : 0.0;
-    lanes.next_cut[l] = on ? std::min(lanes.next_cut[l], cut[i]) : lanes.next_cut[l];
-    lanes.prev_cut[l] = on ? lanes.prev_cut[l] : std::max(lanes.prev_cut[l], cut[i]);
+    single_step(i, limit, rate, cut, least, sigma, ids, x, z, lanes.sum[l], lanes.ds[l],
+                lanes.drop[l], lanes.next_cut[l], lanes.prev_cut[l]);
   }
   return blocks;
 }
@@ -479,10 +486,6 @@ __attribute__((target("avx"))) std::size_t rescale_loads_avx(double* x, double* 
 }
 #endif
 
-}  // namespace
-
-namespace {
-
 // x <- x / (1 + surplus) for the loaded groups, keeping the slack exact (z grows by what x
 // gives back); four groups at a time with AVX, the same operations (blends for the unloaded),
 // so the same bits.
@@ -513,8 +516,8 @@ PricePass loads_at_price(double T, double sigma, InnerWork& work, double* x, dou
   // sums then join in one order on every path), then the rest one at a time.
   SinglesSums lanes;
   std::size_t done = 0;
-#if defined(PABA_X86_SIMD)
   const std::size_t* ids = work.single.data();
+#if defined(PABA_X86_SIMD)
   if (has_avx()) done = singles_lanes_avx(limit, rate, cut, least, S, sigma, lanes, ids, x, z);
 #endif
   if (done == 0) done = singles_lanes(limit, rate, cut, least, S, sigma, lanes, ids, x, z);
@@ -525,20 +528,8 @@ PricePass loads_at_price(double T, double sigma, InnerWork& work, double* x, dou
     next_cut = std::min(next_cut, lanes.next_cut[l]);
     prev_cut = std::max(prev_cut, lanes.prev_cut[l]);
   }
-  for (std::size_t i = done; i < S; ++i) {  // no branch
-    const bool jumps = least[i] > 0.0;
-    const bool on = on_at(sigma, cut[i], jumps);
-    const double slack = rate[i] * sigma;
-    const double load = on ? std::max(limit[i] - slack, 0.0) : 0.0;
-    sum += load;
-    ds -= on ? rate[i] : 0.0;
-    drop += on && jumps && sigma == cut[i] ? load : 0.0;
-    next_cut = on ? std::min(next_cut, cut[i]) : next_cut;
-    prev_cut = on ? prev_cut : std::max(prev_cut, cut[i]);
-    if (x) {
-      x[work.single[i]] = load;
-      z[work.single[i]] = on ? slack : 0.0;
-    }
+  for (std::size_t i = done; i < S; ++i) {
+    single_step(i, limit, rate, cut, least, sigma, ids, x, z, sum, ds, drop, next_cut, prev_cut);
   }
   for (std::size_t j = 0; j < work.several.size(); ++j) {
     const std::size_t n = work.several[j];
