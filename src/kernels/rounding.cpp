@@ -23,8 +23,8 @@
 //
 // Counting passes without branches, rather than one pass that bins each slot's pairs (an earlier
 // version): that pass branches on every pair, as fast on one input repeated in a loop, where the
-// branch predictor learns the pattern, but within a solve about three times slower than these
-// passes (docs/algorithms.md 3.6).
+// branch predictor learns the pattern, but several times slower than these passes within a
+// solve (docs/algorithms.md 3.6).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -33,9 +33,9 @@ constexpr std::size_t kScreenSample = 1024; // keys read to place the first cand
 // From kEstimateFrom groups, a solve of every s-th group (the model and the pool scaled by the
 // same share) estimates the optimum's latency and price, and the groups that take load there
 // join the first candidates; kEstimateMargin widens the estimate. The sample: s = N /
-// kEstimateFewGroups below kEstimateManyFrom groups (a solve of 64 groups costs about a
-// third of a round of the first candidates, which on instances where a quarter of the groups or
-// more carry load is a round wasted), s = N / kEstimateGroups from there.
+// kEstimateFewGroups below kEstimateManyFrom groups (a solve of 64 groups costs a fraction of a
+// round of the first candidates, which on instances where a quarter of the groups or more carry
+// load is a round wasted), s = N / kEstimateGroups from there.
 constexpr std::size_t kEstimateFrom = 512;
 constexpr std::size_t kEstimateFewGroups = 64;
 constexpr std::size_t kEstimateManyFrom = 2048;
