@@ -184,7 +184,6 @@ struct Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   T* data() { return v.data(); }
-  T& operator[](std::size_t i) { return v[i]; }
   typename std::vector<T>::iterator begin() { return v.begin(); }
   typename std::vector<T>::iterator end() { return v.end(); }
 };
